@@ -1,0 +1,138 @@
+/**
+ * The vocabulary every part of gitops-connector shares: what an operator adapter observes in a webhook,
+ * and the jobs the planner derives from it. Nothing here does I/O.
+ */
+
+export const OPERATOR_TYPES = ["FLUX", "ARGOCD"] as const;
+export type OperatorType = (typeof OPERATOR_TYPES)[number];
+
+export const GIT_REPOSITORY_TYPES = ["GITHUB", "AZDO"] as const;
+export type GitRepositoryType = (typeof GIT_REPOSITORY_TYPES)[number];
+
+export const ORCHESTRATOR_TYPES = ["GITHUB", "AZDO", "NONE"] as const;
+export type OrchestratorType = (typeof ORCHESTRATOR_TYPES)[number];
+
+/** How status contexts are named: ours (`kustomization/apps-dev`) or the original's bare names (`Status`). */
+export type StatusContextMode = "default" | "legacy";
+
+/**
+ * The operator's own word for a state, before a git provider maps it: a Flux reason
+ * (`ReconciliationSucceeded`), an Argo phase/sync/health value (`Healthy`), or one of the
+ * connector's own: `NotApplicable` (neutral), `info`/`error` (fallbacks for unknown Flux reasons).
+ * Each provider's table in `src/git/state-tables.ts` maps it.
+ */
+export type OperatorState = string;
+
+/** One commit status as the operator reported it; the git provider decides how it looks on the wire. */
+export interface CommitStatus {
+  /** Unique per reconciler and part: `kustomization/apps-dev`, `kustomization/apps-dev/deployment.apps`. */
+  readonly context: string;
+  /** The original's `status_name`: `Status`, a resource type, `Phase`, `Sync`, `Health`. */
+  readonly name: string;
+  readonly state: OperatorState;
+  readonly description: string;
+}
+
+/** The Flux or Argo CD object whose reconciliation is reported. */
+export interface Reconciler {
+  /** As the operator spells it: `Kustomization`, `GitRepository`, `Application`. */
+  readonly kind: string;
+  readonly namespace?: string;
+  readonly name: string;
+}
+
+export type Outcome = "succeeded" | "failed";
+
+/** What one webhook says about one commit. Produced by an operator adapter, consumed by the planner. */
+export interface Observation {
+  readonly operator: OperatorType;
+  /** The manifests repository commit, a full or abbreviated hex SHA. */
+  readonly commit: string;
+  readonly reconciler: Reconciler;
+  /** The original's `genre`: the Flux kind, or `ArgoCD`. Subscribers receive it as is. */
+  readonly genre: string;
+  /** The operator's raw state for the whole reconciliation (subscriber `state` for the main status). */
+  readonly statuses: readonly CommitStatus[];
+  /** Set when the deployment of this commit has finished, successfully or not. */
+  readonly outcome?: Outcome;
+}
+
+/** What an adapter makes of a payload: something to plan, a deliberate no-op, or a client error. */
+export type Translation =
+  | { readonly kind: "observation"; readonly observation: Observation }
+  | { readonly kind: "ignored"; readonly reason: string }
+  | { readonly kind: "invalid"; readonly error: string };
+
+/** Options an adapter needs from the instance that receives the payload. */
+export interface TranslationOptions {
+  readonly statusContext: StatusContextMode;
+  /** Stands in for the Argo CD application name when the payload carries no `app`. */
+  readonly instanceName: string;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Jobs: every outbound effect is one job. The dry-run sink logs them; the outbox persists and delivers them.
+
+/** Post one commit status to the instance's git provider. */
+export interface StatusJobPayload {
+  readonly commit: string;
+  readonly operator: OperatorType;
+  readonly genre: string;
+  readonly reconciler: string;
+  readonly status: CommitStatus;
+  /** The original's `callback_url`: the instance's `gitOpsAppURL`. */
+  readonly callbackUrl: string;
+  readonly statusContext: StatusContextMode;
+}
+
+/** POST the original's subscriber JSON (DESIGN §7, §10) to one subscriber. */
+export interface SubscriberJobPayload {
+  readonly url: string;
+  readonly body: SubscriberBody;
+}
+
+/** The JSON a subscriber receives: the original's fields plus `context`, `instance`, `reconciler`. */
+export interface SubscriberBody {
+  readonly commit_id: string;
+  readonly status_name: string;
+  readonly state: string;
+  readonly message: string;
+  readonly callback_url: string;
+  readonly gitops_operator: "Flux" | "ArgoCD";
+  readonly genre: string;
+  readonly context: string;
+  readonly instance: string;
+  readonly reconciler: string;
+}
+
+/** Tell the instance's CI/CD orchestrator that the deployment of a commit finished. */
+export interface OrchestratorJobPayload {
+  readonly commit: string;
+  readonly outcome: Outcome;
+  readonly reconciler: string;
+}
+
+interface JobBase<K extends string, P> {
+  readonly kind: K;
+  readonly instance: string;
+  /** Where the job goes, e.g. `github:org/manifests`; retries and rate limits apply per target. */
+  readonly target: string;
+  /** Jobs with the same ordering key are delivered strictly in order. */
+  readonly orderingKey: string;
+  /** A pending job with the same coalescing key is replaced by the newer one instead of queued behind it. */
+  readonly coalesceKey?: string;
+  readonly payload: P;
+}
+
+export type StatusJob = JobBase<"status", StatusJobPayload>;
+export type SubscriberJob = JobBase<"subscriber", SubscriberJobPayload>;
+export type OrchestratorJob = JobBase<"orchestrator", OrchestratorJobPayload>;
+export type Job = StatusJob | SubscriberJob | OrchestratorJob;
+export type JobKind = Job["kind"];
+
+/** `Kind/namespace/name` or `Kind/name`: how logs, subscribers and globs name a reconciler. */
+export function reconcilerId(reconciler: Reconciler): string {
+  return reconciler.namespace
+    ? `${reconciler.kind}/${reconciler.namespace}/${reconciler.name}`
+    : `${reconciler.kind}/${reconciler.name}`;
+}

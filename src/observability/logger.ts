@@ -1,0 +1,72 @@
+/**
+ * The process's one root logger: JSON lines on stdout, a child per component (`logger.child({ component })`).
+ * Secrets are redacted here, on the serialized line, so no call site can leak a token by accident: every
+ * configured token and key (and the forms it takes on the wire) is replaced wherever it appears, in any
+ * field, message or stack trace.
+ */
+import pino, { type Logger as PinoLogger, type LevelWithSilent } from "pino";
+
+export type Logger = PinoLogger;
+export const REDACTED = "[REDACTED]";
+
+/** Holds the current secret values; the config loader replaces them on every (re)load. */
+export interface SecretRedactor {
+  setSecrets(values: Iterable<string>): void;
+  redact(text: string): string;
+}
+
+/** The spellings a secret can take in our output: raw, JSON-escaped, and as HTTP Basic credentials. */
+function wireForms(secret: string): string[] {
+  const forms = new Set([secret, JSON.stringify(secret).slice(1, -1)]);
+  forms.add(Buffer.from(`:${secret}`).toString("base64"));
+  forms.add(Buffer.from(secret).toString("base64"));
+  return [...forms].filter((form) => form.length > 0);
+}
+
+export function createSecretRedactor(initial: Iterable<string> = []): SecretRedactor {
+  let forms: string[] = [];
+  const redactor: SecretRedactor = {
+    setSecrets(values) {
+      const all = new Set<string>();
+      for (const value of values) if (value) for (const form of wireForms(value)) all.add(form);
+      // Longest first, so a secret that contains another is replaced whole.
+      forms = [...all].sort((a, b) => b.length - a.length);
+    },
+    redact(text) {
+      let out = text;
+      for (const form of forms) if (out.includes(form)) out = out.split(form).join(REDACTED);
+      return out;
+    },
+  };
+  redactor.setSecrets(initial);
+  return redactor;
+}
+
+export interface LoggerOptions {
+  level?: LevelWithSilent;
+  redactor?: SecretRedactor;
+  /** Where lines go; stdout (fd 1) unless a test collects them. */
+  write?: (line: string) => void;
+}
+
+/** Creates the root logger. Children inherit the redactor because redaction happens at the stream. */
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const redactor = options.redactor ?? createSecretRedactor();
+  const destination = options.write
+    ? { write: options.write }
+    : pino.destination({ dest: 1, sync: true });
+  return pino(
+    {
+      level: options.level ?? "info",
+      base: undefined,
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      hooks: { streamWrite: (line) => redactor.redact(line) },
+    },
+    destination,
+  );
+}
+
+export function isLogLevel(value: string): value is LevelWithSilent {
+  return ["fatal", "error", "warn", "info", "debug", "trace", "silent"].includes(value);
+}
