@@ -1,0 +1,137 @@
+/**
+ * Finds, reads and validates the config once (DESIGN §3, §5): YAML file → `${…}` expansion → schema →
+ * a ready `Config`; or, with no file and GIT_REPOSITORY_TYPE set, the original's environment variables.
+ * Every problem is returned at once, each with a path; nothing here logs or exits.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { formatConfigErrors, formatPath, type ConfigError, type ConfigPath, type LocatedError } from "./errors.ts";
+import { expandTree } from "./expand.ts";
+import { hideValues, secretCandidates } from "./hide-values.ts";
+import { isLegacyEnvMode, legacyEnvToTree, readSubscriberFiles, toLegacyError } from "./legacy-env.ts";
+import type { ConfigFile, InstanceConfig } from "./schema.ts";
+import { validateConfigFile } from "./validate.ts";
+import { parseYaml } from "./yaml.ts";
+
+export { formatConfigErrors, type ConfigError };
+export type { InstanceConfig };
+export { describeInstance } from "./describe.ts";
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** The validated, defaulted config, plus every token value (for the logger's redactor) and where it came from. */
+export type Config = ConfigFile & {
+  /** Every pat, orchestratorPat, HMAC key and bearer token value; the logger redacts these. */
+  readonly secrets: readonly string[];
+  /** The file's absolute path, or "environment" in legacy mode. */
+  readonly source: string;
+};
+
+export type LoadResult = { readonly ok: true; readonly config: Config } | { readonly ok: false; readonly errors: ConfigError[] };
+
+export type ConfigSource =
+  | { readonly kind: "file"; readonly path: string; readonly description: string }
+  | { readonly kind: "environment"; readonly description: string };
+
+export type ConfigSourceResult = { readonly ok: true; readonly source: ConfigSource } | { readonly ok: false; readonly error: string };
+
+export const CONFIG_ENV_VARIABLE = "GITOPS_CONNECTOR_CONFIG";
+
+/** Where the config comes from: --config, then $GITOPS_CONNECTOR_CONFIG, then ./config.yaml, then legacy env. */
+export function resolveConfigSource(options: {
+  flag?: string;
+  env: Env;
+  cwd?: string;
+  fileExists?: (path: string) => boolean;
+}): ConfigSourceResult {
+  const cwd = options.cwd ?? process.cwd();
+  const exists = options.fileExists ?? existsSync;
+  const named = (path: string, origin: string): ConfigSourceResult => {
+    const absolute = resolve(cwd, path);
+    if (!exists(absolute)) return { ok: false, error: `${origin} names ${absolute}, which does not exist; fix the path or create the file` };
+    return { ok: true, source: { kind: "file", path: absolute, description: `${absolute} (from ${origin})` } };
+  };
+  if (options.flag !== undefined) {
+    if (options.flag === "") return { ok: false, error: "--config needs a file path" };
+    return named(options.flag, "--config");
+  }
+  const fromEnv = options.env[CONFIG_ENV_VARIABLE];
+  if (fromEnv) return named(fromEnv, `$${CONFIG_ENV_VARIABLE}`);
+  const local = resolve(cwd, "config.yaml");
+  if (exists(local)) return { ok: true, source: { kind: "file", path: local, description: local } };
+  if (isLegacyEnvMode(options.env))
+    return { ok: true, source: { kind: "environment", description: "environment variables (legacy single-instance mode)" } };
+  return {
+    ok: false,
+    error:
+      `no config found; pass --config PATH, set ${CONFIG_ENV_VARIABLE}=PATH, create ./config.yaml (config.example.yaml shows every key), ` +
+      "or set GIT_REPOSITORY_TYPE and the original connector's variables for single-instance mode",
+  };
+}
+
+/** Problems in the order a reader meets them in the file; a missing key sorts with its parent. */
+function ordered(errors: LocatedError[], offsetOf: (path: ConfigPath) => number): LocatedError[] {
+  return errors
+    .map((error, position) => ({ error, position, offset: offsetOf(error.path) }))
+    .sort((a, b) => a.offset - b.offset || a.position - b.position)
+    .map(({ error }) => error);
+}
+
+function startsWith(path: ConfigPath, prefix: ConfigPath): boolean {
+  return prefix.length <= path.length && prefix.every((segment, index) => path[index] === segment);
+}
+
+function collectSecrets(config: ConfigFile): string[] {
+  const values = [...config.hmacKeys, ...config.bearerTokens];
+  for (const instance of config.instances) values.push(instance.pat ?? "", instance.orchestratorPat ?? "");
+  return [...new Set(values.filter((value) => value !== ""))];
+}
+
+function finish(value: ConfigFile, source: string): LoadResult {
+  return { ok: true, config: { ...value, secrets: collectSecrets(value), source } };
+}
+
+function loadFile(path: string, env: Env, readFile: (path: string) => string): LoadResult {
+  let text: string;
+  try {
+    text = readFile(path);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    return { ok: false, errors: [{ path, message: `cannot read the config file (${String(code ?? error)})` }] };
+  }
+  const parsed = parseYaml(text, path);
+  if (parsed.errors.length > 0) return { ok: false, errors: parsed.errors };
+  if (parsed.tree === null || parsed.tree === undefined)
+    return { ok: false, errors: [{ path, message: "the file is empty; it needs at least an instances: list (see config.example.yaml)" }] };
+
+  const expanded = expandTree(parsed.tree, { env, readFile });
+  const result = validateConfigFile(expanded.value);
+  if (result.ok && expanded.errors.length === 0) return finish(result.value, path);
+  // A value that failed to expand was validated unexpanded: its schema errors would only be noise.
+  const schemaErrors = result.ok ? [] : result.errors.filter((error) => !expanded.errors.some((failed) => startsWith(error.path, failed.path)));
+  const located = ordered([...expanded.errors, ...schemaErrors], parsed.offsetOf);
+  const errors = hideValues(located, { secrets: secretCandidates(expanded.value), expanded: expanded.expanded });
+  return { ok: false, errors: errors.map((error) => ({ path: formatPath(error.path), message: error.message })) };
+}
+
+function loadEnvironment(env: Env, subscribersDir: string, readFile: (path: string) => string): LoadResult {
+  const files = readSubscriberFiles(subscribersDir, readFile);
+  const tree = legacyEnvToTree(env, files.subscribers);
+  const result = validateConfigFile(tree);
+  const schemaErrors = result.ok ? [] : hideValues(result.errors, { secrets: secretCandidates(tree) });
+  const errors = [...files.errors, ...schemaErrors.map((error) => toLegacyError(error, subscribersDir))];
+  if (!result.ok || errors.length > 0) return { ok: false, errors };
+  return finish(result.value, "environment");
+}
+
+/** Loads and validates the config from a resolved source. Pure apart from reading files. */
+export function loadConfig(options: {
+  source: ConfigSource;
+  env: Env;
+  subscribersDir?: string;
+  readFile?: (path: string) => string;
+}): LoadResult {
+  const readFile = options.readFile ?? ((path: string) => readFileSync(path, "utf8"));
+  if (options.source.kind === "file") return loadFile(options.source.path, options.env, readFile);
+  return loadEnvironment(options.env, options.subscribersDir ?? "/subscribers", readFile);
+}

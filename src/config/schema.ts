@@ -1,0 +1,184 @@
+/**
+ * The config file's schema (DESIGN §5, §10): the single source of the `Config` types. Instance keys keep the
+ * original GitOpsConfig names so a user of the original pastes their spec unchanged. Every section rejects
+ * unknown keys (a typo must not pass silently), and cross-field rules run alongside the field checks so one
+ * run reports every error.
+ */
+import * as v from "valibot";
+import { GIT_REPOSITORY_TYPES, OPERATOR_TYPES, ORCHESTRATOR_TYPES } from "../model.ts";
+import { formatPath } from "./errors.ts";
+import {
+  choice,
+  flag,
+  httpUrl,
+  integer,
+  isRecord,
+  oneOf,
+  optionalHttpUrl,
+  optionalText,
+  positiveNumber,
+  secretList,
+  secretText,
+  section,
+  strictObject,
+  text,
+  textList,
+} from "./schema-parts.ts";
+import { instanceRules, CommitMessagePattern, Subscribers } from "./instance-rules.ts";
+
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"] as const;
+
+export const ServerSettings = section(
+  strictObject({
+    host: v.optional(text("a host name or address such as 0.0.0.0"), "0.0.0.0"),
+    port: v.optional(integer(1, 65535), 8080),
+    maxBodyBytes: v.optional(integer(1), 1_048_576),
+    shutdownGraceMs: v.optional(integer(0), 10_000),
+  }),
+);
+export type ServerSettings = v.InferOutput<typeof ServerSettings>;
+
+function mergeKeys(one: string | undefined, many: readonly string[] | undefined): string[] {
+  return [...new Set([one, ...(many ?? [])].filter((key): key is string => !!key))];
+}
+
+/** Webhook authentication; single keys and lists merge into lists (several keys valid during a rotation). */
+export const AuthSettings = v.pipe(
+  section(
+    strictObject({
+      hmacKey: secretText(),
+      hmacKeys: secretList(),
+      bearerToken: secretText(),
+      bearerTokens: secretList(),
+    }),
+  ),
+  v.transform((auth) => ({
+    hmacKeys: mergeKeys(auth.hmacKey, auth.hmacKeys),
+    bearerTokens: mergeKeys(auth.bearerToken, auth.bearerTokens),
+  })),
+);
+export type AuthSettings = v.InferOutput<typeof AuthSettings>;
+
+export const OutboxSettings = section(
+  strictObject(
+    {
+      path: v.optional(text('a file path, or ":memory:"'), "outbox.db"),
+      maxDepth: v.optional(integer(1), 10_000),
+      maxAttempts: v.optional(integer(1), 10),
+      initialBackoffMs: v.optional(integer(1), 1_000),
+      maxBackoffMs: v.optional(integer(1), 300_000),
+      concurrency: v.optional(integer(1, 1024), 8),
+      timeoutMs: v.optional(integer(1), 10_000),
+    },
+    {},
+    (outbox, report) => {
+      const { initialBackoffMs, maxBackoffMs } = outbox;
+      if (typeof initialBackoffMs === "number" && typeof maxBackoffMs === "number" && maxBackoffMs < initialBackoffMs)
+        report(["maxBackoffMs"], `must be at least initialBackoffMs (${initialBackoffMs}); raise it or lower initialBackoffMs`);
+    },
+  ),
+);
+export type OutboxSettings = v.InferOutput<typeof OutboxSettings>;
+
+export const SchedulerSettings = section(
+  strictObject({
+    abandonedPrSweepSeconds: v.optional(integer(1), 30),
+    abandonedPrCutoffHours: v.optional(positiveNumber(), 72),
+    pruneDoneAfterHours: v.optional(positiveNumber(), 24),
+  }),
+);
+export type SchedulerSettings = v.InferOutput<typeof SchedulerSettings>;
+
+const INSTANCE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+/** One named instance: operator → git repository → orchestrator, with the original's key names. */
+export const InstanceConfig = v.pipe(
+  strictObject(
+    {
+      name: v.pipe(
+        text("a name such as apps-dev"),
+        v.regex(INSTANCE_NAME, "must start with a letter or digit and contain only letters, digits, '.', '_' and '-' (it is used in the URL path /gitopsphase/<name>)"),
+      ),
+      default: v.optional(flag(), false),
+      gitOpsOperatorType: choice(OPERATOR_TYPES),
+      gitRepositoryType: choice(GIT_REPOSITORY_TYPES),
+      ciCdOrchestratorType: choice(ORCHESTRATOR_TYPES),
+      gitOpsAppURL: httpUrl("https://github.com/org/manifests/commit"),
+      azdoGitOpsRepoName: optionalText("a repository name"),
+      azdoOrgUrl: optionalHttpUrl("https://dev.azure.com/org/project"),
+      azdoPrRepoName: optionalText("a repository name"),
+      gitHubGitOpsManifestsRepoName: optionalText("a repository name"),
+      gitHubOrgUrl: optionalHttpUrl("https://api.github.com/repos/org"),
+      gitHubGitOpsRepoName: optionalText("a repository name"),
+      pat: secretText(),
+      orchestratorPat: secretText(),
+      subscribers: Subscribers,
+      statusContext: v.optional(choice(["default", "legacy"]), "default"),
+      dispatchOnFailure: v.optional(flag(), false),
+      commitMessagePattern: CommitMessagePattern,
+      completionReconcilers: v.optional(
+        v.pipe(
+          textList("reconciler glob such as kustomization/apps-*"),
+          v.minLength(1, 'list at least one glob, or remove the key to count every reconciler ("*")'),
+        ),
+        () => ["*"],
+      ),
+    },
+    {
+      name: "a unique name such as apps-dev (matches gitops_connector_config_name and /gitopsphase/<name>)",
+      gitOpsOperatorType: oneOf(OPERATOR_TYPES),
+      gitRepositoryType: oneOf(GIT_REPOSITORY_TYPES),
+      ciCdOrchestratorType: oneOf(ORCHESTRATOR_TYPES),
+      gitOpsAppURL: "the URL a commit status links to, e.g. https://github.com/org/manifests/commit",
+    },
+    instanceRules,
+  ),
+  v.transform((instance) => ({
+    ...instance,
+    azdoPrRepoName: instance.azdoPrRepoName ?? instance.azdoGitOpsRepoName,
+    orchestratorPat: instance.orchestratorPat ?? instance.pat,
+  })),
+);
+export type InstanceConfig = v.InferOutput<typeof InstanceConfig>;
+
+/** Duplicate names and more than one default, reported on the instance that breaks the rule. */
+function instanceListRules(file: Record<string, unknown>, report: (path: (string | number)[], message: string) => void) {
+  const instances = file.instances;
+  if (!Array.isArray(instances)) return;
+  const seen = new Map<string, number>();
+  let firstDefault: number | undefined;
+  instances.forEach((instance: unknown, index) => {
+    if (!isRecord(instance)) return;
+    const { name } = instance;
+    if (typeof name === "string" && name !== "") {
+      const first = seen.get(name);
+      if (first === undefined) seen.set(name, index);
+      else report(["instances", index, "name"], `duplicate instance name ${JSON.stringify(name)} (also ${formatPath(["instances", first, "name"])}); give each instance a unique name`);
+    }
+    if (instance.default === true) {
+      if (firstDefault === undefined) firstDefault = index;
+      else report(["instances", index, "default"], `only one instance can be the default (${formatPath(["instances", firstDefault])} already is); remove default: true from all but one`);
+    }
+  });
+}
+
+/** The whole file; `auth` comes out flattened into `hmacKeys` and `bearerTokens`. */
+export const ConfigFile = v.pipe(
+  strictObject(
+  {
+    server: ServerSettings,
+    auth: AuthSettings,
+    outbox: OutboxSettings,
+    scheduler: SchedulerSettings,
+    logLevel: v.optional(choice(LOG_LEVELS)),
+    instances: v.pipe(
+      v.array(InstanceConfig, "must be a list of instances (each starts with '- name: …')"),
+      v.minLength(1, "list at least one instance"),
+    ),
+  },
+    { instances: "a list of instances (see config.example.yaml)" },
+    instanceListRules,
+  ),
+  v.transform(({ auth, ...rest }) => ({ ...rest, hmacKeys: auth.hmacKeys, bearerTokens: auth.bearerTokens })),
+);
+export type ConfigFile = v.InferOutput<typeof ConfigFile>;

@@ -1,0 +1,259 @@
+import { describe, expect, test } from "bun:test";
+import { formatPath } from "../../src/config/errors.ts";
+import { validateConfigFile } from "../../src/config/validate.ts";
+
+const github = {
+  name: "apps-dev",
+  gitOpsOperatorType: "FLUX",
+  gitRepositoryType: "GITHUB",
+  ciCdOrchestratorType: "NONE",
+  gitOpsAppURL: "https://github.com/contoso/gitops-manifests/commit",
+  gitHubOrgUrl: "https://api.github.com/repos/contoso",
+  gitHubGitOpsManifestsRepoName: "gitops-manifests",
+};
+
+const azdo = {
+  name: "payments-prod",
+  gitOpsOperatorType: "ARGOCD",
+  gitRepositoryType: "AZDO",
+  ciCdOrchestratorType: "AZDO",
+  gitOpsAppURL: "https://argocd.example.com/applications/payments-prod",
+  azdoOrgUrl: "https://dev.azure.com/contoso/payments",
+  azdoGitOpsRepoName: "payments-manifests",
+};
+
+/** `path: message` lines, or [] when valid. */
+function errorsOf(raw: unknown): string[] {
+  const result = validateConfigFile(raw);
+  return result.ok ? [] : result.errors.map((error) => `${formatPath(error.path)}: ${error.message}`);
+}
+
+function valid(raw: unknown) {
+  const result = validateConfigFile(raw);
+  if (!result.ok) throw new Error(result.errors.map((e) => `${formatPath(e.path)}: ${e.message}`).join("\n"));
+  return result.value;
+}
+
+describe("defaults", () => {
+  test("every section and optional instance key is defaulted", () => {
+    const config = valid({ instances: [github] });
+    expect(config.server).toEqual({ host: "0.0.0.0", port: 8080, maxBodyBytes: 1_048_576, shutdownGraceMs: 10_000 });
+    expect(config.outbox).toEqual({
+      path: "outbox.db",
+      maxDepth: 10_000,
+      maxAttempts: 10,
+      initialBackoffMs: 1_000,
+      maxBackoffMs: 300_000,
+      concurrency: 8,
+      timeoutMs: 10_000,
+    });
+    expect(config.scheduler).toEqual({ abandonedPrSweepSeconds: 30, abandonedPrCutoffHours: 72, pruneDoneAfterHours: 24 });
+    expect(config.hmacKeys).toEqual([]);
+    expect(config.bearerTokens).toEqual([]);
+    expect(config.logLevel).toBeUndefined();
+    const [instance] = config.instances;
+    expect(instance).toMatchObject({
+      default: false,
+      subscribers: {},
+      statusContext: "default",
+      dispatchOnFailure: false,
+      completionReconcilers: ["*"],
+    });
+    expect(instance?.commitMessagePattern).toBeUndefined();
+    expect(instance?.pat).toBeUndefined();
+  });
+
+  test("empty sections (`auth:` with nothing under it) take their defaults", () => {
+    const config = valid({ server: null, auth: null, outbox: null, scheduler: null, instances: [{ ...github, subscribers: null }] });
+    expect(config.server.port).toBe(8080);
+    expect(config.instances[0]?.subscribers).toEqual({});
+  });
+
+  test("orchestratorPat defaults to pat and azdoPrRepoName to azdoGitOpsRepoName", () => {
+    const [instance] = valid({ instances: [{ ...azdo, pat: "azdo-token" }] }).instances;
+    expect(instance?.orchestratorPat).toBe("azdo-token");
+    expect(instance?.azdoPrRepoName).toBe("payments-manifests");
+    const [explicit] = valid({ instances: [{ ...azdo, pat: "a", orchestratorPat: "b", azdoPrRepoName: "hld" }] }).instances;
+    expect(explicit?.orchestratorPat).toBe("b");
+    expect(explicit?.azdoPrRepoName).toBe("hld");
+  });
+
+  test("a fresh default list per load, so one config cannot change another's", () => {
+    const first = valid({ instances: [github] });
+    first.instances[0]?.completionReconcilers.push("mutated");
+    expect(valid({ instances: [github] }).instances[0]?.completionReconcilers).toEqual(["*"]);
+  });
+
+  test("numbers and booleans accept their string spelling (expanded values are strings)", () => {
+    const config = valid({ server: { port: "9090" }, instances: [{ ...github, default: "true", dispatchOnFailure: "false" }] });
+    expect(config.server.port).toBe(9090);
+    expect(config.instances[0]?.default).toBe(true);
+    expect(config.instances[0]?.dispatchOnFailure).toBe(false);
+  });
+
+  test("empty strings in optional keys count as not set (Helm values default to \"\")", () => {
+    const [instance] = valid({ instances: [{ ...github, azdoOrgUrl: "", azdoPrRepoName: "", pat: "" }] }).instances;
+    expect(instance?.azdoOrgUrl).toBeUndefined();
+    expect(instance?.pat).toBeUndefined();
+  });
+});
+
+describe("auth", () => {
+  test("single keys and lists merge; empty values and duplicates are dropped", () => {
+    const config = valid({
+      auth: { hmacKey: "k1", hmacKeys: ["k2", "", "k1"], bearerToken: "", bearerTokens: ["t1"] },
+      instances: [github],
+    });
+    expect(config.hmacKeys).toEqual(["k1", "k2"]);
+    expect(config.bearerTokens).toEqual(["t1"]);
+  });
+});
+
+describe("cross-field rules", () => {
+  const cases: [string, Record<string, unknown>, string[]][] = [
+    [
+      "gitRepositoryType AZDO needs azdoOrgUrl and azdoGitOpsRepoName",
+      { ...azdo, ciCdOrchestratorType: "NONE", azdoOrgUrl: undefined, azdoGitOpsRepoName: undefined },
+      [
+        "instances[1].azdoOrgUrl: required when gitRepositoryType is AZDO",
+        "instances[1].azdoGitOpsRepoName: required when gitRepositoryType is AZDO",
+      ],
+    ],
+    [
+      "gitRepositoryType GITHUB needs gitHubOrgUrl and gitHubGitOpsManifestsRepoName",
+      { ...github, gitHubOrgUrl: undefined, gitHubGitOpsManifestsRepoName: undefined },
+      [
+        "instances[1].gitHubOrgUrl: required when gitRepositoryType is GITHUB",
+        "instances[1].gitHubGitOpsManifestsRepoName: required when gitRepositoryType is GITHUB",
+      ],
+    ],
+    [
+      "ciCdOrchestratorType GITHUB needs gitHubOrgUrl and gitHubGitOpsRepoName",
+      { ...azdo, ciCdOrchestratorType: "GITHUB" },
+      [
+        "instances[1].gitHubOrgUrl: required when ciCdOrchestratorType is GITHUB",
+        "instances[1].gitHubGitOpsRepoName: required when ciCdOrchestratorType is GITHUB",
+      ],
+    ],
+    [
+      "ciCdOrchestratorType AZDO needs azdoOrgUrl",
+      { ...github, name: "x", ciCdOrchestratorType: "AZDO" },
+      ["instances[1].azdoOrgUrl: required when ciCdOrchestratorType is AZDO"],
+    ],
+  ];
+
+  for (const [title, instance, expected] of cases) {
+    test(title, () => {
+      const defined = Object.fromEntries(Object.entries(instance).filter(([, value]) => value !== undefined));
+      const errors = errorsOf({ instances: [{ ...github, name: "first" }, defined] });
+      expect(errors).toHaveLength(expected.length);
+      expected.forEach((prefix, index) => {
+        expect(errors[index]).toStartWith(prefix);
+        expect(errors[index]).toContain("; set it to ");
+      });
+    });
+  }
+
+  test("a key two rules require is reported once, with the first reason", () => {
+    const { gitHubOrgUrl: _, ...noOrg } = github;
+    const errors = errorsOf({ instances: [{ ...noOrg, ciCdOrchestratorType: "GITHUB", gitHubGitOpsRepoName: "app-src" }] });
+    expect(errors).toEqual([expect.stringMatching(/^instances\[0\]\.gitHubOrgUrl: required when gitRepositoryType is GITHUB/)]);
+  });
+
+  test("GitHub manifests driving Azure Pipelines (separate tokens) is valid", () => {
+    valid({ instances: [{ ...github, ciCdOrchestratorType: "AZDO", azdoOrgUrl: azdo.azdoOrgUrl, pat: "gh", orchestratorPat: "az" }] });
+  });
+
+  test("duplicate names are reported on the repeat, naming the first", () => {
+    expect(errorsOf({ instances: [github, azdo, { ...azdo }] })).toEqual([
+      'instances[2].name: duplicate instance name "payments-prod" (also instances[1].name); give each instance a unique name',
+    ]);
+  });
+
+  test("more than one default is reported on every extra default", () => {
+    const errors = errorsOf({ instances: [{ ...github, default: true }, { ...azdo, default: true }, { ...azdo, name: "c", default: true }] });
+    expect(errors).toEqual([
+      expect.stringMatching(/^instances\[1\]\.default: only one instance can be the default \(instances\[0\] already is\)/),
+      expect.stringMatching(/^instances\[2\]\.default: only one instance can be the default/),
+    ]);
+  });
+
+  test("outbox.maxBackoffMs below initialBackoffMs", () => {
+    expect(errorsOf({ outbox: { initialBackoffMs: 5000, maxBackoffMs: 1000 }, instances: [github] })).toEqual([
+      "outbox.maxBackoffMs: must be at least initialBackoffMs (5000); raise it or lower initialBackoffMs",
+    ]);
+  });
+});
+
+describe("field checks", () => {
+  test("unknown keys are errors everywhere, each one reported, with a suggestion when close", () => {
+    const errors = errorsOf({ servr: {}, outbox: { maxDepht: 5, colour: "red" }, instances: [{ ...github, orchestratorPAT: "x" }] });
+    expect(errors).toContain("servr: unknown key; did you mean server?");
+    expect(errors).toContain("outbox.maxDepht: unknown key; did you mean maxDepth?");
+    expect(errors.find((e) => e.startsWith("outbox.colour: unknown key; remove it or use one of: path, maxDepth"))).toBeDefined();
+    expect(errors).toContain("instances[0].orchestratorPAT: unknown key; did you mean orchestratorPat?");
+  });
+
+  test("required keys say what to set", () => {
+    expect(errorsOf({ instances: [{ name: "a", gitRepositoryType: "GITHUB", ciCdOrchestratorType: "NONE", gitHubOrgUrl: github.gitHubOrgUrl, gitHubGitOpsManifestsRepoName: "m" }] })).toEqual([
+      "instances[0].gitOpsOperatorType: required; set it to FLUX or ARGOCD",
+      "instances[0].gitOpsAppURL: required; set it to the URL a commit status links to, e.g. https://github.com/org/manifests/commit",
+    ]);
+    expect(errorsOf({})).toEqual(["instances: required; set it to a list of instances (see config.example.yaml)"]);
+    expect(errorsOf({ instances: [] })).toEqual(["instances: list at least one instance"]);
+  });
+
+  test("enum values are case-sensitive, with a hint", () => {
+    expect(errorsOf({ instances: [{ ...github, ciCdOrchestratorType: "none" }] })).toEqual([
+      'instances[0].ciCdOrchestratorType: must be GITHUB, AZDO or NONE (got "none"); write NONE',
+    ]);
+  });
+
+  test("instance names must be usable in a URL path", () => {
+    expect(errorsOf({ instances: [{ ...github, name: "apps/dev" }] })[0]).toStartWith("instances[0].name: must start with a letter or digit");
+    valid({ instances: [{ ...github, name: "apps-dev.eu_1" }] });
+  });
+
+  test("URLs must be absolute http(s)", () => {
+    expect(errorsOf({ instances: [{ ...github, gitHubOrgUrl: "api.github.com/repos/contoso", subscribers: { s: "ftp://x" } }] })).toEqual([
+      "instances[0].gitHubOrgUrl: must be an absolute http(s) URL such as https://api.github.com/repos/org",
+      "instances[0].subscribers.s: must be an absolute http(s) URL such as http://spektate:5000/api/flux",
+    ]);
+  });
+
+  test("numbers are range-checked", () => {
+    expect(errorsOf({ server: { port: 0, maxBodyBytes: 1.5 }, scheduler: { abandonedPrCutoffHours: -1 }, instances: [github] })).toEqual([
+      "server.port: must be a whole number from 1 to 65535 (got 0)",
+      "server.maxBodyBytes: must be a whole number of at least 1 (got 1.5)",
+      "scheduler.abandonedPrCutoffHours: must be a number greater than 0 (got -1)",
+    ]);
+  });
+
+  test("commitMessagePattern compiles to a RegExp with runid and sha groups", () => {
+    const [instance] = valid({ instances: [{ ...github, commitMessagePattern: "deploy/(?<runid>[^/]+)/(?<sha>[0-9a-f]+)" }] }).instances;
+    const match = instance?.commitMessagePattern?.exec("infra/deploy/42/abc123/x");
+    expect(match?.groups).toEqual({ runid: "42", sha: "abc123" });
+  });
+
+  test("commitMessagePattern that does not compile or lacks a group", () => {
+    const errors = errorsOf({ instances: [{ ...github, commitMessagePattern: "(" }, { ...azdo, commitMessagePattern: "(?<runid>.+)" }] });
+    expect(errors[0]).toStartWith("instances[0].commitMessagePattern: is not a valid regular expression (");
+    expect(errors[1]).toStartWith("instances[1].commitMessagePattern: needs the named group (?<sha>…)");
+  });
+
+  test("completionReconcilers must list at least one glob", () => {
+    expect(errorsOf({ instances: [{ ...github, completionReconcilers: [] }] })[0]).toStartWith("instances[0].completionReconcilers: list at least one glob");
+    expect(valid({ instances: [{ ...github, completionReconcilers: ["kustomization/apps-*"] }] }).instances[0]?.completionReconcilers).toEqual([
+      "kustomization/apps-*",
+    ]);
+  });
+
+  test("a wrongly typed token is described by its type, never shown", () => {
+    const errors = errorsOf({ auth: { hmacKeys: [987654321] }, instances: [{ ...github, pat: 123456789, orchestratorPat: ["ghp_listed"] }] });
+    expect(errors).toEqual([
+      "auth.hmacKeys[0]: must be a token given as quoted text (got a number)",
+      "instances[0].pat: must be a token given as quoted text (got a number)",
+      "instances[0].orchestratorPat: must be a token given as quoted text (got a list)",
+    ]);
+  });
+});
