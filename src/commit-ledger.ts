@@ -1,0 +1,39 @@
+/**
+ * "What is known of a commit": the last status planned per context and the outcomes already sent to the
+ * orchestrator. The planner reads and rewrites it; this port keeps the planner pure. In-memory here; the
+ * outbox backs it with SQLite so notify-once survives restarts.
+ */
+import type { OperatorState, Outcome } from "./model.ts";
+
+export interface PlannedStatus {
+  readonly state: OperatorState;
+  readonly description: string;
+}
+
+export interface KnownCommit {
+  /** Keyed by status context. */
+  readonly statuses: Readonly<Record<string, PlannedStatus>>;
+  readonly notified: readonly Outcome[];
+}
+
+export const NOTHING_KNOWN: KnownCommit = { statuses: {}, notified: [] };
+
+export interface CommitLedger {
+  get(instance: string, commit: string): KnownCommit;
+  put(instance: string, commit: string, known: KnownCommit): void;
+}
+
+/** Bounded so a long-running dry run does not grow without limit; oldest commits are forgotten first. */
+export function createMemoryLedger(maxCommits = 10_000): CommitLedger {
+  const commits = new Map<string, KnownCommit>();
+  const keyOf = (instance: string, commit: string) => `${instance}\u0000${commit}`;
+  return {
+    get: (instance, commit) => commits.get(keyOf(instance, commit)) ?? NOTHING_KNOWN,
+    put(instance, commit, known) {
+      const key = keyOf(instance, commit);
+      commits.delete(key);
+      commits.set(key, known);
+      if (commits.size > maxCommits) commits.delete(commits.keys().next().value as string);
+    },
+  };
+}

@@ -1,0 +1,130 @@
+import { describe, expect, test } from "bun:test";
+import { NOTHING_KNOWN, createMemoryLedger } from "../src/commit-ledger.ts";
+import type { Observation, Outcome } from "../src/model.ts";
+import { countsForCompletion, planJobs, planWithLedger } from "../src/planner.ts";
+import { azureInstance, githubInstance } from "./support/instances.ts";
+
+const COMMIT = "4f2c1e8a9b7d6c5e4f3a2b1c0d9e8f7a6b5c4d3e";
+
+function observation(reason: string, outcome?: Outcome, name = "apps-dev"): Observation {
+  return {
+    operator: "FLUX",
+    commit: COMMIT,
+    reconciler: { kind: "Kustomization", namespace: "flux-system", name },
+    genre: "Kustomization",
+    statuses: [{ context: `kustomization/${name}`, name: "Status", state: reason, description: `${reason} message` }],
+    ...(outcome ? { outcome } : {}),
+  };
+}
+
+describe("planJobs", () => {
+  test("plans a status job, a subscriber job per subscriber, and an orchestrator job when finished", () => {
+    const plan = planJobs(observation("ReconciliationSucceeded", "succeeded"), githubInstance(), NOTHING_KNOWN);
+    expect(plan.jobs.map((job) => job.kind)).toEqual(["status", "subscriber", "orchestrator"]);
+    const [status, subscriber, orchestrator] = plan.jobs;
+    expect(status).toMatchObject({
+      target: "github:api.github.com/repos/org/manifests",
+      orderingKey: `apps-dev|${COMMIT}|kustomization/apps-dev`,
+      coalesceKey: `github:api.github.com/repos/org/manifests|${COMMIT}|kustomization/apps-dev`,
+    });
+    expect(subscriber?.payload).toEqual({
+      url: "http://spektate.local:5000/api/flux",
+      body: {
+        commit_id: COMMIT,
+        status_name: "Status",
+        state: "ReconciliationSucceeded",
+        message: "ReconciliationSucceeded message",
+        callback_url: "https://github.com/org/manifests/commit",
+        gitops_operator: "Flux",
+        genre: "Kustomization",
+        context: "kustomization/apps-dev",
+        instance: "apps-dev",
+        reconciler: "Kustomization/flux-system/apps-dev",
+      },
+    });
+    expect(orchestrator).toMatchObject({ target: "github-actions:api.github.com/repos/org/app-src", orderingKey: `apps-dev|${COMMIT}`, payload: { outcome: "succeeded" } });
+    expect(plan.known.notified).toEqual(["succeeded"]);
+  });
+
+  test("does not plan a status identical to the last one planned for its context", () => {
+    const first = planJobs(observation("ReconciliationSucceeded", "succeeded"), githubInstance(), NOTHING_KNOWN);
+    const again = planJobs(observation("ReconciliationSucceeded", "succeeded"), githubInstance(), first.known);
+    expect(again.jobs).toEqual([]);
+    expect(again.known).toEqual(first.known);
+  });
+
+  test("plans a status again when its description changes", () => {
+    const first = planJobs(observation("Progressing"), githubInstance(), NOTHING_KNOWN);
+    const changed: Observation = { ...observation("Progressing"), statuses: [{ context: "kustomization/apps-dev", name: "Status", state: "Progressing", description: "other" }] };
+    expect(planJobs(changed, githubInstance(), first.known).jobs.map((job) => job.kind)).toEqual(["status", "subscriber"]);
+  });
+
+  test("transient reasons leave the orchestrator alone", () => {
+    const plan = planJobs(observation("DependencyNotReady"), githubInstance(), NOTHING_KNOWN);
+    expect(plan.jobs.some((job) => job.kind === "orchestrator")).toBe(false);
+  });
+
+  test("GitHub Actions: a failure is dispatched only with dispatchOnFailure, and each outcome once", () => {
+    expect(planJobs(observation("HealthCheckFailed", "failed"), githubInstance(), NOTHING_KNOWN).jobs.filter((job) => job.kind === "orchestrator")).toEqual([]);
+
+    const instance = githubInstance({ dispatchOnFailure: true });
+    const failed = planJobs(observation("HealthCheckFailed", "failed"), instance, NOTHING_KNOWN);
+    expect(failed.jobs.filter((job) => job.kind === "orchestrator")).toHaveLength(1);
+    const fixed = planJobs(observation("ReconciliationSucceeded", "succeeded"), instance, failed.known);
+    expect(fixed.jobs.filter((job) => job.kind === "orchestrator").map((job) => job.payload)).toEqual([
+      { commit: COMMIT, outcome: "succeeded", reconciler: "Kustomization/flux-system/apps-dev" },
+    ]);
+    const repeat = planJobs({ ...observation("ReconciliationSucceeded", "succeeded"), statuses: [] }, instance, fixed.known);
+    expect(repeat.jobs).toEqual([]);
+  });
+
+  test("Azure Pipelines: the first outcome stands", () => {
+    const failed = planJobs(observation("HealthCheckFailed", "failed"), azureInstance(), NOTHING_KNOWN);
+    expect(failed.jobs.filter((job) => job.kind === "orchestrator")).toHaveLength(1);
+    const later = planJobs(observation("ReconciliationSucceeded", "succeeded"), azureInstance(), failed.known);
+    expect(later.jobs.filter((job) => job.kind === "orchestrator")).toEqual([]);
+    expect(later.jobs.map((job) => job.kind)).toEqual(["status"]);
+  });
+
+  test("orchestrator NONE gets statuses only", () => {
+    const plan = planJobs(observation("ReconciliationSucceeded", "succeeded"), githubInstance({ ciCdOrchestratorType: "NONE", subscribers: {} }), NOTHING_KNOWN);
+    expect(plan.jobs.map((job) => job.kind)).toEqual(["status"]);
+    expect(plan.known.notified).toEqual([]);
+  });
+
+  test("only reconcilers matching completionReconcilers finish the pipeline", () => {
+    const instance = githubInstance({ completionReconcilers: ["kustomization/apps-*"] });
+    expect(planJobs(observation("ReconciliationSucceeded", "succeeded", "infra"), instance, NOTHING_KNOWN).jobs.some((job) => job.kind === "orchestrator")).toBe(false);
+    expect(planJobs(observation("ReconciliationSucceeded", "succeeded", "apps-prod"), instance, NOTHING_KNOWN).jobs.some((job) => job.kind === "orchestrator")).toBe(true);
+  });
+});
+
+describe("countsForCompletion", () => {
+  test.each([
+    [["*"], true],
+    [["kustomization/apps-*"], true],
+    [["Kustomization/flux-system/apps-dev"], true],
+    [["kustomization/infra"], false],
+    [["gitrepository/*"], false],
+    [[], false],
+  ])("globs %j → %p", (globs, expected) => {
+    expect(countsForCompletion(observation("ReconciliationSucceeded", "succeeded"), globs)).toBe(expected);
+  });
+});
+
+describe("planWithLedger", () => {
+  test("remembers per instance and commit", () => {
+    const ledger = createMemoryLedger();
+    expect(planWithLedger(ledger, observation("ReconciliationSucceeded", "succeeded"), githubInstance())).toHaveLength(3);
+    expect(planWithLedger(ledger, observation("ReconciliationSucceeded", "succeeded"), githubInstance())).toHaveLength(0);
+    expect(planWithLedger(ledger, observation("ReconciliationSucceeded", "succeeded"), githubInstance({ name: "apps-other" }))).toHaveLength(3);
+  });
+
+  test("the in-memory ledger forgets the oldest commit past its bound", () => {
+    const ledger = createMemoryLedger(1);
+    ledger.put("i", "a", { statuses: {}, notified: ["succeeded"] });
+    ledger.put("i", "b", { statuses: {}, notified: [] });
+    expect(ledger.get("i", "a")).toEqual(NOTHING_KNOWN);
+    expect(ledger.get("i", "b").notified).toEqual([]);
+  });
+});
