@@ -1,0 +1,45 @@
+/**
+ * The dry-run delivery: every job becomes one JSON log line saying exactly what would be sent (method, URL,
+ * body) and, for orchestrators, what would be read first. Makes no network call at all.
+ */
+import type { Delivery } from "./delivery.ts";
+import { toStatusRequest, type GitProviderFields } from "./git/registry.ts";
+import type { Job } from "./model.ts";
+import type { Logger } from "./observability/logger.ts";
+import { describeOrchestratorCall, type OrchestratorFields } from "./orchestrators/registry.ts";
+
+export type DryRunInstance = GitProviderFields & OrchestratorFields & { readonly name: string };
+
+/** What the job would do on the wire. */
+export function describeJob(job: Job, instance: DryRunInstance | undefined): Record<string, unknown> {
+  if (!instance) return { note: `instance ${job.instance} is no longer configured` };
+  switch (job.kind) {
+    case "status":
+      return { request: toStatusRequest(instance, job.payload) };
+    case "subscriber":
+      return { request: { method: "POST", url: job.payload.url, body: job.payload.body } };
+    case "orchestrator": {
+      const plan = describeOrchestratorCall(instance, job.payload);
+      return plan ? { reads: plan.reads, request: plan.request } : { note: "orchestrator NONE" };
+    }
+  }
+}
+
+export function createDryRunDelivery(options: {
+  logger: Logger;
+  instanceNamed: (name: string) => DryRunInstance | undefined;
+}): Delivery {
+  const log = options.logger.child({ component: "dry-run" });
+  return {
+    async deliver(job) {
+      log.info(
+        {
+          job: { kind: job.kind, instance: job.instance, target: job.target, orderingKey: job.orderingKey },
+          payload: job.payload,
+          ...describeJob(job, options.instanceNamed(job.instance)),
+        },
+        `dry-run ${job.kind} job`,
+      );
+    },
+  };
+}

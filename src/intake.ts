@@ -1,0 +1,46 @@
+/**
+ * Intake: the step between a translated webhook and delivery. It plans the observation against what is known
+ * of the commit, remembers the result, and hands the jobs on. This in-memory intake delivers at once; the
+ * durable outbox replaces it, writing jobs and commit state in one transaction before the webhook's 202.
+ */
+import type { CommitLedger } from "./commit-ledger.ts";
+import type { Delivery } from "./delivery.ts";
+import type { Job, Observation } from "./model.ts";
+import type { Logger } from "./observability/logger.ts";
+import { planWithLedger, type PlanningInstance } from "./planner.ts";
+
+export interface Readiness {
+  readonly ready: boolean;
+  readonly reason?: string;
+}
+
+export interface Intake {
+  /** Plans and records the jobs for one observation. Throws {@link IntakeFullError} at capacity. */
+  submit(instance: PlanningInstance, observation: Observation): readonly Job[];
+  readiness(): Readiness;
+}
+
+/** The intake cannot take more work now; the webhook answers 503 with Retry-After. */
+export class IntakeFullError extends Error {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message);
+    this.name = "IntakeFullError";
+  }
+}
+
+export function createDirectIntake(options: { ledger: CommitLedger; delivery: Delivery; logger: Logger }): Intake {
+  const log = options.logger.child({ component: "intake" });
+  return {
+    submit(instance, observation) {
+      const jobs = planWithLedger(options.ledger, observation, instance);
+      for (const job of jobs) {
+        options.delivery.deliver(job).catch((error: unknown) => log.error({ err: error, job: job.kind }, "delivery failed"));
+      }
+      return jobs;
+    },
+    readiness: () => ({ ready: true }),
+  };
+}
