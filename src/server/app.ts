@@ -1,0 +1,44 @@
+/**
+ * The HTTP surface (DESIGN §4) on Elysia: the webhook routes, liveness, readiness and metrics. Bodies are left
+ * unparsed (`parse: "none"`) so the webhook handler can enforce the size limit and check signatures on the
+ * raw bytes first. Every error, unknown routes included, answers JSON `{ "error": … }`.
+ */
+import { Elysia } from "elysia";
+import type { Readiness } from "../intake.ts";
+import type { Metrics } from "../observability/metrics.ts";
+import { createWebhookHandler, type WebhookDeps } from "./webhook.ts";
+
+export interface AppDeps extends WebhookDeps {
+  metrics: Metrics;
+  /** Config loaded, intake open, not draining. */
+  readiness(): Readiness;
+}
+
+export function createApp(deps: AppDeps) {
+  const handleWebhook = createWebhookHandler({
+    ...deps,
+    onResult(result, operator, instance) {
+      deps.metrics.webhooks.inc({ operator, instance, result });
+      deps.onResult?.(result, operator, instance);
+    },
+  });
+
+  return new Elysia()
+    .onError(({ code, error }) => {
+      if (code === "NOT_FOUND") return Response.json({ error: "no such route: POST /gitopsphase[/<instance>], GET /healthz, /readyz, /metrics" }, { status: 404 });
+      deps.logger.error({ err: error, code }, "http error");
+      return Response.json({ error: "internal error" }, { status: 500 });
+    })
+    .post("/gitopsphase", ({ request }) => handleWebhook(request), { parse: "none" })
+    .post("/gitopsphase/:instance", ({ request, params }) => handleWebhook(request, params.instance), { parse: "none" })
+    .get("/healthz", () => Response.json({ status: "ok" }))
+    .get("/readyz", () => {
+      const readiness = deps.readiness();
+      return readiness.ready
+        ? Response.json({ ready: true })
+        : Response.json({ error: `not ready: ${readiness.reason ?? "starting"}` }, { status: 503, headers: { "Retry-After": "5" } });
+    })
+    .get("/metrics", async () => new Response(await deps.metrics.registry.metrics(), { headers: { "Content-Type": deps.metrics.registry.contentType } }));
+}
+
+export type App = ReturnType<typeof createApp>;
