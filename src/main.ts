@@ -1,0 +1,150 @@
+#!/usr/bin/env bun
+/**
+ * CLI entry: `serve`, `check-config`, `version` (DESIGN §3). Exit codes: 0 ok, 2 bad usage or config,
+ * 1 runtime failure. Parses arguments with node:util's parseArgs; everything else lives in its own module.
+ */
+import { parseArgs } from "node:util";
+import { CHECK_CONFIG_USAGE, MAIN_USAGE, SERVE_USAGE, VERSION_USAGE } from "./cli-usage.ts";
+import { describeInstance, formatConfigErrors, loadConfig, resolveConfigSource } from "./config/load.ts";
+import { createLogger, createSecretRedactor, isLogLevel } from "./observability/logger.ts";
+import { startDaemon } from "./serve.ts";
+import { PRODUCT, VERSION } from "./version.ts";
+
+const EXIT_OK = 0;
+const EXIT_RUNTIME = 1;
+const EXIT_USAGE = 2;
+
+type Options = Record<string, { type: "string" | "boolean"; short?: string }>;
+
+function parse(args: string[], options: Options, usage: string) {
+  try {
+    const parsed = parseArgs({ args, options: { ...options, help: { type: "boolean", short: "h" } }, allowPositionals: false, strict: true });
+    if (parsed.values.help) {
+      console.log(usage);
+      process.exit(EXIT_OK);
+    }
+    return parsed.values as Record<string, string | boolean | undefined>;
+  } catch (error) {
+    console.error(`${PRODUCT}: ${(error as Error).message}\n\n${usage}`);
+    process.exit(EXIT_USAGE);
+  }
+}
+
+function checkConfig(args: string[]): number {
+  const values = parse(args, { config: { type: "string" } }, CHECK_CONFIG_USAGE);
+  const source = resolveConfigSource({ flag: values.config as string | undefined, env: process.env });
+  if (!source.ok) {
+    console.error(`${PRODUCT}: ${source.error}`);
+    return EXIT_USAGE;
+  }
+  const result = loadConfig({ source: source.source, env: process.env });
+  if (!result.ok) {
+    for (const line of formatConfigErrors(result.errors)) console.error(line);
+    console.error(`${result.errors.length} error${result.errors.length === 1 ? "" : "s"} in ${source.source.description}`);
+    return EXIT_USAGE;
+  }
+  console.log(`config ok: ${result.config.source}`);
+  for (const instance of result.config.instances) console.log(describeInstance(instance));
+  return EXIT_OK;
+}
+
+function serve(args: string[]): number | undefined {
+  const values = parse(
+    args,
+    { config: { type: "string" }, port: { type: "string" }, "data-dir": { type: "string" }, "dry-run": { type: "boolean" }, "log-level": { type: "string" } },
+    SERVE_USAGE,
+  );
+  const port = values.port === undefined ? undefined : Number(values.port);
+  if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
+    console.error(`${PRODUCT}: --port must be an integer from 0 to 65535, got "${values.port}"`);
+    return EXIT_USAGE;
+  }
+  const levelFlag = (values["log-level"] as string | undefined) ?? process.env.LOG_LEVEL;
+  if (levelFlag !== undefined && !isLogLevel(levelFlag)) {
+    console.error(`${PRODUCT}: log level must be one of fatal, error, warn, info, debug, trace, silent; got "${levelFlag}"`);
+    return EXIT_USAGE;
+  }
+
+  const redactor = createSecretRedactor();
+  const bootLogger = createLogger({ level: levelFlag ?? "info", redactor });
+  const source = resolveConfigSource({ flag: values.config as string | undefined, env: process.env });
+  if (!source.ok) {
+    bootLogger.error({ component: "config" }, source.error);
+    return EXIT_USAGE;
+  }
+  const load = () => loadConfig({ source: source.source, env: process.env });
+  const result = load();
+  if (!result.ok) {
+    for (const error of result.errors) bootLogger.error({ component: "config", path: error.path }, error.message);
+    bootLogger.error({ component: "config" }, `${result.errors.length} config error(s) in ${source.source.description}; not starting`);
+    return EXIT_USAGE;
+  }
+  const logger = levelFlag ? bootLogger : createLogger({ level: result.config.logLevel ?? "info", redactor });
+
+  if (!values["dry-run"]) {
+    logger.error(
+      { component: "daemon" },
+      "delivery to GitHub, Azure DevOps and subscribers is not available in this build yet (the outbox and providers are in progress); run with --dry-run to see every call it would make",
+    );
+    return EXIT_USAGE;
+  }
+
+  let daemon: ReturnType<typeof startDaemon>;
+  try {
+    daemon = startDaemon({
+      config: result.config,
+      reload: load,
+      watchFile: source.source.kind === "file" ? source.source.path : undefined,
+      port,
+      dataDir: (values["data-dir"] as string | undefined) ?? "./data",
+      dryRun: true,
+      logger,
+      redactor,
+    });
+  } catch (error) {
+    logger.fatal({ component: "daemon", err: error }, "could not start the server");
+    return EXIT_RUNTIME;
+  }
+
+  const stop = (signal: string) => {
+    daemon.stop(signal).then(
+      () => process.exit(EXIT_OK),
+      (error: unknown) => {
+        logger.error({ component: "daemon", err: error }, "error while stopping");
+        process.exit(EXIT_RUNTIME);
+      },
+    );
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGHUP", () => daemon.reload("SIGHUP"));
+  return undefined; // keep running
+}
+
+function main(argv: string[]): number | undefined {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case "serve":
+      return serve(rest);
+    case "check-config":
+      return checkConfig(rest);
+    case "version":
+      parse(rest, {}, VERSION_USAGE);
+      console.log(`${PRODUCT} ${VERSION}`);
+      return EXIT_OK;
+    case "-h":
+    case "--help":
+    case "help":
+      console.log(MAIN_USAGE);
+      return EXIT_OK;
+    case "--version":
+      console.log(`${PRODUCT} ${VERSION}`);
+      return EXIT_OK;
+    default:
+      console.error(command ? `${PRODUCT}: unknown command "${command}"\n\n${MAIN_USAGE}` : MAIN_USAGE);
+      return EXIT_USAGE;
+  }
+}
+
+const code = main(process.argv.slice(2));
+if (code !== undefined) process.exit(code);

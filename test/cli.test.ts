@@ -1,0 +1,123 @@
+/**
+ * The CLI contract of DESIGN §3, run as a real process: subcommands, --help, exit codes.
+ */
+import { describe, expect, test } from "bun:test";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import packageJson from "../package.json" with { type: "json" };
+import { spawnConnector } from "./support/daemon.ts";
+
+async function run(args: string[], env: Record<string, string> = {}) {
+  const child = spawnConnector(args, env);
+  const code = await child.exited;
+  return { code, output: child.lines.join("\n") };
+}
+
+const dir = mkdtempSync(join(tmpdir(), "gitops-connector-cli-"));
+function configFile(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+describe("gitops-connector CLI", () => {
+  test("version prints the package version", async () => {
+    const { code, output } = await run(["version"]);
+    expect(code).toBe(0);
+    expect(output.trim()).toBe(`gitops-connector ${packageJson.version}`);
+  });
+
+  test.each([["serve"], ["check-config"], ["version"]])("%s --help prints its usage and exits 0", async (command) => {
+    const { code, output } = await run([command, "--help"]);
+    expect(code).toBe(0);
+    expect(output).toContain(`Usage: gitops-connector ${command}`);
+  });
+
+  test("no command or an unknown one is a usage error (2)", async () => {
+    expect((await run([])).code).toBe(2);
+    const { code, output } = await run(["deploy"]);
+    expect(code).toBe(2);
+    expect(output).toContain('unknown command "deploy"');
+  });
+
+  test("an unknown flag is a usage error (2)", async () => {
+    const { code, output } = await run(["serve", "--dry-run", "--prot", "8080"]);
+    expect(code).toBe(2);
+    expect(output).toContain("--prot");
+  });
+
+  test("check-config exits 0 on config.example.yaml with no variables set, one line per instance", async () => {
+    const { code, output } = await run(["check-config", "--config", "config.example.yaml"]);
+    expect(code).toBe(0);
+    expect(output).toContain("config ok");
+    expect(output).toContain("apps-dev");
+  });
+
+  test("check-config names every one of three independent mistakes by path and exits 2", async () => {
+    const path = configFile(
+      "three-mistakes.yaml",
+      `server: { port: 99999 }
+instances:
+  - name: apps-dev
+    gitOpsOperatorType: FLUX
+    gitRepositoryType: AZDO
+    ciCdOrchestratorType: NONE
+    azdoGitOpsRepoName: manifests
+    gitOpsAppURL: not a url
+`,
+    );
+    const { code, output } = await run(["check-config", "--config", path]);
+    expect(code).toBe(2);
+    expect(output).toContain("server.port");
+    expect(output).toContain("instances[0].azdoOrgUrl");
+    expect(output).toContain("instances[0].gitOpsAppURL");
+    expect(output).toContain("3 errors");
+  });
+
+  test("check-config names a missing environment variable", async () => {
+    const path = configFile(
+      "missing-var.yaml",
+      `instances:
+  - name: apps-dev
+    gitOpsOperatorType: FLUX
+    gitRepositoryType: GITHUB
+    ciCdOrchestratorType: NONE
+    gitOpsAppURL: https://github.com/org/manifests/commit
+    gitHubOrgUrl: https://api.github.com/repos/org
+    gitHubGitOpsManifestsRepoName: manifests
+    pat: "\${NOT_SET_ANYWHERE}"
+`,
+    );
+    const { code, output } = await run(["check-config", "--config", path]);
+    expect(code).toBe(2);
+    expect(output).toContain("NOT_SET_ANYWHERE");
+  });
+
+  test("check-config on a file that does not exist exits 2 naming it", async () => {
+    const { code, output } = await run(["check-config", "--config", join(dir, "nope.yaml")]);
+    expect(code).toBe(2);
+    expect(output).toContain("nope.yaml");
+  });
+
+  test("serve without --dry-run says delivery is not available yet, and exits 2", async () => {
+    const { code, output } = await run(["serve", "--config", "config.example.yaml", "--port", "0"]);
+    expect(code).toBe(2);
+    expect(output).toContain("not available");
+    expect(output).toContain("--dry-run");
+  });
+
+  test("serve with a bad config logs every error as JSON and exits 2", async () => {
+    const path = configFile("bad-serve.yaml", "instances: []\nserver: { port: -1 }\n");
+    const { code, output } = await run(["serve", "--dry-run", "--config", path]);
+    expect(code).toBe(2);
+    const errors = output.split("\n").map((line) => JSON.parse(line) as { level: string; path?: string }).filter((entry) => entry.path);
+    expect(errors.map((entry) => entry.path)).toEqual(expect.arrayContaining(["server.port", "instances"]));
+  });
+
+  test("serve rejects a --port that is not a port", async () => {
+    const { code, output } = await run(["serve", "--dry-run", "--port", "eighty"]);
+    expect(code).toBe(2);
+    expect(output).toContain("--port");
+  });
+});
