@@ -31,7 +31,7 @@ export function createDryRunDelivery(options: {
 }): Delivery {
   const log = options.logger.child({ component: "dry-run" });
   return {
-    async deliver(job) {
+    async deliver(job, _signal) {
       log.info(
         {
           job: { kind: job.kind, instance: job.instance, target: job.target, orderingKey: job.orderingKey },

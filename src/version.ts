@@ -3,3 +3,6 @@ import packageJson from "../package.json" with { type: "json" };
 
 export const VERSION: string = packageJson.version;
 export const PRODUCT = "gitops-connector";
+
+/** What every outbound call says it is (`User-Agent`); GitHub asks for one that names the app. */
+export const USER_AGENT = `${PRODUCT}/${VERSION}`;

@@ -1,0 +1,285 @@
+/**
+ * A loopback fake of the GitHub REST API (and of any subscriber): a real HTTP server on 127.0.0.1 that records
+ * every request and answers by programmable rules, so providers are tested through real Octokit and fetch.
+ *
+ * Answer order for each request: `hang()` (wait) → `failNext()` queue → `setHandler()` → routes (`on()`, newest
+ * first) → defaults. Defaults, under any path prefix (GitHub Enterprise's `/api/v3` included):
+ *   POST …/repos/:owner/:repo/statuses/:sha  → 201 with the created status
+ *   GET  …/repos/:owner/:repo/commits/:ref   → 200 `{sha, commit: {message}}` (message from `setCommitMessage`)
+ *   POST …/repos/:owner/:repo/dispatches     → 204
+ *   any other POST/PUT/PATCH                 → 200 `{"ok":true}` (subscribers)
+ *   anything else                            → 404 `{"message":"Not Found"}`
+ */
+
+export interface RecordedRequest {
+  readonly method: string;
+  /** The URL path, without the query. */
+  readonly path: string;
+  readonly query: Readonly<Record<string, string>>;
+  /** Lower-cased names. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** Parsed JSON when the body is JSON, else the text; undefined when empty. */
+  readonly body: unknown;
+  readonly rawBody: string;
+  /** Date.now() when the request arrived (its body read). */
+  readonly at: number;
+  /** The status it was answered with; undefined while it hangs or when the client went away first. */
+  answeredWith?: number;
+}
+
+export interface FakeAnswer {
+  readonly status?: number;
+  readonly headers?: Readonly<Record<string, string>>;
+  /** An object/array is sent as JSON; a string as text; undefined as no body. */
+  readonly body?: unknown;
+}
+
+export type RequestPredicate = (request: RecordedRequest) => boolean;
+/** Returns an answer, or undefined to fall through to the routes and defaults. */
+export type FakeHandler = (request: RecordedRequest) => FakeAnswer | undefined | Promise<FakeAnswer | undefined>;
+
+export interface FakeApi {
+  /** `http://127.0.0.1:<port>` */
+  readonly url: string;
+  readonly port: number;
+  /** `<url>/repos/<owner>`: what an instance's gitHubOrgUrl points at. */
+  orgUrl(owner?: string, prefix?: string): string;
+  /** Every request so far, oldest first, optionally filtered. */
+  requests(filter?: RequestPredicate): RecordedRequest[];
+  /** Resolves with the first recorded request matching (already arrived or arriving); rejects after timeoutMs. */
+  waitFor(predicate: RequestPredicate, timeoutMs?: number): Promise<RecordedRequest>;
+  /** Resolves once `count` matching requests have arrived. */
+  waitForCount(count: number, predicate: RequestPredicate, timeoutMs?: number): Promise<RecordedRequest[]>;
+  /** A default answer for a method and path (`/repos/:owner/:repo/statuses/:sha`, `*` for one segment, or a RegExp). */
+  on(method: string, path: string | RegExp, answer: FakeAnswer | FakeHandler): void;
+  /** The next n requests (matching `when`, default all) get this answer. */
+  failNext(n: number, answer: FakeAnswer, when?: RequestPredicate): void;
+  /** Requests (matching `when`, default all) wait, recorded, until unhang() or the client aborts. */
+  hang(when?: RequestPredicate): void;
+  unhang(): void;
+  /** Answers before routes and defaults; undefined removes it. */
+  setHandler(handler: FakeHandler | undefined): void;
+  /** The message the default GET commit answer carries for this sha (else `defaultCommitMessage`). */
+  setCommitMessage(sha: string, message: string): void;
+  /** Forgets requests and every rule (routes, failNext, hang, handler, commit messages). */
+  reset(): void;
+  stop(): Promise<void>;
+}
+
+export const DEFAULT_COMMIT_MESSAGE = "Merge pull request #42 from org/deploy/4183912345/0a1b2c3d4e5f60718293a4b5c6d7e8f901234567/dev";
+
+/** Matchers for the common GitHub calls, for waitFor/requests. */
+export const isStatusPost: RequestPredicate = (r) => r.method === "POST" && /\/repos\/[^/]+\/[^/]+\/statuses\/[^/]+$/.test(r.path);
+export const isCommitRead: RequestPredicate = (r) => r.method === "GET" && /\/repos\/[^/]+\/[^/]+\/commits\/[^/]+$/.test(r.path);
+export const isDispatch: RequestPredicate = (r) => r.method === "POST" && /\/repos\/[^/]+\/[^/]+\/dispatches$/.test(r.path);
+
+interface Route {
+  readonly method: string;
+  readonly path: RegExp;
+  readonly answer: FakeAnswer | FakeHandler;
+}
+
+function toPathPattern(path: string | RegExp): RegExp {
+  if (path instanceof RegExp) return path;
+  const escaped = path
+    .split("/")
+    .map((segment) => (segment.startsWith(":") || segment === "*" ? "[^/]+" : segment.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")))
+    .join("/");
+  return new RegExp(`^${escaped}$`);
+}
+
+function parseBody(text: string): unknown {
+  if (text === "") return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+function toResponse(answer: FakeAnswer): Response {
+  const status = answer.status ?? 200;
+  const headers = new Headers(answer.headers);
+  if (answer.body === undefined || status === 204 || status === 304) return new Response(null, { status, headers });
+  if (typeof answer.body === "string") {
+    if (!headers.has("content-type")) headers.set("content-type", "text/plain; charset=utf-8");
+    return new Response(answer.body, { status, headers });
+  }
+  if (!headers.has("content-type")) headers.set("content-type", "application/json; charset=utf-8");
+  return new Response(JSON.stringify(answer.body), { status, headers });
+}
+
+export function startFakeApi(): FakeApi {
+  let recorded: RecordedRequest[] = [];
+  let routes: Route[] = [];
+  let failures: Array<{ remaining: number; answer: FakeAnswer; when: RequestPredicate }> = [];
+  let hangWhen: RequestPredicate | undefined;
+  let hanging = new Set<() => void>();
+  let handler: FakeHandler | undefined;
+  let commitMessages = new Map<string, string>();
+  let waiters = new Set<() => void>();
+  let statusIds = 1;
+
+  const defaults: Route[] = [
+    {
+      method: "POST",
+      path: /\/repos\/[^/]+\/[^/]+\/statuses\/[^/]+$/,
+      answer: (request) => {
+        const body = (request.body ?? {}) as Record<string, unknown>;
+        return { status: 201, body: { id: statusIds++, url: `${base}${request.path}`, created_at: new Date().toISOString(), ...body } };
+      },
+    },
+    {
+      method: "GET",
+      path: /\/repos\/[^/]+\/[^/]+\/commits\/[^/]+$/,
+      answer: (request) => {
+        const sha = decodeURIComponent(request.path.split("/").pop() ?? "");
+        return { status: 200, body: { sha, commit: { message: commitMessages.get(sha) ?? DEFAULT_COMMIT_MESSAGE } } };
+      },
+    },
+    { method: "POST", path: /\/repos\/[^/]+\/[^/]+\/dispatches$/, answer: { status: 204 } },
+    { method: "POST", path: /.*/, answer: { status: 200, body: { ok: true } } },
+    { method: "PUT", path: /.*/, answer: { status: 200, body: { ok: true } } },
+    { method: "PATCH", path: /.*/, answer: { status: 200, body: { ok: true } } },
+  ];
+
+  const notFound: FakeAnswer = { status: 404, body: { message: "Not Found", documentation_url: "https://docs.github.com/rest" } };
+
+  async function answerFrom(route: Route, request: RecordedRequest): Promise<FakeAnswer | undefined> {
+    return typeof route.answer === "function" ? route.answer(request) : route.answer;
+  }
+
+  async function decide(request: RecordedRequest): Promise<FakeAnswer> {
+    const failure = failures.find((entry) => entry.remaining > 0 && entry.when(request));
+    if (failure) {
+      failure.remaining--;
+      failures = failures.filter((entry) => entry.remaining > 0);
+      return failure.answer;
+    }
+    const handled = handler ? await handler(request) : undefined;
+    if (handled) return handled;
+    for (const route of [...routes].reverse()) {
+      if (route.method !== request.method || !route.path.test(request.path)) continue;
+      const answer = await answerFrom(route, request);
+      if (answer) return answer;
+    }
+    for (const route of defaults) {
+      if (route.method !== request.method || !route.path.test(request.path)) continue;
+      const answer = await answerFrom(route, request);
+      if (answer) return answer;
+    }
+    return notFound;
+  }
+
+  /** Waits until unhang() or the client's abort; true when the client is gone. */
+  function waitWhileHanging(signal: AbortSignal): Promise<boolean> {
+    return new Promise((resolve) => {
+      if (signal.aborted) return resolve(true);
+      const release = () => {
+        hanging.delete(release);
+        signal.removeEventListener("abort", onAbort);
+        resolve(false);
+      };
+      const onAbort = () => {
+        hanging.delete(release);
+        resolve(true);
+      };
+      hanging.add(release);
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    idleTimeout: 0,
+    async fetch(incoming) {
+      const url = new URL(incoming.url);
+      const rawBody = await incoming.text();
+      const request: RecordedRequest = {
+        method: incoming.method,
+        path: url.pathname,
+        query: Object.fromEntries(url.searchParams),
+        headers: Object.fromEntries([...incoming.headers].map(([name, value]) => [name.toLowerCase(), value])),
+        body: parseBody(rawBody),
+        rawBody,
+        at: Date.now(),
+      };
+      recorded.push(request);
+      for (const wake of [...waiters]) wake();
+      if (hangWhen?.(request)) {
+        const gone = await waitWhileHanging(incoming.signal);
+        if (gone) return new Response(null, { status: 499 });
+      }
+      const answer = await decide(request);
+      request.answeredWith = answer.status ?? 200;
+      for (const wake of [...waiters]) wake(); // predicates may look at answeredWith
+      return toResponse(answer);
+    },
+  });
+
+  const base = `http://127.0.0.1:${server.port}`;
+
+  function waitForCount(count: number, predicate: RequestPredicate, timeoutMs = 2_000): Promise<RecordedRequest[]> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const matching = recorded.filter(predicate);
+        if (matching.length < count) return false;
+        waiters.delete(check);
+        clearTimeout(timer);
+        resolve(matching.slice(0, count));
+        return true;
+      };
+      const timer = setTimeout(() => {
+        waiters.delete(check);
+        const seen = recorded.map((r) => `${r.method} ${r.path}`).join(", ") || "none";
+        reject(new Error(`fake API: expected ${count} matching request(s) within ${timeoutMs}ms; got ${recorded.filter(predicate).length} (all requests: ${seen})`));
+      }, timeoutMs);
+      if (!check()) waiters.add(check);
+    });
+  }
+
+  return {
+    url: base,
+    port: server.port ?? 0,
+    orgUrl: (owner = "org", prefix = "") => `${base}${prefix}/repos/${owner}`,
+    requests: (filter) => (filter ? recorded.filter(filter) : [...recorded]),
+    waitFor: async (predicate, timeoutMs) => (await waitForCount(1, predicate, timeoutMs))[0]!,
+    waitForCount,
+    on(method, path, answer) {
+      routes.push({ method: method.toUpperCase(), path: toPathPattern(path), answer });
+    },
+    failNext(n, answer, when = () => true) {
+      if (n > 0) failures.push({ remaining: n, answer, when });
+    },
+    hang(when = () => true) {
+      hangWhen = when;
+    },
+    unhang() {
+      hangWhen = undefined;
+      for (const release of [...hanging]) release();
+    },
+    setHandler(next) {
+      handler = next;
+    },
+    setCommitMessage(sha, message) {
+      commitMessages.set(sha, message);
+    },
+    reset() {
+      recorded = [];
+      routes = [];
+      failures = [];
+      handler = undefined;
+      commitMessages = new Map();
+      hangWhen = undefined;
+      for (const release of [...hanging]) release();
+      hanging = new Set();
+    },
+    async stop() {
+      hangWhen = undefined;
+      for (const release of [...hanging]) release();
+      waiters = new Set();
+      await server.stop(true);
+    },
+  };
+}
