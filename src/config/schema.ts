@@ -69,6 +69,8 @@ export const OutboxSettings = section(
       maxBackoffMs: v.optional(integer(1), 300_000),
       concurrency: v.optional(integer(1, 1024), 8),
       timeoutMs: v.optional(integer(1), 10_000),
+      // normal: an acknowledged webhook survives a process kill; full: also a power loss (one fsync per webhook).
+      synchronous: v.optional(choice(["normal", "full"]), "normal"),
     },
     {},
     (outbox, report) => {

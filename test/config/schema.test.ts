@@ -46,6 +46,7 @@ describe("defaults", () => {
       maxBackoffMs: 300_000,
       concurrency: 8,
       timeoutMs: 10_000,
+      synchronous: "normal",
     });
     expect(config.scheduler).toEqual({ abandonedPrSweepSeconds: 30, abandonedPrCutoffHours: 72, pruneDoneAfterHours: 24 });
     expect(config.hmacKeys).toEqual([]);

@@ -1,0 +1,82 @@
+/**
+ * The outbox database's schema, as an ordered list of migrations. Opening a file applies the ones it lacks in
+ * one transaction and records each in `schema_version`; a file written by a newer gitops-connector is refused
+ * rather than misread. Append a migration to change the schema; never edit one that has shipped.
+ */
+import type { Database } from "bun:sqlite";
+
+/** Index n holds the statements that take a database from version n to version n + 1. */
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE jobs (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind            TEXT    NOT NULL,
+    instance        TEXT    NOT NULL,
+    target          TEXT    NOT NULL,
+    ordering_key    TEXT    NOT NULL,
+    coalesce_key    TEXT,
+    payload         TEXT    NOT NULL,
+    state           TEXT    NOT NULL CHECK (state IN ('pending', 'done', 'dead')),
+    claimed         INTEGER NOT NULL DEFAULT 0 CHECK (claimed IN (0, 1)),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL,
+    last_error      TEXT
+  );
+  -- Due lookup, depth, dead listing, releasing claims.
+  CREATE INDEX jobs_due ON jobs (state, claimed, next_attempt_at);
+  -- The head (lowest id) of each ordering key among pending jobs.
+  CREATE INDEX jobs_ordering_head ON jobs (ordering_key, id) WHERE state = 'pending';
+  -- The pending job a new one with the same coalescing key supersedes.
+  CREATE INDEX jobs_coalesce ON jobs (coalesce_key) WHERE state = 'pending';
+  -- Age of the oldest pending job (a metric), and pruning of done jobs.
+  CREATE INDEX jobs_pending_created ON jobs (created_at) WHERE state = 'pending';
+  CREATE INDEX jobs_done_updated ON jobs (updated_at) WHERE state = 'done';
+
+  CREATE TABLE commits (
+    instance   TEXT    NOT NULL,
+    "commit"   TEXT    NOT NULL,
+    known      TEXT    NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (instance, "commit")
+  ) WITHOUT ROWID;
+  CREATE INDEX commits_updated ON commits (updated_at);
+
+  CREATE TABLE target_blocks (
+    target        TEXT    PRIMARY KEY,
+    blocked_until INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
+];
+
+/** A file written by a newer gitops-connector; its message says what to do. */
+export class OutboxVersionError extends Error {
+  override readonly name = "OutboxVersionError";
+}
+
+/** The schema version this build writes and understands. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/**
+ * Brings the database up to SCHEMA_VERSION inside one IMMEDIATE transaction (so two processes opening a new
+ * file at once do not both migrate it). Throws when the file is newer than this build.
+ */
+export function migrate(db: Database, path: string, now: number): void {
+  db.transaction(() => {
+    db.run("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
+    const row = db.query<{ version: number | null }, []>("SELECT MAX(version) AS version FROM schema_version").get();
+    const current = row?.version ?? 0;
+    if (current > SCHEMA_VERSION) {
+      throw new OutboxVersionError(
+        `outbox ${path} has schema version ${current}, this gitops-connector knows up to ${SCHEMA_VERSION}: ` +
+          "upgrade gitops-connector or use another --data-dir",
+      );
+    }
+    const record = db.query<unknown, [number, number]>("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)");
+    for (let version = current; version < SCHEMA_VERSION; version++) {
+      db.run(MIGRATIONS[version] as string);
+      record.run(version + 1, now);
+    }
+  }).immediate();
+}

@@ -1,0 +1,75 @@
+/**
+ * The outbox's storage port. The SQLite store implements it; the worker, the intake, the scheduler and the
+ * `outbox` CLI use it. Times are epoch milliseconds passed in by the caller, so tests control the clock.
+ */
+import type { KnownCommit } from "../commit-ledger.ts";
+import type { Job, JobKind } from "../model.ts";
+
+export type JobState = "pending" | "done" | "dead";
+
+export interface StoredJob {
+  readonly id: number;
+  readonly job: Job;
+  readonly state: JobState;
+  readonly attempts: number;
+  readonly nextAttemptAt: number;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  readonly lastError?: string;
+}
+
+export interface StatsRow {
+  readonly kind: JobKind;
+  readonly target: string;
+  readonly state: JobState;
+  readonly count: number;
+}
+
+export interface ClaimOptions {
+  readonly now: number;
+  /** At most this many jobs. */
+  readonly limit: number;
+  /** Targets that already have their share of jobs in flight; none of theirs is claimed. */
+  readonly excludeTargets: readonly string[];
+}
+
+export interface OutboxStore {
+  /**
+   * One transaction: read what is known of (instance, commit), let `plan` derive jobs and the new knowledge,
+   * write both, and enqueue the jobs (a job with a coalesceKey deletes the unclaimed pending job with the same
+   * key, which it supersedes). Nothing is visible to the worker before the transaction commits.
+   */
+  submit(instance: string, commit: string, plan: (known: KnownCommit) => { jobs: readonly Job[]; known: KnownCommit }, now: number): readonly Job[];
+  /** Pending jobs, claimed or not. */
+  pendingDepth(): number;
+  /** Epoch ms of the oldest pending job, if any. */
+  oldestPendingAt(): number | undefined;
+  /**
+   * Claims due jobs: pending, unclaimed, next attempt due, target not blocked, target not excluded, and the
+   * oldest pending job of its ordering key (so jobs with one key run strictly in order, one at a time).
+   */
+  claimDue(options: ClaimOptions): StoredJob[];
+  /** When the worker should look again: the earliest next attempt or target unblock among unclaimed pending jobs. */
+  nextDueAt(): number | undefined;
+  markDone(id: number, now: number): void;
+  /** Counts the attempt, records the error, releases the claim, schedules the next attempt. */
+  markRetry(id: number, now: number, nextAttemptAt: number, error: string): void;
+  /** Counts the attempt, records the error, state dead. */
+  markDead(id: number, now: number, error: string): void;
+  /** No job of this target is claimed before `until` (rate limits, Retry-After). */
+  blockTarget(target: string, until: number): void;
+  /** Releases every claim: at start-up (claims of a killed process) and after shutdown. */
+  releaseClaims(): number;
+  stats(): StatsRow[];
+  deadJobs(): StoredJob[];
+  /** Dead → pending, attempts reset, due now. Returns how many. */
+  retryDead(which: number | "all", now: number): number;
+  purgeDead(): number;
+  /**
+   * Deletes done jobs last updated before `doneBefore`, and the knowledge of commits not submitted since
+   * `commitsBefore`. Every submit touches its commit, so a commit Flux keeps re-announcing is never forgotten
+   * (forgetting it would re-notify the orchestrator).
+   */
+  prune(doneBefore: number, commitsBefore: number): { jobs: number; commits: number };
+  close(): void;
+}

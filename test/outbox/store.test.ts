@@ -1,0 +1,384 @@
+/**
+ * The SQLite outbox store against real files under the temp dir (and :memory:): atomic submit, durable
+ * knowledge, coalescing, per-key ordering, target blocks, retries, dead jobs, pruning, crash recovery, and
+ * the errors a wrong file gives.
+ */
+import { Database } from "bun:sqlite";
+import { afterEach, describe, expect, test } from "bun:test";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { NOTHING_KNOWN, type KnownCommit } from "../../src/commit-ledger.ts";
+import type { Job, OrchestratorJob, StatusJob } from "../../src/model.ts";
+import { createSqliteOutboxStore, resolveOutboxPath, type SqliteOutboxStore } from "../../src/outbox/store.ts";
+import { SCHEMA_VERSION } from "../../src/outbox/schema.ts";
+
+const T0 = 1_700_000_000_000;
+const GITHUB = "github:org/manifests";
+
+function statusJob(options: { commit?: string; context?: string; state?: string; target?: string; orderingKey?: string; coalesce?: boolean } = {}): StatusJob {
+  const commit = options.commit ?? "abc123";
+  const context = options.context ?? "kustomization/apps-dev";
+  const target = options.target ?? GITHUB;
+  return {
+    kind: "status",
+    instance: "apps-dev",
+    target,
+    orderingKey: options.orderingKey ?? `${target}|${commit}|${context}`,
+    ...(options.coalesce === false ? {} : { coalesceKey: `${target}|${commit}|${context}` }),
+    payload: {
+      commit,
+      operator: "FLUX",
+      genre: "Kustomization",
+      reconciler: "Kustomization/flux-system/apps-dev",
+      status: { context, name: "Status", state: options.state ?? "Progressing", description: "Reconciling" },
+      callbackUrl: "https://flux.example.com",
+      statusContext: "default",
+    },
+  };
+}
+
+function orchestratorJob(commit = "abc123"): OrchestratorJob {
+  return {
+    kind: "orchestrator",
+    instance: "apps-dev",
+    target: "github-actions:org/app",
+    orderingKey: `github-actions:org/app|${commit}`,
+    payload: { commit, outcome: "succeeded", reconciler: "Kustomization/flux-system/apps-dev" },
+  };
+}
+
+const stores: SqliteOutboxStore[] = [];
+function tempPath(): string {
+  return join(mkdtempSync(join(tmpdir(), "gitops-connector-outbox-")), "data", "outbox.db");
+}
+function openStore(path = ":memory:"): SqliteOutboxStore {
+  const store = createSqliteOutboxStore({ path, now: () => T0 });
+  stores.push(store);
+  return store;
+}
+afterEach(() => {
+  for (const store of stores.splice(0)) {
+    try {
+      store.close();
+    } catch {
+      // already closed by the test
+    }
+  }
+});
+
+/** Submits jobs without touching the known state. */
+function enqueue(store: SqliteOutboxStore, jobs: Job[], now = T0, commit = "abc123"): void {
+  store.submit("apps-dev", commit, (known) => ({ jobs, known }), now);
+}
+
+const claimAll = (store: SqliteOutboxStore, now = T0, excludeTargets: string[] = []) =>
+  store.claimDue({ now, limit: 100, excludeTargets });
+
+describe("submit", () => {
+  test("is atomic: a plan that throws leaves no job and no commit row", () => {
+    const path = tempPath();
+    const store = openStore(path);
+    expect(() =>
+      store.submit("apps-dev", "abc123", () => {
+        throw new Error("planner bug");
+      }, T0),
+    ).toThrow("planner bug");
+    expect(store.pendingDepth()).toBe(0);
+    let seen: KnownCommit | undefined;
+    store.submit("apps-dev", "abc123", (known) => ((seen = known), { jobs: [], known }), T0);
+    expect(seen).toEqual(NOTHING_KNOWN);
+  });
+
+  test("a failing insert rolls back the knowledge written before it", () => {
+    const store = openStore();
+    const broken = { ...statusJob(), target: null } as unknown as Job; // NOT NULL violation
+    const known: KnownCommit = { statuses: {}, notified: ["succeeded"] };
+    expect(() => store.submit("apps-dev", "abc123", () => ({ jobs: [statusJob({ context: "a" }), broken], known }), T0)).toThrow();
+    expect(store.pendingDepth()).toBe(0);
+    store.submit("apps-dev", "abc123", (seen) => (expect(seen).toEqual(NOTHING_KNOWN), { jobs: [], known: seen }), T0);
+  });
+
+  test("returns the planned jobs and enqueues them due now", () => {
+    const store = openStore();
+    const jobs = [statusJob(), orchestratorJob()];
+    expect(store.submit("apps-dev", "abc123", (known) => ({ jobs, known }), T0)).toEqual(jobs);
+    expect(store.pendingDepth()).toBe(2);
+    expect(store.oldestPendingAt()).toBe(T0);
+    expect(store.nextDueAt()).toBe(T0);
+    const claimed = claimAll(store);
+    expect(claimed.map((stored) => stored.job)).toEqual(jobs);
+    expect(claimed[0]).toMatchObject({ state: "pending", attempts: 0, nextAttemptAt: T0, createdAt: T0, updatedAt: T0 });
+    expect(claimed[0]?.lastError).toBeUndefined();
+  });
+
+  test("known state and notify-once survive closing and reopening the file", () => {
+    const path = tempPath();
+    const first = createSqliteOutboxStore({ path });
+    const known: KnownCommit = { statuses: { "kustomization/apps-dev": { state: "ReconciliationSucceeded", description: "Applied" } }, notified: ["succeeded"] };
+    first.submit("apps-dev", "abc123", () => ({ jobs: [orchestratorJob()], known }), T0);
+    first.close();
+
+    const second = openStore(path);
+    let seen: KnownCommit | undefined;
+    second.submit("apps-dev", "abc123", (previous) => ((seen = previous), { jobs: [], known: previous }), T0 + 1);
+    expect(seen).toEqual(known);
+    second.submit("apps-dev", "other", (previous) => (expect(previous).toEqual(NOTHING_KNOWN), { jobs: [], known: previous }), T0);
+    second.submit("dev-two", "abc123", (previous) => (expect(previous).toEqual(NOTHING_KNOWN), { jobs: [], known: previous }), T0);
+    expect(second.pendingDepth()).toBe(1);
+  });
+});
+
+describe("coalescing", () => {
+  test("a newer status replaces the unclaimed pending one with the same key", () => {
+    const store = openStore();
+    enqueue(store, [statusJob({ state: "Progressing" })]);
+    enqueue(store, [statusJob({ state: "ReconciliationSucceeded" })], T0 + 1);
+    expect(store.pendingDepth()).toBe(1);
+    expect(claimAll(store, T0 + 1).map((stored) => stored.job)).toEqual([statusJob({ state: "ReconciliationSucceeded" })]);
+  });
+
+  test("but not a claimed (in-flight) one: the newer queues behind it", () => {
+    const store = openStore();
+    enqueue(store, [statusJob({ state: "Progressing" })]);
+    const [inFlight] = claimAll(store);
+    enqueue(store, [statusJob({ state: "ReconciliationSucceeded" })], T0 + 1);
+    expect(store.pendingDepth()).toBe(2);
+    expect(claimAll(store, T0 + 1)).toEqual([]);
+    store.markDone(inFlight!.id, T0 + 2);
+    expect(claimAll(store, T0 + 2).map((stored) => stored.job.kind === "status" && stored.job.payload.status.state)).toEqual(["ReconciliationSucceeded"]);
+  });
+
+  test("jobs without a coalescing key, or with another one, are never replaced", () => {
+    const store = openStore();
+    enqueue(store, [orchestratorJob(), statusJob({ context: "a" })]);
+    enqueue(store, [orchestratorJob(), statusJob({ context: "b" })], T0 + 1);
+    expect(store.pendingDepth()).toBe(4);
+  });
+});
+
+describe("claimDue", () => {
+  const keyed = (orderingKey: string, context: string, target = GITHUB) => statusJob({ orderingKey, context, target, coalesce: false });
+
+  test("runs one job per ordering key at a time, in order", () => {
+    const store = openStore();
+    enqueue(store, [keyed("A", "a1"), keyed("A", "a2"), keyed("B", "b1")]);
+    const first = claimAll(store);
+    expect(first.map((stored) => stored.job.kind === "status" && stored.job.payload.status.context)).toEqual(["a1", "b1"]);
+    expect(claimAll(store)).toEqual([]);
+    store.markDone(first[0]!.id, T0);
+    expect(claimAll(store).map((stored) => stored.job.kind === "status" && stored.job.payload.status.context)).toEqual(["a2"]);
+  });
+
+  test("a retry scheduled in the future holds back the later jobs of its key", () => {
+    const store = openStore();
+    enqueue(store, [keyed("A", "a1"), keyed("A", "a2")]);
+    const [a1] = claimAll(store);
+    store.markRetry(a1!.id, T0, T0 + 5_000, "HTTP 502 from api.github.com");
+    expect(claimAll(store, T0 + 4_999)).toEqual([]);
+    expect(store.nextDueAt()).toBe(T0 + 5_000);
+    const again = claimAll(store, T0 + 5_000);
+    expect(again.map((stored) => stored.id)).toEqual([a1!.id]);
+    expect(again[0]).toMatchObject({ attempts: 1, lastError: "HTTP 502 from api.github.com", nextAttemptAt: T0 + 5_000 });
+  });
+
+  test("a blocked target is skipped until the block passes; a block only ever extends", () => {
+    const store = openStore();
+    enqueue(store, [keyed("A", "a1"), keyed("B", "b1", "azdo:org/proj/repo")]);
+    store.blockTarget(GITHUB, T0 + 60_000);
+    store.blockTarget(GITHUB, T0 + 1_000);
+    expect(claimAll(store).map((stored) => stored.job.target)).toEqual(["azdo:org/proj/repo"]);
+    expect(store.nextDueAt()).toBe(T0 + 60_000);
+    expect(claimAll(store, T0 + 59_999)).toEqual([]);
+    expect(claimAll(store, T0 + 60_000).map((stored) => stored.job.target)).toEqual([GITHUB]);
+  });
+
+  test("excluded targets are left alone; the limit is honoured", () => {
+    const store = openStore();
+    enqueue(store, [keyed("A", "a1"), keyed("B", "b1", "azdo:org/proj/repo"), keyed("C", "c1"), keyed("D", "d1")]);
+    expect(claimAll(store, T0, [GITHUB]).map((stored) => stored.job.target)).toEqual(["azdo:org/proj/repo"]);
+    expect(store.claimDue({ now: T0, limit: 2, excludeTargets: [] }).map((stored) => stored.job.kind === "status" && stored.job.payload.status.context)).toEqual(["a1", "c1"]);
+    expect(store.claimDue({ now: T0, limit: 0, excludeTargets: [] })).toEqual([]);
+  });
+
+  test("orders by due time, then by id", () => {
+    const store = openStore();
+    enqueue(store, [keyed("A", "a1"), keyed("B", "b1")]);
+    const [a1] = store.claimDue({ now: T0, limit: 1, excludeTargets: [] });
+    store.markRetry(a1!.id, T0, T0 + 10, "timeout");
+    enqueue(store, [keyed("C", "c1")], T0 + 5);
+    expect(claimAll(store, T0 + 10).map((stored) => stored.job.kind === "status" && stored.job.payload.status.context)).toEqual(["b1", "c1", "a1"]);
+  });
+
+  test("jobs not yet due are not claimed; nextDueAt says when", () => {
+    const store = openStore();
+    expect(store.nextDueAt()).toBeUndefined();
+    enqueue(store, [keyed("A", "a1")], T0 + 100);
+    expect(claimAll(store, T0)).toEqual([]);
+    expect(store.nextDueAt()).toBe(T0 + 100);
+    claimAll(store, T0 + 100);
+    expect(store.nextDueAt()).toBeUndefined(); // claimed jobs are the worker's business
+  });
+
+  test("stays fast with 10k pending jobs behind a few in-flight keys", () => {
+    const store = openStore();
+    const jobs = Array.from({ length: 10_000 }, (_, index) => keyed(`key-${index % 5}`, `c${index}`));
+    enqueue(store, jobs);
+    expect(claimAll(store)).toHaveLength(5);
+    const started = performance.now();
+    for (let round = 0; round < 20; round++) {
+      expect(claimAll(store)).toEqual([]);
+      store.nextDueAt();
+    }
+    // Generous: a head check that lost its index (a scan per candidate) takes seconds per round.
+    expect(performance.now() - started).toBeLessThan(2_000);
+  });
+});
+
+describe("retries and dead jobs", () => {
+  test("markRetry counts attempts and keeps the last error; markDead keeps it for the dead list", () => {
+    const store = openStore();
+    enqueue(store, [statusJob()]);
+    const [job] = claimAll(store);
+    store.markRetry(job!.id, T0 + 1, T0 + 2, "HTTP 500");
+    claimAll(store, T0 + 2);
+    store.markRetry(job!.id, T0 + 3, T0 + 4, "HTTP 503");
+    claimAll(store, T0 + 4);
+    store.markDead(job!.id, T0 + 5, "HTTP 422: validation failed");
+    expect(store.pendingDepth()).toBe(0);
+    expect(store.deadJobs()).toEqual([
+      { id: job!.id, job: statusJob(), state: "dead", attempts: 3, nextAttemptAt: T0 + 4, createdAt: T0, updatedAt: T0 + 5, lastError: "HTTP 422: validation failed" },
+    ]);
+  });
+
+  test("retryDead re-queues one or all dead jobs, purgeDead deletes them", () => {
+    const store = openStore();
+    enqueue(store, [statusJob({ context: "a" }), statusJob({ context: "b" }), statusJob({ context: "c" }), statusJob({ context: "d" })]);
+    const [a, b, c, d] = claimAll(store);
+    for (const job of [a, b, c]) store.markDead(job!.id, T0, `failed ${job!.id}`);
+    store.markDone(d!.id, T0);
+
+    expect(store.retryDead(d!.id, T0)).toBe(0); // done, not dead
+    expect(store.retryDead(9_999, T0)).toBe(0);
+    expect(store.retryDead(a!.id, T0 + 10)).toBe(1);
+    const [again] = claimAll(store, T0 + 10);
+    expect(again).toMatchObject({ id: a!.id, attempts: 0, nextAttemptAt: T0 + 10, lastError: `failed ${a!.id}` });
+
+    expect(store.retryDead("all", T0 + 20)).toBe(2);
+    expect(store.deadJobs()).toEqual([]);
+    for (const job of claimAll(store, T0 + 20)) store.markDead(job.id, T0 + 21, "again");
+    expect(store.purgeDead()).toBe(2);
+    expect(store.stats()).toEqual([{ kind: "status", target: GITHUB, state: "done", count: 1 }, { kind: "status", target: GITHUB, state: "pending", count: 1 }]);
+  });
+
+  test("stats counts jobs by kind, target and state", () => {
+    const store = openStore();
+    enqueue(store, [statusJob({ context: "a" }), statusJob({ context: "b" }), orchestratorJob()]);
+    const claimed = claimAll(store);
+    store.markDead(claimed[1]!.id, T0, "HTTP 404");
+    expect(store.stats()).toEqual([
+      { kind: "orchestrator", target: "github-actions:org/app", state: "pending", count: 1 },
+      { kind: "status", target: GITHUB, state: "dead", count: 1 },
+      { kind: "status", target: GITHUB, state: "pending", count: 1 },
+    ]);
+  });
+});
+
+describe("prune", () => {
+  test("deletes old done jobs and untouched commits, keeps pending and dead jobs", () => {
+    const store = openStore();
+    const HOUR = 3_600_000;
+    const noJobs = (known: KnownCommit) => ({ jobs: [], known: { ...known, notified: ["succeeded" as const] } });
+    store.submit("apps-dev", "old", (known) => ({ jobs: [statusJob({ commit: "old", context: "a" }), statusJob({ commit: "old", context: "b" }), statusJob({ commit: "old", context: "c" })], known }), T0);
+    const [done, dead] = claimAll(store);
+    store.markDone(done!.id, T0);
+    store.markDead(dead!.id, T0, "HTTP 404");
+    store.submit("apps-dev", "recent", noJobs, T0 + 47 * HOUR);
+    store.submit("apps-dev", "re-announced", noJobs, T0);
+    store.submit("apps-dev", "re-announced", (known) => ({ jobs: [], known }), T0 + 47 * HOUR); // plans nothing, still touches
+
+    expect(store.prune(T0 + 24 * HOUR, T0 + 24 * HOUR)).toEqual({ jobs: 1, commits: 1 });
+    expect(store.stats().map((row) => `${row.state}:${row.count}`)).toEqual(["dead:1", "pending:1"]);
+    let seen: KnownCommit | undefined;
+    store.submit("apps-dev", "re-announced", (known) => ((seen = known), { jobs: [], known }), T0 + 48 * HOUR);
+    expect(seen?.notified).toEqual(["succeeded"]);
+    store.submit("apps-dev", "old", (known) => ((seen = known), { jobs: [], known }), T0 + 48 * HOUR);
+    expect(seen).toEqual(NOTHING_KNOWN);
+  });
+});
+
+describe("durability and sharing", () => {
+  test("claims of a killed process are released at the next start", () => {
+    const path = tempPath();
+    const daemon = createSqliteOutboxStore({ path });
+    enqueue(daemon, [statusJob()]);
+    expect(claimAll(daemon)).toHaveLength(1);
+    daemon.close(); // killed before markDone
+
+    const restarted = openStore(path);
+    expect(claimAll(restarted)).toEqual([]);
+    expect(restarted.releaseClaims()).toBe(1);
+    expect(claimAll(restarted).map((stored) => stored.job)).toEqual([statusJob()]);
+  });
+
+  test("a file is in WAL mode; synchronous: full opens it too", () => {
+    const path = tempPath();
+    openStore(path).close();
+    const db = new Database(path);
+    expect(db.query("PRAGMA journal_mode").get()).toEqual({ journal_mode: "wal" });
+    db.close();
+    const full = createSqliteOutboxStore({ path, synchronous: "full" });
+    full.close();
+  });
+
+  test("two stores on one file (daemon and CLI) see each other's writes", () => {
+    const path = tempPath();
+    const daemon = openStore(path);
+    const cli = openStore(path);
+    enqueue(daemon, [statusJob()]);
+    const [job] = claimAll(daemon);
+    daemon.markDead(job!.id, T0, "HTTP 404");
+    expect(cli.deadJobs().map((stored) => stored.id)).toEqual([job!.id]);
+    expect(cli.retryDead("all", T0 + 1)).toBe(1);
+    expect(claimAll(daemon, T0 + 1)).toHaveLength(1);
+    enqueue(cli, [orchestratorJob()], T0 + 2);
+    expect(daemon.pendingDepth()).toBe(2);
+  });
+
+  test("a file from a newer gitops-connector is refused with what to do", () => {
+    const path = tempPath();
+    openStore(path).close();
+    const db = new Database(path);
+    db.run("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)", [SCHEMA_VERSION + 1, T0]);
+    db.close();
+    expect(() => createSqliteOutboxStore({ path })).toThrow(
+      `outbox ${path} has schema version ${SCHEMA_VERSION + 1}, this gitops-connector knows up to ${SCHEMA_VERSION}: upgrade gitops-connector or use another --data-dir`,
+    );
+  });
+
+  test("a file that is not a database is named in the error", () => {
+    const path = join(mkdtempSync(join(tmpdir(), "gitops-connector-outbox-")), "outbox.db");
+    writeFileSync(path, "instances:\n  - name: apps-dev\n".repeat(20));
+    expect(() => createSqliteOutboxStore({ path })).toThrow(`outbox ${path} is not a SQLite database`);
+  });
+
+  test("reopening an up-to-date file migrates nothing and keeps the jobs", () => {
+    const path = tempPath();
+    const first = createSqliteOutboxStore({ path });
+    enqueue(first, [statusJob()]);
+    first.close();
+    expect(openStore(path).pendingDepth()).toBe(1);
+  });
+});
+
+describe("resolveOutboxPath", () => {
+  test.each([
+    ["outbox.db", "./data", "data/outbox.db"],
+    ["state/q.db", "/var/lib/gitops-connector", "/var/lib/gitops-connector/state/q.db"],
+    ["/srv/outbox.db", "./data", "/srv/outbox.db"],
+    [":memory:", "./data", ":memory:"],
+    [undefined, "/data", "/data/outbox.db"],
+  ])("%p in %s → %s", (configuredPath, dataDir, expected) => {
+    expect(resolveOutboxPath({ configuredPath, dataDir })).toBe(expected);
+  });
+});
