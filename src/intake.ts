@@ -37,7 +37,7 @@ export function createDirectIntake(options: { ledger: CommitLedger; delivery: De
     submit(instance, observation) {
       const jobs = planWithLedger(options.ledger, observation, instance);
       for (const job of jobs) {
-        options.delivery.deliver(job).catch((error: unknown) => log.error({ err: error, job: job.kind }, "delivery failed"));
+        options.delivery.deliver(job, AbortSignal.timeout(10_000)).catch((error: unknown) => log.error({ err: error, job: job.kind }, "delivery failed"));
       }
       return jobs;
     },

@@ -1,0 +1,186 @@
+/**
+ * The outbox worker: claims due jobs from the store and delivers them, at most `concurrency` at a time and at
+ * most half of that for any one target, so a hung or failing API never starves the others. Every attempt has a
+ * timeout. A retryable failure waits an exponential backoff with full jitter (or the server's Retry-After,
+ * applied to the whole target); a permanent one, or the last allowed attempt, makes the job dead.
+ * The store guarantees order: only the oldest pending job of an ordering key is ever claimable.
+ */
+import { DeliveryError, type Delivery } from "../delivery.ts";
+import type { Logger } from "../observability/logger.ts";
+import type { OutboxStore, StoredJob } from "./types.ts";
+
+export type AttemptOutcome = "delivered" | "retried" | "dead";
+
+export interface WorkerOptions {
+  store: OutboxStore;
+  delivery: Delivery;
+  logger: Logger;
+  concurrency: number;
+  timeoutMs: number;
+  maxAttempts: number;
+  initialBackoffMs: number;
+  maxBackoffMs: number;
+  now?: () => number;
+  random?: () => number;
+  /** Longest sleep between looks at the store when nothing is due (a safety net; enqueues wake the worker). */
+  idleCheckMs?: number;
+  onAttempt?(job: StoredJob, outcome: AttemptOutcome, durationMs: number): void;
+}
+
+export interface OutboxWorker {
+  start(): void;
+  /** Something was enqueued: look for due jobs now. */
+  wake(): void;
+  inFlight(): number;
+  /** Stops claiming, lets deliveries in flight finish for up to `graceMs`, then aborts the rest (they stay pending). */
+  stop(graceMs: number): Promise<{ finished: number; interrupted: number }>;
+}
+
+/** How long aborted deliveries get to record their result before stop() returns anyway. */
+const ABORT_SETTLE_MS = 1_000;
+
+class ShutdownAbort extends Error {
+  constructor() {
+    super("interrupted by shutdown; will be retried after restart");
+  }
+}
+
+/** Full jitter between the initial backoff and the exponential cap for this attempt. */
+export function backoffDelay(attempt: number, initialMs: number, maxMs: number, random: () => number): number {
+  const cap = Math.min(maxMs, initialMs * 2 ** Math.max(0, attempt - 1));
+  return Math.round(initialMs + random() * Math.max(0, cap - initialMs));
+}
+
+export function createOutboxWorker(options: WorkerOptions): OutboxWorker {
+  const now = options.now ?? Date.now;
+  const random = options.random ?? Math.random;
+  const log = options.logger.child({ component: "worker" });
+  const perTargetLimit = Math.max(1, Math.floor(options.concurrency / 2));
+  const inFlight = new Map<number, { target: string; controller: AbortController; done: Promise<void> }>();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let running = false;
+
+  function busyTargets(): string[] {
+    const counts = new Map<string, number>();
+    for (const { target } of inFlight.values()) counts.set(target, (counts.get(target) ?? 0) + 1);
+    return [...counts].filter(([, count]) => count >= perTargetLimit).map(([target]) => target);
+  }
+
+  /** Claims one job at a time so the per-target share is recomputed after each claim. */
+  function pump(): void {
+    if (!running) return;
+    try {
+      while (inFlight.size < options.concurrency) {
+        const [job] = options.store.claimDue({ now: now(), limit: 1, excludeTargets: busyTargets() });
+        if (!job) break;
+        startDelivery(job);
+      }
+    } catch (error) {
+      log.error({ err: error }, "could not read due jobs from the outbox; will try again");
+    }
+    scheduleNextLook();
+  }
+
+  function scheduleNextLook(): void {
+    if (timer) clearTimeout(timer);
+    if (!running) return;
+    const idle = options.idleCheckMs ?? 1_000;
+    let delay = idle;
+    try {
+      const due = options.store.nextDueAt();
+      if (due !== undefined) delay = Math.min(idle, Math.max(0, due - now()));
+    } catch {
+      // The next pump reports store errors.
+    }
+    timer = setTimeout(pump, delay);
+  }
+
+  function startDelivery(stored: StoredJob): void {
+    const controller = new AbortController();
+    const timeout = setTimeout(
+      () => controller.abort(new DeliveryError(`timed out after ${options.timeoutMs} ms (outbox.timeoutMs)`, { permanent: false })),
+      options.timeoutMs,
+    );
+    const started = performance.now();
+    const done = options.delivery
+      .deliver(stored.job, controller.signal)
+      .then(
+        () => settle(stored, undefined, performance.now() - started),
+        (error: unknown) => settle(stored, controller.signal.aborted ? controller.signal.reason : error, performance.now() - started),
+      )
+      .catch((error: unknown) => log.error({ err: error, jobId: stored.id }, "could not record a delivery result; the job stays claimed until restart"))
+      .finally(() => {
+        clearTimeout(timeout);
+        inFlight.delete(stored.id);
+        pump();
+      });
+    inFlight.set(stored.id, { target: stored.job.target, controller, done });
+  }
+
+  function settle(stored: StoredJob, error: unknown, durationMs: number): void {
+    const { job } = stored;
+    const attempt = stored.attempts + 1;
+    const fields = { jobId: stored.id, kind: job.kind, instance: job.instance, target: job.target, attempt, durationMs: Math.round(durationMs) };
+    const at = now();
+    if (error === undefined) {
+      options.store.markDone(stored.id, at);
+      log.info({ ...fields, outcome: "delivered" }, "delivered");
+      options.onAttempt?.(stored, "delivered", durationMs);
+      return;
+    }
+    const failure = toDeliveryError(error);
+    if (failure instanceof ShutdownAbort) {
+      options.store.markRetry(stored.id, at, at, failure.message);
+      log.info({ ...fields, outcome: "retried" }, failure.message);
+      options.onAttempt?.(stored, "retried", durationMs);
+      return;
+    }
+    if (failure.permanent || attempt >= options.maxAttempts) {
+      const reason = failure.permanent ? failure.message : `gave up after ${attempt} attempts (outbox.maxAttempts): ${failure.message}`;
+      options.store.markDead(stored.id, at, reason);
+      log.error({ ...fields, outcome: "dead", status: failure.status, error: reason }, "delivery failed for good; see `gitops-connector outbox dead`");
+      options.onAttempt?.(stored, "dead", durationMs);
+      return;
+    }
+    let delay = backoffDelay(attempt, options.initialBackoffMs, options.maxBackoffMs, random);
+    if (failure.retryAfterMs !== undefined) {
+      // Retry-After and rate-limit resets speak for the whole target, not just this job.
+      options.store.blockTarget(job.target, at + failure.retryAfterMs);
+      delay = Math.max(delay, failure.retryAfterMs);
+    }
+    options.store.markRetry(stored.id, at, at + delay, failure.message);
+    log.warn({ ...fields, outcome: "retried", status: failure.status, error: failure.message, nextAttemptInMs: delay }, "delivery failed; will retry");
+    options.onAttempt?.(stored, "retried", durationMs);
+  }
+
+  return {
+    start() {
+      if (running) return;
+      running = true;
+      pump();
+    },
+    wake: () => pump(),
+    inFlight: () => inFlight.size,
+    async stop(graceMs) {
+      running = false;
+      if (timer) clearTimeout(timer);
+      const pending = [...inFlight.values()];
+      const all = Promise.all(pending.map((entry) => entry.done));
+      const graceTimer = new Promise<"grace">((resolve) => setTimeout(resolve, graceMs, "grace").unref?.());
+      const first = await Promise.race([all.then(() => "done" as const), graceTimer]);
+      const interrupted = inFlight.size;
+      if (first === "grace") {
+        for (const entry of inFlight.values()) entry.controller.abort(new ShutdownAbort());
+        // A delivery that ignores its abort signal must not hold the process: its claim is released at start-up.
+        await Promise.race([all, new Promise((resolve) => setTimeout(resolve, ABORT_SETTLE_MS).unref?.())]);
+      }
+      return { finished: pending.length - interrupted, interrupted };
+    },
+  };
+}
+
+function toDeliveryError(error: unknown): DeliveryError | ShutdownAbort {
+  if (error instanceof DeliveryError || error instanceof ShutdownAbort) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new DeliveryError(message, { permanent: false });
+}
