@@ -8,6 +8,7 @@ subscriber posts, and pipeline callbacks when a deployment finishes.
 Commands:
   serve          run the webhook server
   check-config   validate a config file and list its instances
+  outbox         inspect and repair the delivery queue (stats, dead, retry, purge)
   version        print the version
 
 Run "gitops-connector <command> --help" for a command's options.
@@ -34,6 +35,25 @@ instance. Exit 0 when valid; exit 2 and every error found, each with its path, w
 Options:
   --config PATH   config file (default: $GITOPS_CONNECTOR_CONFIG, then ./config.yaml, then legacy env mode)
   -h, --help      show this help`;
+
+export const OUTBOX_USAGE = `Usage: gitops-connector outbox <stats|dead|retry|purge> [--data-dir DIR] [--config PATH] [--json]
+
+Looks into the outbox the daemon delivers from, and repairs it. Safe while the daemon runs.
+
+Actions:
+  stats                pending, dead and done jobs by kind and target
+  dead                 every dead job: id, kind, instance, target, attempts, commit and last error
+  retry <id> | --all   put one dead job, or every one, back in the queue (attempts reset, due now)
+  purge --dead         delete every dead job (--dead is required, so nothing is deleted by accident)
+
+Options:
+  --data-dir DIR   the daemon's data dir (default ./data); a relative outbox.path lives here
+  --config PATH    the daemon's config, read for outbox.path (default: $GITOPS_CONNECTOR_CONFIG, then
+                   ./config.yaml; with neither, the outbox is DIR/outbox.db)
+  --json           machine-readable output
+  -h, --help       show this help
+
+Exit codes: 0 ok, 2 bad usage or a retry of a job that is not dead, 1 the outbox cannot be opened.`;
 
 export const VERSION_USAGE = `Usage: gitops-connector version
 
