@@ -1,12 +1,13 @@
 #!/usr/bin/env bun
 /**
- * CLI entry: `serve`, `check-config`, `version` (DESIGN §3). Exit codes: 0 ok, 2 bad usage or config,
+ * CLI entry: `serve`, `check-config`, `outbox`, `version` (DESIGN §3). Exit codes: 0 ok, 2 bad usage or config,
  * 1 runtime failure. Parses arguments with node:util's parseArgs; everything else lives in its own module.
  */
 import { parseArgs } from "node:util";
 import { CHECK_CONFIG_USAGE, MAIN_USAGE, SERVE_USAGE, VERSION_USAGE } from "./cli-usage.ts";
-import { describeInstance, formatConfigErrors, loadConfig, resolveConfigSource } from "./config/load.ts";
+import { describeInstance, formatConfigErrors, loadConfig, resolveConfigSource, type Config } from "./config/load.ts";
 import { createLogger, createSecretRedactor, isLogLevel } from "./observability/logger.ts";
+import { runOutboxCommand } from "./outbox/cli.ts";
 import { startDaemon } from "./serve.ts";
 import { PRODUCT, VERSION } from "./version.ts";
 
@@ -81,32 +82,23 @@ function serve(args: string[]): number | undefined {
   }
   const logger = levelFlag ? bootLogger : createLogger({ level: result.config.logLevel ?? "info", redactor });
 
-  if (!values["dry-run"]) {
+  const dryRun = values["dry-run"] === true;
+  const undeliverable = dryRun ? [] : instancesWithoutDelivery(result.config);
+  if (undeliverable.length > 0) {
     logger.error(
-      { component: "daemon" },
-      "delivery to GitHub, Azure DevOps and subscribers is not available in this build yet (the outbox and providers are in progress); run with --dry-run to see every call it would make",
+      { component: "daemon", instances: undeliverable },
+      `delivery to Azure DevOps (Azure Repos statuses, Azure Pipelines callbacks) is not available in this build yet; instances ${undeliverable.join(", ")} need it. Run with --dry-run to see every call it would make, or serve GitHub instances only`,
     );
     return EXIT_USAGE;
   }
 
-  let daemon: ReturnType<typeof startDaemon>;
-  try {
-    daemon = startDaemon({
-      config: result.config,
-      reload: load,
-      watchFile: source.source.kind === "file" ? source.source.path : undefined,
-      port,
-      dataDir: (values["data-dir"] as string | undefined) ?? "./data",
-      dryRun: true,
-      logger,
-      redactor,
-    });
-  } catch (error) {
-    logger.fatal({ component: "daemon", err: error }, "could not start the server");
-    return EXIT_RUNTIME;
-  }
-
+  // Handlers go in before the server starts: a SIGTERM that arrives right after "listening" is logged must
+  // still stop gracefully, not kill the process with the default action.
+  let daemon: ReturnType<typeof startDaemon> | undefined;
+  let stopSignal: string | undefined;
   const stop = (signal: string) => {
+    stopSignal ??= signal;
+    if (!daemon) return; // still starting: stopped right after start below
     daemon.stop(signal).then(
       () => process.exit(EXIT_OK),
       (error: unknown) => {
@@ -117,8 +109,32 @@ function serve(args: string[]): number | undefined {
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
-  process.on("SIGHUP", () => daemon.reload("SIGHUP"));
+  process.on("SIGHUP", () => daemon?.reload("SIGHUP"));
+
+  try {
+    daemon = startDaemon({
+      config: result.config,
+      reload: load,
+      watchFile: source.source.kind === "file" ? source.source.path : undefined,
+      port,
+      dataDir: (values["data-dir"] as string | undefined) ?? "./data",
+      dryRun,
+      logger,
+      redactor,
+    });
+  } catch (error) {
+    logger.fatal({ component: "daemon", err: error }, `could not start: ${(error as Error).message}`);
+    return EXIT_RUNTIME;
+  }
+  if (stopSignal) stop(stopSignal);
   return undefined; // keep running
+}
+
+/** Instances whose jobs this build cannot deliver over the network yet. */
+function instancesWithoutDelivery(config: Config): string[] {
+  return config.instances
+    .filter((instance) => instance.gitRepositoryType === "AZDO" || instance.ciCdOrchestratorType === "AZDO")
+    .map((instance) => instance.name);
 }
 
 function main(argv: string[]): number | undefined {
@@ -128,6 +144,8 @@ function main(argv: string[]): number | undefined {
       return serve(rest);
     case "check-config":
       return checkConfig(rest);
+    case "outbox":
+      return runOutboxCommand(rest);
     case "version":
       parse(rest, {}, VERSION_USAGE);
       console.log(`${PRODUCT} ${VERSION}`);

@@ -1,20 +1,31 @@
 /**
- * `gitops-connector serve`: assembles the daemon from the validated config — logger, intake, delivery, HTTP
- * server, config reloader — and owns its lifecycle (SIGHUP reload, SIGTERM/SIGINT graceful stop).
+ * `gitops-connector serve`: assembles the daemon from the validated config — outbox store, delivery (network
+ * or dry-run), worker, scheduler, HTTP server, config reloader — and owns its lifecycle. Stopping drains:
+ * webhooks and /readyz answer 503, deliveries in flight get `server.shutdownGraceMs` to finish, the rest stays
+ * pending on disk for the next start.
  */
-import { resolve } from "node:path";
-import { createMemoryLedger } from "./commit-ledger.ts";
-import type { Config } from "./config/load.ts";
 import { createConfigReloader } from "./config/reload.ts";
+import type { Config, LoadResult } from "./config/load.ts";
+import type { Delivery } from "./delivery.ts";
 import { createDryRunDelivery } from "./dry-run.ts";
-import { createDirectIntake, type Intake } from "./intake.ts";
+import type { Intake } from "./intake.ts";
+import { createNetworkDelivery } from "./network-delivery.ts";
 import type { Logger, SecretRedactor } from "./observability/logger.ts";
 import { createMetrics } from "./observability/metrics.ts";
 import { translate } from "./operators/index.ts";
+import { createOutboxIntake } from "./outbox/intake.ts";
+import { createScheduler } from "./outbox/scheduler.ts";
+import { createSqliteOutboxStore } from "./outbox/store.ts";
+import { resolveOutboxPath } from "./outbox/paths.ts";
+import { createOutboxWorker } from "./outbox/worker.ts";
 import { createApp } from "./server/app.ts";
 import type { WebhookSettings } from "./server/webhook.ts";
 import { PRODUCT, VERSION } from "./version.ts";
-import type { LoadResult } from "./config/load.ts";
+
+const HOUR_MS = 3_600_000;
+/** How long the knowledge of a commit nobody mentions any more is kept (notify-once depends on it). */
+const COMMIT_KNOWLEDGE_RETENTION_MS = 30 * 24 * HOUR_MS;
+const PRUNE_INTERVAL_MS = 10 * 60_000;
 
 export interface ServeOptions {
   config: Config;
@@ -27,10 +38,13 @@ export interface ServeOptions {
   dryRun: boolean;
   logger: Logger;
   redactor: SecretRedactor;
+  /** Replaces the network delivery (tests); never used by the CLI. */
+  delivery?: Delivery;
 }
 
 export interface RunningDaemon {
   readonly url: string;
+  readonly outboxPath: string;
   /** Reloads the config now (SIGHUP); false when the new config was rejected and the old one kept. */
   reload(trigger: string): boolean;
   stop(reason: string): Promise<void>;
@@ -44,24 +58,58 @@ function toWebhookSettings(config: Config): WebhookSettings {
   };
 }
 
+/** Starts the daemon; throws when the outbox cannot be opened or the port cannot be bound. */
 export function startDaemon(options: ServeOptions): RunningDaemon {
   const { logger, redactor } = options;
   let config = options.config;
   let settings = toWebhookSettings(config);
   let draining = false;
   redactor.setSecrets(config.secrets);
+  const instanceNamed = (name: string) => config.instances.find((instance) => instance.name === name);
+
+  const outboxPath = resolveOutboxPath({ configuredPath: config.outbox.path, dataDir: options.dataDir });
+  const store = createSqliteOutboxStore({ path: outboxPath, synchronous: config.outbox.synchronous });
+  const released = store.releaseClaims();
+  if (released > 0) logger.info({ component: "outbox", jobs: released }, "resuming jobs that were in flight when the last process stopped");
 
   const metrics = createMetrics();
-  const delivery = createDryRunDelivery({ logger, instanceNamed: (name) => config.instances.find((instance) => instance.name === name) });
-  const directIntake = createDirectIntake({ ledger: createMemoryLedger(), delivery, logger });
+  metrics.observeOutbox({ depth: () => store.pendingDepth(), oldestPendingAt: () => store.oldestPendingAt() });
+  const delivery = options.delivery ?? (options.dryRun ? createDryRunDelivery({ logger, instanceNamed }) : createNetworkDelivery({ instanceNamed, logger }));
+  const worker = createOutboxWorker({
+    store,
+    delivery,
+    logger,
+    ...config.outbox,
+    onAttempt(job, outcome, durationMs) {
+      metrics.jobs.inc({ kind: job.job.kind, target: job.job.target, outcome });
+      metrics.deliverySeconds.observe({ kind: job.job.kind }, durationMs / 1000);
+    },
+  });
+  const outboxIntake = createOutboxIntake({ store, maxDepth: () => config.outbox.maxDepth, onEnqueued: () => worker.wake() });
   const intake: Intake = {
     submit(instance, observation) {
-      const jobs = directIntake.submit(instance, observation);
+      const jobs = outboxIntake.submit(instance, observation);
       for (const job of jobs) metrics.jobsPlanned.inc({ kind: job.kind, target: job.target });
       return jobs;
     },
-    readiness: () => directIntake.readiness(),
+    readiness: () => outboxIntake.readiness(),
   };
+  const scheduler = createScheduler(
+    [
+      {
+        name: "prune-outbox",
+        intervalMs: PRUNE_INTERVAL_MS,
+        jitterMs: PRUNE_INTERVAL_MS / 10,
+        run() {
+          const now = Date.now();
+          const pruned = store.prune(now - config.scheduler.pruneDoneAfterHours * HOUR_MS, now - COMMIT_KNOWLEDGE_RETENTION_MS);
+          if (pruned.jobs + pruned.commits > 0) logger.info({ component: "outbox", ...pruned }, "pruned done jobs and forgotten commits");
+        },
+      },
+      // The Azure Pipelines abandoned-PR sweep (scheduler.abandonedPrSweepSeconds) joins here with the providers.
+    ],
+    logger,
+  );
 
   const app = createApp({
     settings: () => settings,
@@ -74,7 +122,12 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
   });
 
   const port = options.port ?? config.server.port;
-  app.listen({ hostname: config.server.host, port });
+  try {
+    app.listen({ hostname: config.server.host, port });
+  } catch (error) {
+    store.close();
+    throw error;
+  }
   const url = `http://${config.server.host}:${app.server?.port ?? port}`;
 
   const reloader = createConfigReloader({
@@ -86,9 +139,8 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
     watchFile: options.watchFile,
     logger,
     onReload(next) {
-      redactor.setSecrets([...config.secrets, ...next.secrets]);
-      if (next.server.port !== config.server.port || next.server.host !== config.server.host) {
-        logger.warn({ component: "config" }, "server.host/server.port changed: takes effect on restart");
+      if (next.server.port !== config.server.port || next.server.host !== config.server.host || next.outbox.path !== config.outbox.path) {
+        logger.warn({ component: "config" }, "server.host, server.port and outbox.path take effect on restart");
       }
       config = next;
       settings = toWebhookSettings(next);
@@ -96,31 +148,43 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
       metrics.configReloads.inc({ result: "success" });
     },
   });
-  reloader.start();
 
+  worker.start();
+  scheduler.start();
+  reloader.start();
   logger.info(
     {
       component: "daemon",
       version: VERSION,
       url,
       dryRun: options.dryRun,
-      dataDir: resolve(options.dataDir),
+      outbox: outboxPath,
+      pending: store.pendingDepth(),
       config: config.source,
       instances: config.instances.map((instance) => instance.name),
     },
     `${PRODUCT} listening`,
   );
 
+  let stopping: Promise<void> | undefined;
   return {
     url,
+    outboxPath,
     reload: (trigger) => reloader.reload(trigger),
-    async stop(reason) {
-      if (draining) return;
-      draining = true;
-      logger.info({ component: "daemon", reason }, "stopping: no new webhooks accepted");
-      reloader.stop();
-      await app.stop();
-      logger.info({ component: "daemon" }, "stopped");
+    stop(reason) {
+      stopping ??= (async () => {
+        draining = true;
+        logger.info({ component: "daemon", reason, inFlight: worker.inFlight() }, "stopping: webhooks now get 503; finishing deliveries in flight");
+        reloader.stop();
+        const result = await worker.stop(config.server.shutdownGraceMs);
+        await scheduler.stop();
+        await app.stop(true);
+        store.releaseClaims();
+        const pending = store.pendingDepth();
+        store.close();
+        logger.info({ component: "daemon", ...result, pending }, "stopped; pending jobs stay in the outbox");
+      })();
+      return stopping;
     },
   };
 }

@@ -2,9 +2,9 @@
  * The CLI contract of DESIGN §3, run as a real process: subcommands, --help, exit codes.
  */
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import packageJson from "../package.json" with { type: "json" };
 import { spawnConnector } from "./support/daemon.ts";
 
@@ -17,6 +17,7 @@ async function run(args: string[], env: Record<string, string> = {}) {
 const dir = mkdtempSync(join(tmpdir(), "gitops-connector-cli-"));
 function configFile(name: string, text: string): string {
   const path = join(dir, name);
+  mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, text);
   return path;
 }
@@ -100,11 +101,20 @@ instances:
     expect(output).toContain("nope.yaml");
   });
 
-  test("serve without --dry-run says delivery is not available yet, and exits 2", async () => {
-    const { code, output } = await run(["serve", "--config", "config.example.yaml", "--port", "0"]);
+  test("serve without --dry-run refuses instances whose delivery this build lacks (Azure DevOps), and exits 2", async () => {
+    const { code, output } = await run(["serve", "--config", "config.example.yaml", "--port", "0", "--data-dir", dir]);
     expect(code).toBe(2);
     expect(output).toContain("not available");
+    expect(output).toContain("payments-prod");
     expect(output).toContain("--dry-run");
+  });
+
+  test("serve exits 1 naming the file when the outbox cannot be opened", async () => {
+    const notADatabase = configFile("not-a-db/outbox.db", "");
+    writeFileSync(notADatabase, "this is not a SQLite database, just text that is long enough to have a header".repeat(20));
+    const { code, output } = await run(["serve", "--dry-run", "--config", "config.example.yaml", "--port", "0", "--data-dir", join(dir, "not-a-db")]);
+    expect(code).toBe(1);
+    expect(output).toContain("outbox.db");
   });
 
   test("serve with a bad config logs every error as JSON and exits 2", async () => {

@@ -2,14 +2,23 @@
  * Prometheus metrics (names per DESIGN §10) on a registry of our own, served at GET /metrics. prom-client
  * does the text format; this file only declares what we count.
  */
-import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { VERSION } from "../version.ts";
+
+export interface OutboxGauges {
+  depth(): number;
+  oldestPendingAt(): number | undefined;
+}
 
 export interface Metrics {
   readonly registry: Registry;
   readonly webhooks: Counter<"operator" | "instance" | "result">;
   readonly jobsPlanned: Counter<"kind" | "target">;
+  readonly jobs: Counter<"kind" | "target" | "outcome">;
+  readonly deliverySeconds: Histogram<"kind">;
   readonly configReloads: Counter<"result">;
+  /** Points the outbox gauges at a live store (read at scrape time). */
+  observeOutbox(gauges: OutboxGauges): void;
 }
 
 export function createMetrics(): Metrics {
@@ -17,6 +26,24 @@ export function createMetrics(): Metrics {
   collectDefaultMetrics({ register: registry });
   const buildInfo = new Gauge({ name: "gitops_connector_build_info", help: "Build information", labelNames: ["version"], registers: [registry] });
   buildInfo.set({ version: VERSION }, 1);
+  let outbox: OutboxGauges | undefined;
+  new Gauge({
+    name: "gitops_connector_outbox_depth",
+    help: "Pending jobs in the outbox",
+    registers: [registry],
+    collect() {
+      if (outbox) this.set(outbox.depth());
+    },
+  });
+  new Gauge({
+    name: "gitops_connector_outbox_oldest_pending_seconds",
+    help: "Age of the oldest pending job",
+    registers: [registry],
+    collect() {
+      const oldest = outbox?.oldestPendingAt();
+      this.set(oldest === undefined ? 0 : Math.max(0, (Date.now() - oldest) / 1000));
+    },
+  });
   return {
     registry,
     webhooks: new Counter({
@@ -31,11 +58,27 @@ export function createMetrics(): Metrics {
       labelNames: ["kind", "target"],
       registers: [registry],
     }),
+    jobs: new Counter({
+      name: "gitops_connector_jobs_total",
+      help: "Delivery attempts, by kind, target and outcome (delivered, retried, dead)",
+      labelNames: ["kind", "target", "outcome"],
+      registers: [registry],
+    }),
+    deliverySeconds: new Histogram({
+      name: "gitops_connector_delivery_seconds",
+      help: "Duration of delivery attempts",
+      labelNames: ["kind"],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
     configReloads: new Counter({
       name: "gitops_connector_config_reloads_total",
       help: "Config reloads, by result",
       labelNames: ["result"],
       registers: [registry],
     }),
+    observeOutbox(gauges) {
+      outbox = gauges;
+    },
   };
 }

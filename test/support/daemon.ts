@@ -2,6 +2,8 @@
  * Runs the real daemon as a child process (the source with bun, or the compiled binary when
  * GITOPS_CONNECTOR_BIN is set), collects its output line by line, and waits for events in it.
  */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 const ROOT = join(import.meta.dir, "..", "..");
@@ -69,12 +71,23 @@ export function spawnConnector(args: string[], env: Record<string, string> = {})
   };
 }
 
-/** Starts `serve --dry-run --port 0` and resolves once it logs where it listens. */
-export async function startDryRunDaemon(configPath: string, env: Record<string, string> = {}, extraArgs: string[] = []) {
-  const child = spawnConnector(["serve", "--dry-run", "--port", "0", "--config", configPath, ...extraArgs], env);
-  const line = await child.waitForLine((text) => text.includes('"msg":"gitops-connector listening"'));
+/** Starts `serve --port 0` (dry run unless told otherwise) and resolves once it logs where it listens. */
+export async function startDaemon(options: { configPath: string; env?: Record<string, string>; dryRun?: boolean; dataDir?: string }) {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "gitops-connector-data-"));
+  const args = ["serve", "--port", "0", "--config", options.configPath, "--data-dir", dataDir];
+  if (options.dryRun !== false) args.push("--dry-run");
+  const child = spawnConnector(args, options.env ?? {});
+  const line = await Promise.race([
+    child.waitForLine((text) => text.includes('"msg":"gitops-connector listening"')),
+    child.exited.then((code) => Promise.reject(new Error(`daemon exited with ${code} before listening:\n${child.lines.join("\n")}`))),
+  ]);
   const url = (JSON.parse(line) as { url: string }).url.replace("0.0.0.0", "127.0.0.1");
-  return { ...child, url };
+  return { ...child, url, dataDir };
+}
+
+/** Starts `serve --dry-run --port 0` on a fresh data dir. */
+export function startDryRunDaemon(configPath: string, env: Record<string, string> = {}) {
+  return startDaemon({ configPath, env });
 }
 
 export function jsonLines(lines: readonly string[]): Array<Record<string, any>> {
