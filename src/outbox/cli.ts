@@ -160,7 +160,7 @@ function actionFor(positionals: string[], flags: { all: boolean; dead: boolean; 
       return (store) => {
         const count = store.retryDead(id, io.now());
         if (count === 0) {
-          io.err(`${PRODUCT}: job ${id} is not a dead job; "${PRODUCT} outbox dead" lists the ones that are`);
+          io.err(`${PRODUCT}: job ${id} is not a dead job, or a newer status has superseded it; "${PRODUCT} outbox dead" lists the dead ones`);
           return EXIT_USAGE;
         }
         counted("requeued", "re-queued", count);

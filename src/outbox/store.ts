@@ -111,6 +111,7 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
     `SELECT ${JOB_COLUMNS} FROM jobs AS j INDEXED BY jobs_due
      WHERE j.state = 'pending' AND j.claimed = 0 AND j.next_attempt_at <= $now
        AND j.id = (SELECT MIN(h.id) FROM jobs AS h INDEXED BY jobs_ordering_head WHERE h.ordering_key = j.ordering_key AND h.state = 'pending')
+       AND NOT EXISTS (SELECT 1 FROM jobs AS c INDEXED BY jobs_ordering_head WHERE c.ordering_key = j.ordering_key AND c.state = 'pending' AND c.claimed = 1)
        AND NOT EXISTS (SELECT 1 FROM target_blocks AS b WHERE b.target = j.target AND b.blocked_until > $now)
        AND j.target NOT IN (SELECT value FROM json_each($exclude))
      ORDER BY j.next_attempt_at, j.id
@@ -145,11 +146,14 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
     "SELECT kind, target, state, COUNT(*) AS count FROM jobs GROUP BY kind, target, state ORDER BY kind, target, state",
   );
   const selectDead = db.query<JobRow, []>(`SELECT ${JOB_COLUMNS} FROM jobs WHERE state = 'dead' ORDER BY id`);
+  // A dead status that a newer status for the same (target, commit, context) has superseded is not revived:
+  // sending it now would show an older state last.
+  const notSuperseded = "NOT EXISTS (SELECT 1 FROM jobs AS newer WHERE newer.coalesce_key = jobs.coalesce_key AND newer.id > jobs.id)";
   const retryOne = db.query<unknown, [number, number, number]>(
-    "UPDATE jobs SET state = 'pending', claimed = 0, attempts = 0, next_attempt_at = ?, updated_at = ? WHERE id = ? AND state = 'dead'",
+    `UPDATE jobs SET state = 'pending', claimed = 0, attempts = 0, next_attempt_at = ?, updated_at = ? WHERE id = ? AND state = 'dead' AND ${notSuperseded}`,
   );
   const retryAll = db.query<unknown, [number, number]>(
-    "UPDATE jobs SET state = 'pending', claimed = 0, attempts = 0, next_attempt_at = ?, updated_at = ? WHERE state = 'dead'",
+    `UPDATE jobs SET state = 'pending', claimed = 0, attempts = 0, next_attempt_at = ?, updated_at = ? WHERE state = 'dead' AND ${notSuperseded}`,
   );
   const purgeDead = db.query<unknown, []>("DELETE FROM jobs WHERE state = 'dead'");
   const pruneDone = db.query<unknown, [number]>("DELETE FROM jobs INDEXED BY jobs_done_updated WHERE state = 'done' AND updated_at < ?");

@@ -382,3 +382,42 @@ describe("resolveOutboxPath", () => {
     expect(resolveOutboxPath({ configuredPath, dataDir })).toBe(expected);
   });
 });
+
+describe("retrying dead jobs keeps the order of states", () => {
+  test("a dead status superseded by a newer status for the same context is not revived", () => {
+    const store = openStore();
+    enqueue(store, [statusJob({ state: "Progressing" })]);
+    const [old] = claimAll(store);
+    store.markDead(old!.id, T0, "422 from GitHub");
+    enqueue(store, [statusJob({ state: "ReconciliationSucceeded" })], T0 + 1);
+    const [newer] = claimAll(store, T0 + 1);
+    store.markDone(newer!.id, T0 + 2);
+
+    expect(store.retryDead(old!.id, T0 + 3)).toBe(0);
+    expect(store.retryDead("all", T0 + 3)).toBe(0);
+    expect(store.deadJobs().map((job) => job.id)).toEqual([old!.id]);
+  });
+
+  test("a dead status that nothing superseded is revived", () => {
+    const store = openStore();
+    enqueue(store, [statusJob({ state: "Progressing" })]);
+    const [old] = claimAll(store);
+    store.markDead(old!.id, T0, "503 forever");
+    expect(store.retryDead(old!.id, T0 + 1)).toBe(1);
+    expect(claimAll(store, T0 + 1).map((job) => job.id)).toEqual([old!.id]);
+  });
+
+  test("a revived older job of a key waits while a newer one of that key is in flight", () => {
+    const store = openStore();
+    enqueue(store, [orchestratorJob()]);
+    const [first] = claimAll(store);
+    store.markDead(first!.id, T0, "502 from GitHub");
+    enqueue(store, [orchestratorJob()], T0 + 1);
+    const [second] = claimAll(store, T0 + 1);
+    expect(second).toBeDefined();
+    expect(store.retryDead(first!.id, T0 + 2)).toBe(1);
+    expect(claimAll(store, T0 + 2)).toEqual([]); // the key is busy
+    store.markDone(second!.id, T0 + 3);
+    expect(claimAll(store, T0 + 3).map((job) => job.id)).toEqual([first!.id]);
+  });
+});
