@@ -4,3 +4,8 @@ export interface OutboundRequest {
   readonly url: string;
   readonly body?: unknown;
 }
+
+/** A configured API root (`gitHubOrgUrl`, `azdoOrgUrl`) without trailing slashes, ready for `${base}/path`. */
+export function apiBase(url: string | undefined): string {
+  return (url ?? "").replace(/\/+$/, "");
+}

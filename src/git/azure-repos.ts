@@ -4,7 +4,7 @@
  * becomes the request Azure DevOps expects. The delivery half joins it with the providers issue.
  */
 import type { StatusJobPayload } from "../model.ts";
-import type { OutboundRequest } from "../http-request.ts";
+import { apiBase, type OutboundRequest } from "../http-request.ts";
 import { toAzureReposState } from "./state-tables.ts";
 
 export const AZDO_API_VERSION = "7.1";
@@ -25,7 +25,7 @@ export function toAzureReposContext(job: StatusJobPayload): { name: string; genr
 }
 
 export function toAzureReposStatusRequest(instance: AzureReposFields, job: StatusJobPayload): OutboundRequest {
-  const base = (instance.azdoOrgUrl ?? "").replace(/\/+$/, "");
+  const base = apiBase(instance.azdoOrgUrl);
   const context = toAzureReposContext(job);
   return {
     method: "POST",

@@ -4,7 +4,7 @@
  * request GitHub expects (the dry run logs exactly that); the provider sends the same body through Octokit.
  */
 import type { StatusJobPayload } from "../model.ts";
-import type { OutboundRequest } from "../http-request.ts";
+import { apiBase, type OutboundRequest } from "../http-request.ts";
 import { toDeliveryError, type FailureParty } from "../http-failure.ts";
 import type { Logger } from "../observability/logger.ts";
 import { createGitHubClient, JSON_CONTENT_TYPE, requireGitHubLocation, type FetchLike } from "./github-client.ts";
@@ -45,7 +45,7 @@ export function toGitHubStatusBody(job: StatusJobPayload): GitHubStatusBody {
 }
 
 export function toGitHubStatusRequest(instance: GitHubRepoFields, job: StatusJobPayload): OutboundRequest {
-  const base = (instance.gitHubOrgUrl ?? "").replace(/\/+$/, "");
+  const base = apiBase(instance.gitHubOrgUrl);
   return {
     method: "POST",
     url: `${base}/${instance.gitHubGitOpsManifestsRepoName}/statuses/${job.commit}`,

@@ -3,6 +3,7 @@
  * Delivery reads the merge commit message (`Merged PR <n>: …`), the PR's `callback-task-id` property and the
  * plan, then posts `TaskCompleted`. Pure description here; delivery joins with the providers issue.
  */
+import { apiBase } from "../http-request.ts";
 import type { OrchestratorJobPayload } from "../model.ts";
 import type { OrchestratorPlan } from "./registry.ts";
 
@@ -16,7 +17,7 @@ export function describeAzurePipelinesCallback(
   job: OrchestratorJobPayload,
   readCommitMessage: string,
 ): OrchestratorPlan {
-  const base = (instance.azdoOrgUrl ?? "").replace(/\/+$/, "");
+  const base = apiBase(instance.azdoOrgUrl);
   return {
     reads: [
       readCommitMessage,

@@ -4,6 +4,7 @@
  * The payload's `sha` and `runid` come from the manifests commit message, so delivery first reads that commit.
  * `describeGitHubDispatch` is what the dry run logs; `createGitHubActionsOrchestrator` sends it.
  */
+import { apiBase } from "../http-request.ts";
 import { toDeliveryError } from "../http-failure.ts";
 import type { OrchestratorJobPayload } from "../model.ts";
 import type { Logger } from "../observability/logger.ts";
@@ -20,7 +21,7 @@ export function describeGitHubDispatch(
   job: OrchestratorJobPayload,
   readCommitMessage: string,
 ): OrchestratorPlan {
-  const base = (instance.gitHubOrgUrl ?? "").replace(/\/+$/, "");
+  const base = apiBase(instance.gitHubOrgUrl);
   return {
     reads: [readCommitMessage],
     request: {

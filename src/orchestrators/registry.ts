@@ -2,7 +2,7 @@
  * CI/CD orchestrators keyed on the config's `ciCdOrchestratorType`. `NONE` means statuses only.
  */
 import type { GitRepositoryType, OrchestratorJobPayload, OrchestratorType } from "../model.ts";
-import type { OutboundRequest } from "../http-request.ts";
+import { apiBase, type OutboundRequest } from "../http-request.ts";
 import { describeAzurePipelinesCallback, type AzurePipelinesFields } from "./azure-pipelines.ts";
 import { describeGitHubDispatch, type GitHubActionsFields } from "./github-actions.ts";
 
@@ -23,9 +23,9 @@ export type OrchestratorFields = GitHubActionsFields &
 /** The commit-message read both orchestrators start with, against the manifests repository. */
 function commitMessageRead(instance: OrchestratorFields, commit: string): string {
   if (instance.gitRepositoryType === "GITHUB") {
-    return `GET ${(instance.gitHubOrgUrl ?? "").replace(/\/+$/, "")}/${instance.gitHubGitOpsManifestsRepoName}/commits/${commit}`;
+    return `GET ${apiBase(instance.gitHubOrgUrl)}/${instance.gitHubGitOpsManifestsRepoName}/commits/${commit}`;
   }
-  return `GET ${(instance.azdoOrgUrl ?? "").replace(/\/+$/, "")}/_apis/git/repositories/${instance.azdoGitOpsRepoName}/commits/${commit}`;
+  return `GET ${apiBase(instance.azdoOrgUrl)}/_apis/git/repositories/${instance.azdoGitOpsRepoName}/commits/${commit}`;
 }
 
 export function describeOrchestratorCall(instance: OrchestratorFields, job: OrchestratorJobPayload): OrchestratorPlan | undefined {
