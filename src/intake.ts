@@ -1,7 +1,8 @@
 /**
  * Intake: the step between a translated webhook and delivery. It plans the observation against what is known
- * of the commit, remembers the result, and hands the jobs on. This in-memory intake delivers at once; the
- * durable outbox replaces it, writing jobs and commit state in one transaction before the webhook's 202.
+ * of the commit, remembers the result, and hands the jobs on. The daemon uses the durable outbox intake
+ * (src/outbox/intake.ts: one SQLite transaction before the 202); the in-memory intake here delivers at once and
+ * keeps nothing on disk — it backs the HTTP tests, which assert on the dry-run lines a request produces.
  */
 import type { CommitLedger } from "./commit-ledger.ts";
 import type { Delivery } from "./delivery.ts";
