@@ -22,6 +22,8 @@ export function describeJob(job: Job, instance: DryRunInstance | undefined): Rec
       const plan = describeOrchestratorCall(instance, job.payload);
       return plan ? { reads: plan.reads, request: plan.request } : { note: "orchestrator NONE" };
     }
+    case "abandoned-pr":
+      return { note: `would fail the Azure Pipelines task waiting for abandoned PR ${job.payload.pullRequest}` };
   }
 }
 

@@ -19,6 +19,8 @@ export interface FailureParty {
   readonly tokenKey?: "pat" | "orchestratorPat";
   /** What the call needs from the token, said on a 403: `repo:status scope for statuses`. */
   readonly permission?: string;
+  /** What a 404 means here and what to check (default: a repository behind gitHubOrgUrl). */
+  readonly notFound?: string;
 }
 
 export type HeaderBag = Headers | Readonly<Record<string, string | number | readonly string[] | undefined>>;
@@ -97,7 +99,9 @@ function statusExplanation(failure: HttpFailure & { status: number }): string {
     if (status === 403)
       return `the token lacks permission for ${who.resource}: it needs ${who.permission ?? "access to the repository"} (check ${who.tokenKey})${said}`;
     if (status === 404)
-      return `repository ${who.resource} not found or not visible to the token of instance ${who.instance} (check the repository name, gitHubOrgUrl and ${who.tokenKey})`;
+      return who.notFound
+        ? `${who.notFound}${said}`
+        : `repository ${who.resource} not found or not visible to the token of instance ${who.instance} (check the repository name, gitHubOrgUrl and ${who.tokenKey})`;
   } else {
     if (status === 401 || status === 403) return `${who.resource} refused the request; check whether it expects credentials${said}`;
     if (status === 404) return `${who.resource} not found; check the URL in the config`;

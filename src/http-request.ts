@@ -9,3 +9,6 @@ export interface OutboundRequest {
 export function apiBase(url: string | undefined): string {
   return (url ?? "").replace(/\/+$/, "");
 }
+
+/** The fetch a provider calls; tests and the loopback fake pass their own. */
+export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;

@@ -5,7 +5,7 @@
  */
 import { parseArgs } from "node:util";
 import { CHECK_CONFIG_USAGE, MAIN_USAGE, SERVE_USAGE, VERSION_USAGE } from "./cli-usage.ts";
-import { describeInstance, formatConfigErrors, loadConfig, resolveConfigSource, type Config } from "./config/load.ts";
+import { describeInstance, formatConfigErrors, loadConfig, resolveConfigSource } from "./config/load.ts";
 import { createLogger, createSecretRedactor, isLogLevel } from "./observability/logger.ts";
 import { runOutboxCommand } from "./outbox/cli.ts";
 import { startDaemon } from "./serve.ts";
@@ -83,15 +83,6 @@ function serve(args: string[]): number | undefined {
   const logger = levelFlag ? bootLogger : createLogger({ level: result.config.logLevel ?? "info", redactor });
 
   const dryRun = values["dry-run"] === true;
-  const undeliverable = dryRun ? [] : instancesWithoutDelivery(result.config);
-  if (undeliverable.length > 0) {
-    logger.error(
-      { component: "daemon", instances: undeliverable },
-      `delivery to Azure DevOps (Azure Repos statuses, Azure Pipelines callbacks) is not available in this build yet; instances ${undeliverable.join(", ")} need it. Run with --dry-run to see every call it would make, or serve GitHub instances only`,
-    );
-    return EXIT_USAGE;
-  }
-
   // Handlers go in before the server starts: a SIGTERM that arrives right after "listening" is logged must
   // still stop gracefully, not kill the process with the default action.
   let daemon: ReturnType<typeof startDaemon> | undefined;
@@ -131,12 +122,6 @@ function serve(args: string[]): number | undefined {
 }
 
 /** Instances whose jobs this build cannot deliver over the network yet. */
-function instancesWithoutDelivery(config: Config): string[] {
-  return config.instances
-    .filter((instance) => instance.gitRepositoryType === "AZDO" || instance.ciCdOrchestratorType === "AZDO")
-    .map((instance) => instance.name);
-}
-
 function main(argv: string[]): number | undefined {
   const [command, ...rest] = argv;
   switch (command) {

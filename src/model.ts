@@ -112,6 +112,13 @@ export interface OrchestratorJobPayload {
   readonly reconciler: string;
 }
 
+/** Fail the Azure Pipelines task waiting for a pull request that was abandoned (found by the scheduler's sweep). */
+export interface AbandonedPullRequestJobPayload {
+  readonly pullRequest: number;
+  /** ISO 8601, when the provider said. */
+  readonly closedAt?: string;
+}
+
 interface JobBase<K extends string, P> {
   readonly kind: K;
   readonly instance: string;
@@ -127,7 +134,8 @@ interface JobBase<K extends string, P> {
 export type StatusJob = JobBase<"status", StatusJobPayload>;
 export type SubscriberJob = JobBase<"subscriber", SubscriberJobPayload>;
 export type OrchestratorJob = JobBase<"orchestrator", OrchestratorJobPayload>;
-export type Job = StatusJob | SubscriberJob | OrchestratorJob;
+export type AbandonedPullRequestJob = JobBase<"abandoned-pr", AbandonedPullRequestJobPayload>;
+export type Job = StatusJob | SubscriberJob | OrchestratorJob | AbandonedPullRequestJob;
 export type JobKind = Job["kind"];
 
 /** `Kind/namespace/name` or `Kind/name`: how logs, subscribers and globs name a reconciler. */

@@ -10,11 +10,13 @@ import type { Delivery } from "./delivery.ts";
 import { createDryRunDelivery } from "./dry-run.ts";
 import type { Intake } from "./intake.ts";
 import { createNetworkDelivery } from "./network-delivery.ts";
+import { createAbandonedPrSweep } from "./orchestrators/abandoned-sweep.ts";
+import { createProviders } from "./providers.ts";
 import type { Logger, SecretRedactor } from "./observability/logger.ts";
 import { createMetrics } from "./observability/metrics.ts";
 import { translate } from "./operators/index.ts";
 import { createOutboxIntake } from "./outbox/intake.ts";
-import { createScheduler } from "./outbox/scheduler.ts";
+import { createScheduler, type PeriodicTask } from "./outbox/scheduler.ts";
 import { createSqliteOutboxStore } from "./outbox/store.ts";
 import { resolveOutboxPath } from "./outbox/paths.ts";
 import { createOutboxWorker } from "./outbox/worker.ts";
@@ -74,7 +76,10 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
 
   const metrics = createMetrics();
   metrics.observeOutbox({ depth: () => store.pendingDepth(), oldestPendingAt: () => store.oldestPendingAt() });
-  const delivery = options.delivery ?? (options.dryRun ? createDryRunDelivery({ logger, instanceNamed }) : createNetworkDelivery({ instanceNamed, logger }));
+  const providers = createProviders({ logger: logger.child({ component: "providers" }) });
+  const stopController = new AbortController();
+  const delivery =
+    options.delivery ?? (options.dryRun ? createDryRunDelivery({ logger, instanceNamed }) : createNetworkDelivery({ instanceNamed, logger, providers }));
   const worker = createOutboxWorker({
     store,
     delivery,
@@ -94,22 +99,36 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
     },
     readiness: () => outboxIntake.readiness(),
   };
-  const scheduler = createScheduler(
-    [
-      {
-        name: "prune-outbox",
-        intervalMs: PRUNE_INTERVAL_MS,
-        jitterMs: PRUNE_INTERVAL_MS / 10,
-        run() {
-          const now = Date.now();
-          const pruned = store.prune(now - config.scheduler.pruneDoneAfterHours * HOUR_MS, now - COMMIT_KNOWLEDGE_RETENTION_MS);
-          if (pruned.jobs + pruned.commits > 0) logger.info({ component: "outbox", ...pruned }, "pruned done jobs and forgotten commits");
-        },
+  const tasks: PeriodicTask[] = [
+    {
+      name: "prune-outbox",
+      intervalMs: PRUNE_INTERVAL_MS,
+      jitterMs: PRUNE_INTERVAL_MS / 10,
+      run() {
+        const now = Date.now();
+        const pruned = store.prune(now - config.scheduler.pruneDoneAfterHours * HOUR_MS, now - COMMIT_KNOWLEDGE_RETENTION_MS);
+        // A PR stays findable by the sweep for abandonedPrCutoffHours; its once-key must outlive that.
+        const onceKeys = store.pruneOnceKeys(now - Math.max(COMMIT_KNOWLEDGE_RETENTION_MS, 2 * config.scheduler.abandonedPrCutoffHours * HOUR_MS));
+        if (pruned.jobs + pruned.commits + onceKeys > 0) logger.info({ component: "outbox", ...pruned, onceKeys }, "pruned done jobs and forgotten commits");
       },
-      // The Azure Pipelines abandoned-PR sweep (scheduler.abandonedPrSweepSeconds) joins here with the providers.
-    ],
-    logger,
-  );
+    },
+  ];
+  // The dry run calls no API, so it has nothing to sweep with.
+  if (!options.dryRun) {
+    const sweep = createAbandonedPrSweep({
+      instances: () => config.instances,
+      providers,
+      store,
+      cutoffHours: () => config.scheduler.abandonedPrCutoffHours,
+      timeoutMs: () => config.outbox.timeoutMs,
+      onEnqueued: () => worker.wake(),
+      logger,
+      stopSignal: stopController.signal,
+    });
+    const sweepMs = config.scheduler.abandonedPrSweepSeconds * 1000;
+    tasks.push({ name: "abandoned-pr-sweep", intervalMs: sweepMs, jitterMs: sweepMs / 10, run: () => sweep.run().then(() => undefined) });
+  }
+  const scheduler = createScheduler(tasks, logger);
 
   const app = createApp({
     settings: () => settings,
@@ -174,6 +193,7 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
     stop(reason) {
       stopping ??= (async () => {
         draining = true;
+        stopController.abort();
         logger.info({ component: "daemon", reason, inFlight: worker.inFlight() }, "stopping: webhooks now get 503; finishing deliveries in flight");
         reloader.stop();
         const result = await worker.stop(config.server.shutdownGraceMs);

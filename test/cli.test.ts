@@ -101,14 +101,6 @@ instances:
     expect(output).toContain("nope.yaml");
   });
 
-  test("serve without --dry-run refuses instances whose delivery this build lacks (Azure DevOps), and exits 2", async () => {
-    const { code, output } = await run(["serve", "--config", "config.example.yaml", "--port", "0", "--data-dir", dir]);
-    expect(code).toBe(2);
-    expect(output).toContain("not available");
-    expect(output).toContain("payments-prod");
-    expect(output).toContain("--dry-run");
-  });
-
   test("serve exits 1 naming the file when the outbox cannot be opened", async () => {
     const notADatabase = configFile("not-a-db/outbox.db", "");
     writeFileSync(notADatabase, "this is not a SQLite database, just text that is long enough to have a header".repeat(20));

@@ -178,19 +178,6 @@ describe("config problems are permanent", () => {
     expect(error.message).toContain("instance apps-dev has no orchestratorPat and no pat");
   });
 
-  test("Azure Repos and Azure Pipelines are guarded", async () => {
-    instances = [githubInstance({ gitRepositoryType: "AZDO" })];
-    const status = await failureOf(statusJob());
-    expect(status.permanent).toBe(true);
-    expect(status.message).toContain("Azure Repos delivery is not available in this build yet");
-
-    instances = [githubInstance({ ciCdOrchestratorType: "AZDO" })];
-    const orchestrator = await failureOf(orchestratorJob());
-    expect(orchestrator.permanent).toBe(true);
-    expect(orchestrator.message).toContain("Azure Pipelines delivery is not available in this build yet");
-    expect(fake.requests()).toHaveLength(0);
-  });
-
   test("a gitHubOrgUrl Octokit cannot use", async () => {
     instances = [githubInstance({ gitHubOrgUrl: "https://github.com/org" })];
     const error = await failureOf(statusJob());

@@ -1,18 +1,29 @@
 /**
- * Azure Repos commit statuses
- * (https://learn.microsoft.com/rest/api/azure/devops/git/statuses/create). The pure half: a status job
- * becomes the request Azure DevOps expects. The delivery half joins it with the providers issue.
+ * Azure Repos: commit statuses (https://learn.microsoft.com/rest/api/azure/devops/git/statuses/create),
+ * commit messages, and the pull-request reads of an Azure Pipelines callback (PR list by status, PR
+ * properties). The pure half turns a status job into the request Azure DevOps expects (the dry run logs exactly
+ * that); the provider sends it through src/git/azure-devops-http.ts.
  */
+import * as v from "valibot";
 import type { StatusJobPayload } from "../model.ts";
-import { apiBase, type OutboundRequest } from "../http-request.ts";
+import { apiBase, type FetchLike, type OutboundRequest } from "../http-request.ts";
+import type { FailureParty } from "../http-failure.ts";
+import { CALLBACK_PROPERTY, parseMergedPullRequestNumber } from "../orchestrators/azure-pipelines-callback.ts";
+import { createAzureDevOpsHttp, unexpectedAnswer } from "./azure-devops-http.ts";
+import type { AbandonedPullRequest, GitRepository } from "./repository.ts";
 import { toAzureReposState } from "./state-tables.ts";
 
 export const AZDO_API_VERSION = "7.1";
+/** PRs per page of the abandoned-PR list, and the most pages one sweep reads. */
+const PAGE_SIZE = 100;
+const MAX_PAGES = 10;
 
 export interface AzureReposFields {
   /** `https://dev.azure.com/<org>/<project>` */
   readonly azdoOrgUrl?: string;
   readonly azdoGitOpsRepoName?: string;
+  /** Where the pipeline's PRs live; defaults to azdoGitOpsRepoName. */
+  readonly azdoPrRepoName?: string;
 }
 
 /**
@@ -24,18 +35,116 @@ export function toAzureReposContext(job: StatusJobPayload): { name: string; genr
   return { name: job.status.context, genre: job.operator === "FLUX" ? "fluxcd" : "argocd" };
 }
 
+function repositoryUrl(instance: AzureReposFields, repository: string | undefined): string {
+  return `${apiBase(instance.azdoOrgUrl)}/_apis/git/repositories/${encodeURIComponent(repository ?? "")}`;
+}
+
 export function toAzureReposStatusRequest(instance: AzureReposFields, job: StatusJobPayload): OutboundRequest {
-  const base = apiBase(instance.azdoOrgUrl);
   const context = toAzureReposContext(job);
   return {
     method: "POST",
-    url: `${base}/_apis/git/repositories/${instance.azdoGitOpsRepoName}/commits/${job.commit}/statuses?api-version=${AZDO_API_VERSION}`,
+    url: `${repositoryUrl(instance, instance.azdoGitOpsRepoName)}/commits/${encodeURIComponent(job.commit)}/statuses?api-version=${AZDO_API_VERSION}`,
     body: {
       state: toAzureReposState(job.status.state),
       description: `${job.status.name}: ${job.status.description}`,
       // Azure Repos merges statuses whose context and targetUrl are equal, so the noop parameter keeps them apart.
       targetUrl: `${job.callbackUrl}?noop=${encodeURIComponent(context.name)}`,
       context,
+    },
+  };
+}
+
+/**
+ * The abandoned PRs closed since `since`. Azure DevOps filters by closing time itself (queryTimeRangeType
+ * closed), so a repository with years of abandoned PRs costs one page per sweep, not all of them.
+ */
+export function toAbandonedPullRequestsRequest(instance: AzureReposFields, since: Date, skip: number): OutboundRequest {
+  const query = new URLSearchParams({
+    "searchCriteria.status": "abandoned",
+    "searchCriteria.queryTimeRangeType": "closed",
+    "searchCriteria.minTime": since.toISOString(),
+    $top: String(PAGE_SIZE),
+    $skip: String(skip),
+    "api-version": AZDO_API_VERSION,
+  });
+  // The vendor's description spells the list `pullrequests` and the properties `pullRequests`; Azure DevOps
+  // itself ignores case, the contract does not.
+  return { method: "GET", url: `${repositoryUrl(instance, instance.azdoPrRepoName ?? instance.azdoGitOpsRepoName)}/pullrequests?${query}` };
+}
+
+const CommitAnswer = v.looseObject({ comment: v.string() });
+const PullRequestList = v.looseObject({
+  value: v.array(v.looseObject({ pullRequestId: v.number(), status: v.optional(v.string()), closedDate: v.optional(v.string()) })),
+});
+/** The wire format of PR properties: `{count, value: {<key>: {$type, $value}}}`. */
+const PropertiesAnswer = v.looseObject({
+  value: v.optional(v.nullable(v.record(v.string(), v.looseObject({ $value: v.optional(v.unknown()) })))),
+});
+
+export interface AzureReposRepositoryOptions {
+  readonly instance: AzureReposFields & { readonly name: string };
+  /** The instance's `pat`. */
+  readonly token: string;
+  readonly userAgent: string;
+  readonly fetch?: FetchLike;
+}
+
+/** An Azure Repos manifests repository; every failure is a DeliveryError (src/http-failure.ts decides retry or dead). */
+export function createAzureReposRepository(options: AzureReposRepositoryOptions): GitRepository {
+  const { instance } = options;
+  const http = createAzureDevOpsHttp(options);
+  const prRepository = instance.azdoPrRepoName ?? instance.azdoGitOpsRepoName;
+  const where = (repository: string | undefined) => `${apiBase(instance.azdoOrgUrl).replace(/^[a-z]+:\/\//i, "")}/${repository}`;
+  const who = (repository: string | undefined, permission: string, repoKey: string): FailureParty => ({
+    service: "Azure DevOps",
+    instance: instance.name,
+    resource: where(repository),
+    tokenKey: "pat",
+    permission,
+    notFound: `repository ${where(repository)} not found or not visible to the token of instance ${instance.name} (check azdoOrgUrl, ${repoKey} and pat)`,
+  });
+  const manifests = (permission: string) => who(instance.azdoGitOpsRepoName, permission, "azdoGitOpsRepoName");
+  const pullRequests = who(prRepository, "Code (Read) to read pull requests", instance.azdoPrRepoName ? "azdoPrRepoName" : "azdoGitOpsRepoName");
+
+  async function readCommitMessage(sha: string, signal: AbortSignal): Promise<string> {
+    const party = manifests("Code (Read) to read commits");
+    const url = `${repositoryUrl(instance, instance.azdoGitOpsRepoName)}/commits/${encodeURIComponent(sha)}?api-version=${AZDO_API_VERSION}`;
+    const answer = v.safeParse(CommitAnswer, await http.send({ method: "GET", url }, party, signal));
+    if (!answer.success) throw unexpectedAnswer(party, `a commit without a comment (commit ${sha})`);
+    return answer.output.comment;
+  }
+
+  return {
+    async postStatus(job, signal) {
+      await http.send(toAzureReposStatusRequest(instance, job), manifests("Code (Status) to post commit statuses"), signal);
+    },
+    readCommitMessage,
+    async pullRequestOfCommit(sha, signal) {
+      return parseMergedPullRequestNumber(await readCommitMessage(sha, signal));
+    },
+    async pipelineCallbackOf(pullRequest, signal) {
+      const url = `${repositoryUrl(instance, prRepository)}/pullRequests/${pullRequest}/properties?api-version=${AZDO_API_VERSION}`;
+      const answer = v.safeParse(PropertiesAnswer, await http.send({ method: "GET", url }, pullRequests, signal));
+      if (!answer.success) throw unexpectedAnswer(pullRequests, `PR ${pullRequest} properties in an unknown format`);
+      const value = answer.output.value?.[CALLBACK_PROPERTY]?.$value;
+      if (value === undefined || value === null) return undefined;
+      return typeof value === "string" ? value : JSON.stringify(value);
+    },
+    async abandonedPullRequestsSince(since, signal) {
+      const found: AbandonedPullRequest[] = [];
+      for (let page = 0; page < MAX_PAGES; page++) {
+        const request = toAbandonedPullRequestsRequest(instance, since, page * PAGE_SIZE);
+        const answer = v.safeParse(PullRequestList, await http.send(request, pullRequests, signal));
+        if (!answer.success) throw unexpectedAnswer(pullRequests, "a pull request list in an unknown format");
+        for (const pr of answer.output.value) {
+          // Filtered again here: an older server may ignore the time range and return every abandoned PR.
+          if (pr.status !== undefined && pr.status !== "abandoned") continue;
+          if (pr.closedDate !== undefined && Date.parse(pr.closedDate) < since.getTime()) continue;
+          found.push({ number: pr.pullRequestId, ...(pr.closedDate ? { closedAt: pr.closedDate } : {}) });
+        }
+        if (answer.output.value.length < PAGE_SIZE) break;
+      }
+      return found;
     },
   };
 }

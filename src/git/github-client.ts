@@ -7,8 +7,9 @@ import { Octokit } from "@octokit/rest";
 import { DeliveryError } from "../delivery.ts";
 import type { Logger } from "../observability/logger.ts";
 
-/** The fetch a provider calls; tests and the loopback fake pass their own. */
-export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
+import type { FetchLike } from "../http-request.ts";
+
+export type { FetchLike };
 
 export interface GitHubApiLocation {
   /** Octokit's `baseUrl`: `https://api.github.com`, or `https://ghe.example.com/api/v3` on GitHub Enterprise. */

@@ -9,6 +9,15 @@ import { toDeliveryError, type FailureParty } from "../http-failure.ts";
 import type { Logger } from "../observability/logger.ts";
 import { createGitHubClient, JSON_CONTENT_TYPE, requireGitHubLocation, type FetchLike } from "./github-client.ts";
 import { toGitHubState, type GitHubState } from "./state-tables.ts";
+import { findCallbackInPullRequestBody } from "../orchestrators/azure-pipelines-callback.ts";
+import type { AbandonedPullRequest, GitRepository } from "./repository.ts";
+
+export type { GitRepository };
+
+/** Closed PRs per page of the abandoned-PR scan, and the most pages one sweep reads. */
+const PAGE_SIZE = 100;
+const MAX_PAGES = 5;
+const READ_PULLS = "the repo scope (fine-grained: Pull requests read) to read pull requests";
 
 export { parseGitHubOrgUrl, type GitHubApiLocation } from "./github-client.ts";
 
@@ -53,13 +62,6 @@ export function toGitHubStatusRequest(instance: GitHubRepoFields, job: StatusJob
   };
 }
 
-/** What the rest of the connector needs from a git repository provider. */
-export interface GitRepository {
-  postStatus(job: StatusJobPayload, signal: AbortSignal): Promise<void>;
-  /** The full message of a commit in the manifests repository. */
-  readCommitMessage(sha: string, signal: AbortSignal): Promise<string>;
-}
-
 export interface GitHubRepositoryOptions {
   readonly instance: GitHubRepoFields & { readonly name: string };
   /** The instance's `pat`. */
@@ -98,18 +100,84 @@ export function createGitHubRepository(options: GitHubRepositoryOptions): GitRep
         throw toDeliveryError(error, who("the repo:status scope (fine-grained: Commit statuses read and write) for statuses"), signal);
       }
     },
-    async readCommitMessage(sha, signal) {
+    readCommitMessage,
+    async pullRequestOfCommit(sha, signal) {
+      const pulls = await listPullRequestsOfCommit(sha, signal);
+      // A merge, squash or rebase makes the PR's merge_commit_sha the commit on the base branch.
+      const merged = pulls.find((pr) => pr.merge_commit_sha === sha) ?? pulls.find((pr) => pr.merged_at);
+      return merged?.number;
+    },
+    async pipelineCallbackOf(pullRequest, signal) {
       try {
-        const response = await octokit.request("GET /repos/{owner}/{repo}/commits/{ref}", {
+        const response = await octokit.request("GET /repos/{owner}/{repo}/pulls/{pull_number}", {
           owner: location.owner,
           repo,
-          ref: sha,
+          pull_number: pullRequest,
           request: { signal },
         });
-        return response.data.commit.message;
+        return findCallbackInPullRequestBody(response.data.body);
       } catch (error) {
-        throw toDeliveryError(error, who("the repo scope (fine-grained: Contents read) to read commits"), signal);
+        throw toDeliveryError(error, who(READ_PULLS), signal);
       }
     },
+    async abandonedPullRequestsSince(since, signal) {
+      const found: AbandonedPullRequest[] = [];
+      for (let page = 1; page <= MAX_PAGES; page++) {
+        let pulls;
+        try {
+          // Most recently updated first: closing updates a PR, so the scan stops at the first one older than `since`.
+          pulls = await octokit.request("GET /repos/{owner}/{repo}/pulls", {
+            owner: location.owner,
+            repo,
+            state: "closed",
+            sort: "updated",
+            direction: "desc",
+            per_page: PAGE_SIZE,
+            page,
+            request: { signal },
+          });
+        } catch (error) {
+          throw toDeliveryError(error, who(READ_PULLS), signal);
+        }
+        for (const pr of pulls.data) {
+          const closedAt = pr.closed_at ? Date.parse(pr.closed_at) : undefined;
+          if (pr.merged_at || closedAt === undefined || closedAt < since.getTime()) continue;
+          // Only PRs a pipeline waits on: the rest would each cost a read for nothing.
+          if (!findCallbackInPullRequestBody(pr.body)) continue;
+          found.push({ number: pr.number, closedAt: pr.closed_at ?? undefined });
+        }
+        const oldest = pulls.data.at(-1)?.updated_at;
+        if (pulls.data.length < PAGE_SIZE || (oldest && Date.parse(oldest) < since.getTime())) break;
+      }
+      return found;
+    },
   };
+
+  async function listPullRequestsOfCommit(sha: string, signal: AbortSignal) {
+    try {
+      const response = await octokit.request("GET /repos/{owner}/{repo}/commits/{commit_sha}/pulls", {
+        owner: location.owner,
+        repo,
+        commit_sha: sha,
+        request: { signal },
+      });
+      return response.data;
+    } catch (error) {
+      throw toDeliveryError(error, who(READ_PULLS), signal);
+    }
+  }
+
+  async function readCommitMessage(sha: string, signal: AbortSignal): Promise<string> {
+    try {
+      const response = await octokit.request("GET /repos/{owner}/{repo}/commits/{ref}", {
+        owner: location.owner,
+        repo,
+        ref: sha,
+        request: { signal },
+      });
+      return response.data.commit.message;
+    } catch (error) {
+      throw toDeliveryError(error, who("the repo scope (fine-grained: Contents read) to read commits"), signal);
+    }
+  }
 }

@@ -86,6 +86,7 @@ function subjectOf(stored: StoredJob): { commit: string; detail: string } {
   const { job } = stored;
   if (job.kind === "status") return { commit: job.payload.commit, detail: `context ${job.payload.status.context} (${job.payload.status.state})` };
   if (job.kind === "subscriber") return { commit: job.payload.body.commit_id, detail: `context ${job.payload.body.context} (${job.payload.body.state})` };
+  if (job.kind === "abandoned-pr") return { commit: "-", detail: `fail the task of abandoned PR ${job.payload.pullRequest}` };
   return { commit: job.payload.commit, detail: `outcome ${job.payload.outcome} (${job.payload.reconciler})` };
 }
 

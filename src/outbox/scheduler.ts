@@ -1,7 +1,7 @@
 /**
- * In-process scheduler for periodic jobs (outbox pruning; the Azure Pipelines abandoned-PR sweep joins with the
- * providers). Each task runs every `intervalMs` plus a random jitter, never overlapping itself; a failing run is
- * logged and the task keeps its schedule. `stop()` cancels future runs and waits for a running one.
+ * In-process scheduler for periodic jobs (outbox pruning, the Azure Pipelines abandoned-PR sweep). Each task
+ * runs every `intervalMs` plus a random jitter, never overlapping itself; a failing run is logged and the task
+ * keeps its schedule. `stop()` cancels future runs and waits for a running one.
  */
 import type { Logger } from "../observability/logger.ts";
 

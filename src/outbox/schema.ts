@@ -48,6 +48,14 @@ const MIGRATIONS: readonly string[] = [
     blocked_until INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
+  // 2: jobs that must be enqueued at most once ever (the abandoned-PR sweep finds the same PR every 30 s).
+  `
+  CREATE TABLE once_keys (
+    key        TEXT    PRIMARY KEY,
+    created_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX once_keys_created ON once_keys (created_at);
+  `,
 ];
 
 /** A file written by a newer gitops-connector; its message says what to do. */

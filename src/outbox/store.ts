@@ -161,6 +161,15 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
   const countPending = db.query<{ count: number }, []>("SELECT COUNT(*) AS count FROM jobs WHERE state = 'pending'");
   const selectOldest = db.query<{ at: number | null }, []>("SELECT MIN(created_at) AS at FROM jobs INDEXED BY jobs_pending_created WHERE state = 'pending'");
 
+  const insertOnceKey = db.query<unknown, [string, number]>("INSERT INTO once_keys (key, created_at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING");
+  const pruneOnceKeys = db.query<unknown, [number]>("DELETE FROM once_keys WHERE created_at < ?");
+
+  const enqueueOnce = db.transaction((onceKey: string, job: Job, now: number) => {
+    if (insertOnceKey.run(onceKey, now).changes === 0) return false;
+    insertJob.run(job.kind, job.instance, job.target, job.orderingKey, job.coalesceKey ?? null, JSON.stringify(job), now, now, now);
+    return true;
+  });
+
   const submit = db.transaction((instance: string, commit: string, plan: (known: KnownCommit) => { jobs: readonly Job[]; known: KnownCommit }, now: number) => {
     const row = selectKnown.get(instance, commit);
     const result = plan(row ? (JSON.parse(row.known) as KnownCommit) : NOTHING_KNOWN);
@@ -188,6 +197,7 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
   return {
     path: options.path,
     submit: (instance, commit, plan, now) => submit.immediate(instance, commit, plan, now),
+    enqueueOnce: (onceKey, job, now) => enqueueOnce.immediate(onceKey, job, now),
     pendingDepth: () => countPending.get()?.count ?? 0,
     oldestPendingAt: () => selectOldest.get()?.at ?? undefined,
     claimDue: (claimOptions) => claimDue.immediate(claimOptions),
@@ -210,6 +220,7 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
     retryDead: (which, now) => (which === "all" ? retryAll.run(now, now) : retryOne.run(now, now, which)).changes,
     purgeDead: () => purgeDead.run().changes,
     prune: (doneBefore, commitsBefore) => prune.immediate(doneBefore, commitsBefore),
+    pruneOnceKeys: (before) => pruneOnceKeys.run(before).changes,
     close() {
       db.close();
     },

@@ -40,6 +40,11 @@ export interface OutboxStore {
    * key, which it supersedes). Nothing is visible to the worker before the transaction commits.
    */
   submit(instance: string, commit: string, plan: (known: KnownCommit) => { jobs: readonly Job[]; known: KnownCommit }, now: number): readonly Job[];
+  /**
+   * Enqueues the job unless a job with the same once-key was ever enqueued (kept until pruned); one
+   * transaction, so a restart or a second sweep cannot enqueue it twice. True when enqueued.
+   */
+  enqueueOnce(onceKey: string, job: Job, now: number): boolean;
   /** Pending jobs, claimed or not. */
   pendingDepth(): number;
   /** Epoch ms of the oldest pending job, if any. */
@@ -71,5 +76,7 @@ export interface OutboxStore {
    * (forgetting it would re-notify the orchestrator).
    */
   prune(doneBefore: number, commitsBefore: number): { jobs: number; commits: number };
+  /** Forgets once-keys recorded before `before` (older than anything a sweep can still find). */
+  pruneOnceKeys(before: number): number;
   close(): void;
 }

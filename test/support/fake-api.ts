@@ -1,14 +1,28 @@
 /**
- * A loopback fake of the GitHub REST API (and of any subscriber): a real HTTP server on 127.0.0.1 that records
- * every request and answers by programmable rules, so providers are tested through real Octokit and fetch.
+ * A loopback fake of the GitHub and Azure DevOps REST APIs (and of any subscriber): a real HTTP server on
+ * 127.0.0.1 that records every request and answers by programmable rules, so providers are tested through real
+ * Octokit and fetch.
  *
  * Answer order for each request: `hang()` (wait) → `failNext()` queue → `setHandler()` → routes (`on()`, newest
  * first) → defaults. Defaults, under any path prefix (GitHub Enterprise's `/api/v3` included):
- *   POST …/repos/:owner/:repo/statuses/:sha  → 201 with the created status
- *   GET  …/repos/:owner/:repo/commits/:ref   → 200 `{sha, commit: {message}}` (message from `setCommitMessage`)
- *   POST …/repos/:owner/:repo/dispatches     → 204
- *   any other POST/PUT/PATCH                 → 200 `{"ok":true}` (subscribers)
- *   anything else                            → 404 `{"message":"Not Found"}`
+ *   GitHub
+ *   POST …/repos/:owner/:repo/statuses/:sha            → 201 with the created status
+ *   GET  …/repos/:owner/:repo/commits/:ref             → 200 `{sha, commit: {message}}` (message from `setCommitMessage`)
+ *   POST …/repos/:owner/:repo/dispatches               → 204
+ *   GET  …/repos/:owner/:repo/commits/:sha/pulls       → 200 `[]`
+ *   GET  …/repos/:owner/:repo/pulls                    → 200 `[]`
+ *   Azure DevOps (`azureOrgUrl()` is `<url>/org/project`)
+ *   POST …/_apis/git/repositories/:repo/commits/:sha/statuses → 201 with the created status
+ *   GET  …/_apis/git/repositories/:repo/commits/:sha   → 200 `{commitId, comment}` (comment from `setCommitMessage`,
+ *                                                         else DEFAULT_AZURE_COMMIT_MESSAGE)
+ *   GET  …/_apis/git/repositories/:repo/pullrequests   → 200 `{count: 0, value: []}`
+ *   GET  …/pullRequests/:id/properties                 → 200 the wire format of `setPipelineCallback(id, …)`, else empty
+ *   GET  …/_apis/distributedtask/hubs/build/plans/:id  → 200 `{planId, state: "inProgress", owner: {id: 501}}`
+ *   GET  …/_apis/build/builds/:id/timeline             → 200 `{records: []}`
+ *   POST …/_apis/distributedtask/hubs/build/plans/:id/events → 204
+ *   Anything
+ *   any other POST/PUT/PATCH                           → 200 `{"ok":true}` (subscribers)
+ *   anything else                                      → 404 `{"message":"Not Found"}`
  */
 
 export interface RecordedRequest {
@@ -44,6 +58,10 @@ export interface FakeApi {
   readonly port: number;
   /** `<url>/repos/<owner>`: what an instance's gitHubOrgUrl points at. */
   orgUrl(owner?: string, prefix?: string): string;
+  /** `<url>/<org>/<project>`: what an instance's azdoOrgUrl points at. */
+  azureOrgUrl(org?: string, project?: string): string;
+  /** `<url>/<org>/`: what a pipeline's $(System.CollectionUri) would be. */
+  azureCollectionUrl(org?: string): string;
   /** Every request so far, oldest first, optionally filtered. */
   requests(filter?: RequestPredicate): RecordedRequest[];
   /** Resolves with the first recorded request matching (already arrived or arriving); rejects after timeoutMs. */
@@ -59,19 +77,30 @@ export interface FakeApi {
   unhang(): void;
   /** Answers before routes and defaults; undefined removes it. */
   setHandler(handler: FakeHandler | undefined): void;
-  /** The message the default GET commit answer carries for this sha (else `defaultCommitMessage`). */
+  /** The message the default GET commit answers (GitHub and Azure DevOps) carry for this sha. */
   setCommitMessage(sha: string, message: string): void;
+  /** The `callback-task-id` property the default Azure PR properties answer carries for this PR (object → JSON text). */
+  setPipelineCallback(pullRequest: number, callback: unknown): void;
   /** Forgets requests and every rule (routes, failNext, hang, handler, commit messages). */
   reset(): void;
   stop(): Promise<void>;
 }
 
 export const DEFAULT_COMMIT_MESSAGE = "Merge pull request #42 from org/deploy/4183912345/0a1b2c3d4e5f60718293a4b5c6d7e8f901234567/dev";
+export const DEFAULT_AZURE_COMMIT_MESSAGE = "Merged PR 7: Deploy app-src 4183912345 to dev";
 
 /** Matchers for the common GitHub calls, for waitFor/requests. */
 export const isStatusPost: RequestPredicate = (r) => r.method === "POST" && /\/repos\/[^/]+\/[^/]+\/statuses\/[^/]+$/.test(r.path);
 export const isCommitRead: RequestPredicate = (r) => r.method === "GET" && /\/repos\/[^/]+\/[^/]+\/commits\/[^/]+$/.test(r.path);
 export const isDispatch: RequestPredicate = (r) => r.method === "POST" && /\/repos\/[^/]+\/[^/]+\/dispatches$/.test(r.path);
+export const isPullsOfCommit: RequestPredicate = (r) => r.method === "GET" && /\/repos\/[^/]+\/[^/]+\/commits\/[^/]+\/pulls$/.test(r.path);
+export const isAzureStatusPost: RequestPredicate = (r) => r.method === "POST" && /\/_apis\/git\/repositories\/[^/]+\/commits\/[^/]+\/statuses$/.test(r.path);
+export const isAzureCommitRead: RequestPredicate = (r) => r.method === "GET" && /\/_apis\/git\/repositories\/[^/]+\/commits\/[^/]+$/.test(r.path);
+export const isAzurePullRequestList: RequestPredicate = (r) => r.method === "GET" && /\/_apis\/git\/repositories\/[^/]+\/pullrequests$/i.test(r.path);
+export const isAzurePropertiesRead: RequestPredicate = (r) => r.method === "GET" && /\/pullRequests\/\d+\/properties$/i.test(r.path);
+export const isPlanRead: RequestPredicate = (r) => r.method === "GET" && /\/_apis\/distributedtask\/hubs\/build\/plans\/[^/]+$/.test(r.path);
+export const isTimelineRead: RequestPredicate = (r) => r.method === "GET" && /\/_apis\/build\/builds\/[^/]+\/timeline$/.test(r.path);
+export const isPlanEvent: RequestPredicate = (r) => r.method === "POST" && /\/_apis\/distributedtask\/hubs\/build\/plans\/[^/]+\/events$/.test(r.path);
 
 interface Route {
   readonly method: string;
@@ -117,6 +146,7 @@ export function startFakeApi(): FakeApi {
   let hanging = new Set<() => void>();
   let handler: FakeHandler | undefined;
   let commitMessages = new Map<string, string>();
+  let pipelineCallbacks = new Map<number, unknown>();
   let waiters = new Set<() => void>();
   let statusIds = 1;
 
@@ -138,6 +168,40 @@ export function startFakeApi(): FakeApi {
       },
     },
     { method: "POST", path: /\/repos\/[^/]+\/[^/]+\/dispatches$/, answer: { status: 204 } },
+    { method: "GET", path: /\/repos\/[^/]+\/[^/]+\/commits\/[^/]+\/pulls$/, answer: { status: 200, body: [] } },
+    { method: "GET", path: /\/repos\/[^/]+\/[^/]+\/pulls$/, answer: { status: 200, body: [] } },
+    {
+      method: "POST",
+      path: /\/_apis\/git\/repositories\/[^/]+\/commits\/[^/]+\/statuses$/,
+      answer: (request) => ({ status: 201, body: { id: statusIds++, creationDate: new Date().toISOString(), ...(request.body as object) } }),
+    },
+    {
+      method: "GET",
+      path: /\/_apis\/git\/repositories\/[^/]+\/commits\/[^/]+$/,
+      answer: (request) => {
+        const sha = decodeURIComponent(request.path.split("/").pop() ?? "");
+        return { status: 200, body: { commitId: sha, comment: commitMessages.get(sha) ?? DEFAULT_AZURE_COMMIT_MESSAGE } };
+      },
+    },
+    { method: "GET", path: /\/_apis\/git\/repositories\/[^/]+\/pullrequests$/i, answer: { status: 200, body: { count: 0, value: [] } } },
+    {
+      method: "GET",
+      path: /\/pullRequests\/\d+\/properties$/i,
+      answer: (request) => {
+        const pullRequest = Number(request.path.split("/").at(-2));
+        const callback = pipelineCallbacks.get(pullRequest);
+        if (callback === undefined) return { status: 200, body: { count: 0, value: {} } };
+        const value = typeof callback === "string" ? callback : JSON.stringify(callback);
+        return { status: 200, body: { count: 1, value: { "callback-task-id": { $type: "System.String", $value: value } } } };
+      },
+    },
+    {
+      method: "GET",
+      path: /\/_apis\/distributedtask\/hubs\/build\/plans\/[^/]+$/,
+      answer: (request) => ({ status: 200, body: { planId: request.path.split("/").pop(), state: "inProgress", owner: { id: 501 } } }),
+    },
+    { method: "GET", path: /\/_apis\/build\/builds\/[^/]+\/timeline$/, answer: { status: 200, body: { records: [] } } },
+    { method: "POST", path: /\/_apis\/distributedtask\/hubs\/build\/plans\/[^/]+\/events$/, answer: { status: 204 } },
     { method: "POST", path: /.*/, answer: { status: 200, body: { ok: true } } },
     { method: "PUT", path: /.*/, answer: { status: 200, body: { ok: true } } },
     { method: "PATCH", path: /.*/, answer: { status: 200, body: { ok: true } } },
@@ -243,6 +307,8 @@ export function startFakeApi(): FakeApi {
     url: base,
     port: server.port ?? 0,
     orgUrl: (owner = "org", prefix = "") => `${base}${prefix}/repos/${owner}`,
+    azureOrgUrl: (org = "org", project = "project") => `${base}/${org}/${project}`,
+    azureCollectionUrl: (org = "org") => `${base}/${org}/`,
     requests: (filter) => (filter ? recorded.filter(filter) : [...recorded]),
     waitFor: async (predicate, timeoutMs) => (await waitForCount(1, predicate, timeoutMs))[0]!,
     waitForCount,
@@ -265,12 +331,16 @@ export function startFakeApi(): FakeApi {
     setCommitMessage(sha, message) {
       commitMessages.set(sha, message);
     },
+    setPipelineCallback(pullRequest, callback) {
+      pipelineCallbacks.set(pullRequest, callback);
+    },
     reset() {
       recorded = [];
       routes = [];
       failures = [];
       handler = undefined;
       commitMessages = new Map();
+      pipelineCallbacks = new Map();
       hangWhen = undefined;
       for (const release of [...hanging]) release();
       hanging = new Set();
