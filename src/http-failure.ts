@@ -95,7 +95,7 @@ function statusExplanation(failure: HttpFailure & { status: number }): string {
   const apiMessage = shorten(failure.message);
   const said = apiMessage ? ` (${who.service} said: ${apiMessage})` : "";
   if (who.tokenKey) {
-    if (status === 401) return `the token for instance ${who.instance} is invalid or expired (check ${who.tokenKey})`;
+    if (status === 401) return `the token for instance ${who.instance} is invalid or expired (check ${who.tokenKey})${said}`;
     if (status === 403)
       return `the token lacks permission for ${who.resource}: it needs ${who.permission ?? "access to the repository"} (check ${who.tokenKey})${said}`;
     if (status === 404)

@@ -4,6 +4,8 @@ import type { Job, OrchestratorJob, StatusJob, SubscriberJob } from "../src/mode
 import { createNetworkDelivery, type DeliveryInstance } from "../src/network-delivery.ts";
 import { createLogger } from "../src/observability/logger.ts";
 import { isCommitRead, isDispatch, isStatusPost, startFakeApi } from "./support/fake-api.ts";
+import type { AbandonedPullRequestJob } from "../src/model.ts";
+import { isAzureCommitRead, isAzurePropertiesRead, isAzureStatusPost, isPlanEvent } from "./support/fake-api.ts";
 
 const SHA = "9f8e7d6c5b4a39281706f5e4d3c2b1a098765432";
 const PAT = "ghp_repositoryToken000";
@@ -211,5 +213,94 @@ describe("timeouts", () => {
   test("a retryable GitHub answer stays retryable through the delivery", async () => {
     fake.failNext(1, { status: 502, body: "Bad Gateway" });
     expect(await failureOf(statusJob())).toMatchObject({ permanent: false, status: 502 });
+  });
+});
+
+describe("Azure DevOps", () => {
+  const AZDO_PAT = "azdoRepoPat0123456789abcdefghijklmnopqrstuvwx";
+  const PIPELINES_PAT = "azdoPipelinesPat9876543210zyxwvutsrqponmlkji";
+  const basic = (token: string) => `Basic ${Buffer.from(`:${token}`).toString("base64")}`;
+  const PLAN_PATH = "/org/8d2c6f8a-0e5b-4c7d-9f1e-2a3b4c5d6e7f/_apis/distributedtask/hubs/build/plans/5e7f3a2b-1c4d-4e5f-9a8b-7c6d5e4f3a2b";
+  const callback = () => ({
+    taskid: "a6f3c1e2-4b5d-4e6f-8a9b-0c1d2e3f4a5b",
+    jobid: "12f1170f-54f2-53f3-20dd-22fc7dff55f9",
+    planurl: fake.azureCollectionUrl("org"),
+    planid: "5e7f3a2b-1c4d-4e5f-9a8b-7c6d5e4f3a2b",
+    projectid: "8d2c6f8a-0e5b-4c7d-9f1e-2a3b4c5d6e7f",
+    pr_num: "42",
+  });
+
+  function azureInstance(overrides: Partial<DeliveryInstance> = {}): DeliveryInstance {
+    return {
+      name: "apps-azdo",
+      gitRepositoryType: "AZDO",
+      ciCdOrchestratorType: "AZDO",
+      azdoOrgUrl: fake.azureOrgUrl("org", "project"),
+      azdoGitOpsRepoName: "manifests",
+      azdoPrRepoName: "app-src",
+      pat: AZDO_PAT,
+      orchestratorPat: PIPELINES_PAT,
+      ...overrides,
+    };
+  }
+
+  const azureStatusJob = (): StatusJob => ({ ...statusJob("apps-azdo"), target: "azdo:127.0.0.1/org/project/manifests" });
+  const abandonedPrJob = (instance = "apps-azdo"): AbandonedPullRequestJob => ({
+    kind: "abandoned-pr",
+    instance,
+    target: "azure-pipelines:127.0.0.1/org/project",
+    orderingKey: `${instance}|abandoned-pr|42`,
+    payload: { pullRequest: 42, closedAt: "2026-11-21T10:00:00Z" },
+  });
+
+  test("a status job of an AZDO instance posts to Azure Repos with pat, through the injected fetch", async () => {
+    instances = [azureInstance()];
+    await delivery().deliver(azureStatusJob(), signal());
+    const [post] = fake.requests(isAzureStatusPost);
+    expect(post?.path).toBe(`/org/project/_apis/git/repositories/manifests/commits/${SHA}/statuses`);
+    expect(post?.query).toEqual({ "api-version": "7.1" });
+    expect(post?.headers.authorization).toBe(basic(AZDO_PAT));
+    expect(post?.body).toMatchObject({ state: "succeeded", context: { name: "kustomization/apps-dev", genre: "fluxcd" } });
+    expect(fake.requests(isStatusPost)).toHaveLength(0);
+    expect(fetchCalls).toBe(1);
+  });
+
+  test("an abandoned-pr job reaches failAbandoned: TaskCompleted with result failed, sent with orchestratorPat", async () => {
+    instances = [azureInstance()];
+    fake.setPipelineCallback(42, callback());
+    await delivery().deliver(abandonedPrJob(), signal());
+    expect(fake.requests(isAzureCommitRead)).toHaveLength(0);
+    expect(fake.requests(isAzurePropertiesRead)[0]?.headers.authorization).toBe(basic(AZDO_PAT));
+    const [event] = fake.requests(isPlanEvent);
+    expect(event?.path).toBe(`${PLAN_PATH}/events`);
+    expect(event?.body).toEqual({ name: "TaskCompleted", taskId: callback().taskid, jobId: callback().jobid, result: "failed" });
+    expect(event?.headers.authorization).toBe(basic(PIPELINES_PAT));
+    expect(fetchCalls).toBe(fake.requests().length);
+  });
+
+  test("an orchestrator job of an AZDO instance resumes the task of the merged PR", async () => {
+    instances = [azureInstance()];
+    fake.setCommitMessage(SHA, "Merged PR 42: Deploy app-src 4183912345 to dev");
+    fake.setPipelineCallback(42, callback());
+    await delivery().deliver({ ...orchestratorJob(), instance: "apps-azdo", target: "azure-pipelines:127.0.0.1/org/project" }, signal());
+    expect(fake.requests(isAzureCommitRead)[0]?.headers.authorization).toBe(basic(AZDO_PAT));
+    expect(fake.requests(isPlanEvent).map((r) => r.body)).toEqual([{ name: "TaskCompleted", taskId: callback().taskid, jobId: callback().jobid, result: "succeeded" }]);
+    expect(fake.requests(isDispatch)).toHaveLength(0);
+  });
+
+  test("an abandoned-pr job for an instance whose orchestrator no longer waits on PRs is dropped, with a log", async () => {
+    instances = [githubInstance({ name: "apps-azdo" })];
+    await delivery().deliver(abandonedPrJob(), signal());
+    expect(fake.requests()).toHaveLength(0);
+    const dropped = logs.map((line) => JSON.parse(line)).find((line) => line.msg?.includes("abandoned-PR job dropped"));
+    expect(dropped).toMatchObject({ level: "info", instance: "apps-azdo", pullRequest: 42 });
+  });
+
+  test("a planurl outside the organization makes the job dead, not retried", async () => {
+    instances = [azureInstance()];
+    fake.setPipelineCallback(42, { ...callback(), planurl: "https://attacker.example.com/org/" });
+    const error = await failureOf(abandonedPrJob());
+    expect(error.permanent).toBe(true);
+    expect(fake.requests(isPlanEvent)).toHaveLength(0);
   });
 });

@@ -48,7 +48,8 @@ export function toAzureReposStatusRequest(instance: AzureReposFields, job: Statu
       state: toAzureReposState(job.status.state),
       description: `${job.status.name}: ${job.status.description}`,
       // Azure Repos merges statuses whose context and targetUrl are equal, so the noop parameter keeps them apart.
-      targetUrl: `${job.callbackUrl}?noop=${encodeURIComponent(context.name)}`,
+      // A gitOpsAppURL with its own query gets it as one more parameter (the original always added `?`).
+      targetUrl: `${job.callbackUrl}${job.callbackUrl.includes("?") ? "&" : "?"}noop=${encodeURIComponent(context.name)}`,
       context,
     },
   };

@@ -146,7 +146,7 @@ describe("failures through the real Octokit", () => {
     fake.failNext(1, { status: 401, body: { message: "Bad credentials", documentation_url: "https://docs.github.com/rest" } });
     const error = await attempt();
     expect(error).toMatchObject({ permanent: true, status: 401 });
-    expect(error.message).toBe("401 from GitHub for instance apps-dev: the token for instance apps-dev is invalid or expired (check pat)");
+    expect(error.message).toBe("401 from GitHub for instance apps-dev: the token for instance apps-dev is invalid or expired (check pat) (GitHub said: Bad credentials)");
   });
 
   test("403 without rate-limit headers: permanent, names the scope", async () => {

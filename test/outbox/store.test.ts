@@ -421,3 +421,158 @@ describe("retrying dead jobs keeps the order of states", () => {
     expect(claimAll(store, T0 + 3).map((job) => job.id)).toEqual([first!.id]);
   });
 });
+
+describe("enqueueOnce (the abandoned-PR sweep)", () => {
+  const HOUR = 3_600_000;
+  const abandonedPrJob = (pullRequest = 42): Job => ({
+    kind: "abandoned-pr",
+    instance: "apps-azdo",
+    target: "azure-pipelines:dev.azure.com/org/project",
+    orderingKey: `apps-azdo|abandoned-pr|${pullRequest}`,
+    payload: { pullRequest, closedAt: "2023-11-14T20:00:00Z" },
+  });
+  const KEY = "abandoned-pr|apps-azdo|azdo:dev.azure.com/org/project/manifests|42";
+
+  test("enqueues the first time (due now), never again for the same key", () => {
+    const store = openStore();
+    expect(store.enqueueOnce(KEY, abandonedPrJob(), T0)).toBe(true);
+    expect(store.enqueueOnce(KEY, abandonedPrJob(), T0 + 30_000)).toBe(false);
+    expect(store.pendingDepth()).toBe(1);
+    const [stored] = claimAll(store);
+    expect(stored?.job).toEqual(abandonedPrJob());
+    expect(stored?.nextAttemptAt).toBe(T0);
+    store.markDone(stored!.id, T0 + 1);
+    // Done (or dead) is still "enqueued once".
+    expect(store.enqueueOnce(KEY, abandonedPrJob(), T0 + 60_000)).toBe(false);
+    expect(store.pendingDepth()).toBe(0);
+  });
+
+  test("another key is another job", () => {
+    const store = openStore();
+    expect(store.enqueueOnce(KEY, abandonedPrJob(42), T0)).toBe(true);
+    expect(store.enqueueOnce(KEY.replace("|42", "|43"), abandonedPrJob(43), T0)).toBe(true);
+    expect(store.pendingDepth()).toBe(2);
+  });
+
+  test("the key survives a restart", () => {
+    const path = tempPath();
+    const first = createSqliteOutboxStore({ path });
+    expect(first.enqueueOnce(KEY, abandonedPrJob(), T0)).toBe(true);
+    first.close();
+    const second = openStore(path);
+    expect(second.enqueueOnce(KEY, abandonedPrJob(), T0 + 1)).toBe(false);
+    expect(second.pendingDepth()).toBe(1);
+  });
+
+  test("is atomic: a job that cannot be inserted leaves no key behind", () => {
+    const store = openStore();
+    const broken = { ...abandonedPrJob(), target: null } as unknown as Job;
+    expect(() => store.enqueueOnce(KEY, broken, T0)).toThrow();
+    expect(store.pendingDepth()).toBe(0);
+    expect(store.enqueueOnce(KEY, abandonedPrJob(), T0)).toBe(true);
+  });
+
+  test("pruneOnceKeys forgets keys recorded before the cutoff, and only those", () => {
+    const store = openStore();
+    store.enqueueOnce("old", abandonedPrJob(1), T0);
+    store.enqueueOnce("new", abandonedPrJob(2), T0 + HOUR);
+    expect(store.pruneOnceKeys(T0 + HOUR)).toBe(1);
+    expect(store.pruneOnceKeys(T0 + HOUR)).toBe(0);
+    expect(store.enqueueOnce("old", abandonedPrJob(1), T0 + 2 * HOUR)).toBe(true);
+    expect(store.enqueueOnce("new", abandonedPrJob(2), T0 + 2 * HOUR)).toBe(false);
+    // The jobs themselves are not touched.
+    expect(store.pendingDepth()).toBe(3);
+  });
+});
+
+describe("migration from schema version 1", () => {
+  const HOUR = 3_600_000;
+  /** The first migration as it shipped (src/outbox/schema.ts, MIGRATIONS[0]), copied so a change to it shows here. */
+  const V1_SCHEMA = `
+  CREATE TABLE jobs (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind            TEXT    NOT NULL,
+    instance        TEXT    NOT NULL,
+    target          TEXT    NOT NULL,
+    ordering_key    TEXT    NOT NULL,
+    coalesce_key    TEXT,
+    payload         TEXT    NOT NULL,
+    state           TEXT    NOT NULL CHECK (state IN ('pending', 'done', 'dead')),
+    claimed         INTEGER NOT NULL DEFAULT 0 CHECK (claimed IN (0, 1)),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL,
+    last_error      TEXT
+  );
+  CREATE INDEX jobs_due ON jobs (state, claimed, next_attempt_at);
+  CREATE INDEX jobs_ordering_head ON jobs (ordering_key, id) WHERE state = 'pending';
+  CREATE INDEX jobs_coalesce ON jobs (coalesce_key) WHERE state = 'pending';
+  CREATE INDEX jobs_pending_created ON jobs (created_at) WHERE state = 'pending';
+  CREATE INDEX jobs_done_updated ON jobs (updated_at) WHERE state = 'done';
+
+  CREATE TABLE commits (
+    instance   TEXT    NOT NULL,
+    "commit"   TEXT    NOT NULL,
+    known      TEXT    NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (instance, "commit")
+  ) WITHOUT ROWID;
+  CREATE INDEX commits_updated ON commits (updated_at);
+
+  CREATE TABLE target_blocks (
+    target        TEXT    PRIMARY KEY,
+    blocked_until INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `;
+
+  function createVersion1File(): string {
+    const path = join(mkdtempSync(join(tmpdir(), "gitops-connector-outbox-")), "outbox.db");
+    const db = new Database(path, { create: true });
+    db.run("PRAGMA journal_mode = WAL");
+    db.run(V1_SCHEMA);
+    db.run("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
+    db.run("INSERT INTO schema_version (version, applied_at) VALUES (1, ?)", [T0 - HOUR]);
+    const job = statusJob();
+    db.run(
+      "INSERT INTO jobs (kind, instance, target, ordering_key, coalesce_key, payload, state, claimed, attempts, next_attempt_at, created_at, updated_at, last_error) " +
+        "VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, 2, ?, ?, ?, ?)",
+      [job.kind, job.instance, job.target, job.orderingKey, job.coalesceKey ?? null, JSON.stringify(job), T0, T0 - HOUR, T0 - 1, "503 from GitHub"],
+    );
+    db.run('INSERT INTO commits (instance, "commit", known, updated_at) VALUES (?, ?, ?, ?)', ["apps-dev", "abc123", JSON.stringify({ ...NOTHING_KNOWN, notified: ["succeeded"] }), T0]);
+    db.close();
+    return path;
+  }
+
+  test("is migrated to the current version on open, keeping its jobs and knowledge", () => {
+    const path = createVersion1File();
+    const store = openStore(path);
+
+    const [stored] = claimAll(store);
+    expect(stored?.job).toEqual(statusJob());
+    expect(stored).toMatchObject({ attempts: 2, lastError: "503 from GitHub", createdAt: T0 - HOUR });
+    let seen: KnownCommit | undefined;
+    store.submit("apps-dev", "abc123", (known) => ((seen = known), { jobs: [], known }), T0);
+    expect(seen?.notified).toEqual(["succeeded"]);
+    expect(store.enqueueOnce("abandoned-pr|apps-azdo|x|1", orchestratorJob("once"), T0)).toBe(true);
+    expect(store.enqueueOnce("abandoned-pr|apps-azdo|x|1", orchestratorJob("once"), T0)).toBe(false);
+    store.close();
+
+    const db = new Database(path);
+    // Version 2 (once_keys) and any later one are recorded as applied at this open.
+    const versions = Array.from({ length: SCHEMA_VERSION }, (_, i) => ({ version: i + 1, applied_at: i === 0 ? T0 - HOUR : T0 }));
+    expect(SCHEMA_VERSION).toBeGreaterThanOrEqual(2);
+    expect(db.query("SELECT version, applied_at FROM schema_version ORDER BY version").all()).toEqual(versions);
+    expect(db.query("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'once_keys' AND name = 'once_keys_created'").all()).toHaveLength(1);
+    db.close();
+  });
+
+  test("a second open migrates nothing more", () => {
+    const path = createVersion1File();
+    openStore(path).close();
+    openStore(path).close();
+    const db = new Database(path);
+    expect(db.query("SELECT COUNT(*) AS n FROM schema_version").get()).toEqual({ n: SCHEMA_VERSION });
+    db.close();
+  });
+});
