@@ -121,7 +121,7 @@ function serve(args: string[]): number | undefined {
   return undefined; // keep running
 }
 
-/** Instances whose jobs this build cannot deliver over the network yet. */
+/** Runs one command; the exit code, or undefined while `serve` keeps the process running. */
 function main(argv: string[]): number | undefined {
   const [command, ...rest] = argv;
   switch (command) {

@@ -72,7 +72,7 @@ export function createProviders(options: ProvidersOptions): Providers {
                 repository: repositoryOf(instance),
                 userAgent: USER_AGENT,
                 fetch: options.fetch,
-                logger: options.logger.child({ orchestrator: instance.ciCdOrchestratorType, instance: instance.name }),
+                logger: options.logger.child({ orchestrator: instance.ciCdOrchestratorType }),
               }) ?? null);
         orchestrators.set(instance, orchestrator);
       }

@@ -85,6 +85,7 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
     delivery,
     logger,
     ...config.outbox,
+    redact: (text) => redactor.redact(text),
     onAttempt(job, outcome, durationMs) {
       metrics.jobs.inc({ kind: job.job.kind, target: job.job.target, outcome });
       metrics.deliverySeconds.observe({ kind: job.job.kind }, durationMs / 1000);

@@ -25,6 +25,11 @@ export interface WorkerOptions {
   /** Longest sleep between looks at the store when nothing is due (a safety net; enqueues wake the worker). */
   idleCheckMs?: number;
   onAttempt?(job: StoredJob, outcome: AttemptOutcome, durationMs: number): void;
+  /**
+   * Applied to every error before it is stored: an API that echoes a credential in its error must not put it
+   * in the outbox file (and `outbox dead`), which the log's redaction does not cover.
+   */
+  redact?(text: string): string;
 }
 
 export interface OutboxWorker {
@@ -129,14 +134,15 @@ export function createOutboxWorker(options: WorkerOptions): OutboxWorker {
       return;
     }
     const failure = toDeliveryError(error);
+    const redact = options.redact ?? ((text: string) => text);
     if (failure instanceof ShutdownAbort) {
-      options.store.markRetry(stored.id, at, at, failure.message);
+      options.store.markRetry(stored.id, at, at, redact(failure.message));
       log.info({ ...fields, outcome: "retried" }, failure.message);
       options.onAttempt?.(stored, "retried", durationMs);
       return;
     }
     if (failure.permanent || attempt >= options.maxAttempts) {
-      const reason = failure.permanent ? failure.message : `gave up after ${attempt} attempts (outbox.maxAttempts): ${failure.message}`;
+      const reason = redact(failure.permanent ? failure.message : `gave up after ${attempt} attempts (outbox.maxAttempts): ${failure.message}`);
       options.store.markDead(stored.id, at, reason);
       log.error({ ...fields, outcome: "dead", status: failure.status, error: reason }, "delivery failed for good; see `gitops-connector outbox dead`");
       options.onAttempt?.(stored, "dead", durationMs);
@@ -148,7 +154,7 @@ export function createOutboxWorker(options: WorkerOptions): OutboxWorker {
       options.store.blockTarget(job.target, at + failure.retryAfterMs);
       delay = Math.max(delay, failure.retryAfterMs);
     }
-    options.store.markRetry(stored.id, at, at + delay, failure.message);
+    options.store.markRetry(stored.id, at, at + delay, redact(failure.message));
     log.warn({ ...fields, outcome: "retried", status: failure.status, error: failure.message, nextAttemptInMs: delay }, "delivery failed; will retry");
     options.onAttempt?.(stored, "retried", durationMs);
   }

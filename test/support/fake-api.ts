@@ -94,6 +94,8 @@ export const isStatusPost: RequestPredicate = (r) => r.method === "POST" && /\/r
 export const isCommitRead: RequestPredicate = (r) => r.method === "GET" && /\/repos\/[^/]+\/[^/]+\/commits\/[^/]+$/.test(r.path);
 export const isDispatch: RequestPredicate = (r) => r.method === "POST" && /\/repos\/[^/]+\/[^/]+\/dispatches$/.test(r.path);
 export const isPullsOfCommit: RequestPredicate = (r) => r.method === "GET" && /\/repos\/[^/]+\/[^/]+\/commits\/[^/]+\/pulls$/.test(r.path);
+export const isPullRequestList: RequestPredicate = (r) => r.method === "GET" && /\/repos\/[^/]+\/[^/]+\/pulls$/.test(r.path);
+export const isPullRequestRead: RequestPredicate = (r) => r.method === "GET" && /\/repos\/[^/]+\/[^/]+\/pulls\/\d+$/.test(r.path);
 export const isAzureStatusPost: RequestPredicate = (r) => r.method === "POST" && /\/_apis\/git\/repositories\/[^/]+\/commits\/[^/]+\/statuses$/.test(r.path);
 export const isAzureCommitRead: RequestPredicate = (r) => r.method === "GET" && /\/_apis\/git\/repositories\/[^/]+\/commits\/[^/]+$/.test(r.path);
 export const isAzurePullRequestList: RequestPredicate = (r) => r.method === "GET" && /\/_apis\/git\/repositories\/[^/]+\/pullrequests$/i.test(r.path);
