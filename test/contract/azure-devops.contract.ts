@@ -215,3 +215,30 @@ test("GitHub manifests + Azure Pipelines: the PR of the merge commit on GitHub, 
   expect(github.some((entry) => JSON.stringify(entry.headers ?? {}).includes(PIPELINES_PAT))).toBe(false);
   expect(azure.some((entry) => JSON.stringify(entry.headers ?? {}).includes(GITHUB_PAT))).toBe(false);
 });
+
+test("GitHub manifests + Azure Pipelines: the sweep lists closed GitHub PRs and fails the task of one closed unmerged", async () => {
+  const spec = JSON.parse(readFileSync(join(PEERS_DIR, "specs", "github.subset.json"), "utf8"));
+  const simple = spec.components.examples["pull-request-simple-items"].value[0];
+  const full = spec.components.examples["pull-request"].value;
+  const body = `Deploy app to dev\n\n<!-- gitops-connector: ${JSON.stringify(CALLBACK)} -->`;
+  const closedAt = new Date().toISOString();
+  await cannedResponse(GITHUB_PEER_URL, {
+    operationId: "pulls/list",
+    body: [{ ...simple, number: 43, state: "closed", body, closed_at: closedAt, updated_at: closedAt, merged_at: null }],
+    times: 1000,
+  });
+  await cannedResponse(GITHUB_PEER_URL, { operationId: "pulls/get", body: { ...full, number: 43, state: "closed", body, merged_at: null } });
+  await cannedRunningPlan();
+  await start(1);
+
+  await waitForJournal(AZDO_PEER_URL, isEvent, 10_000);
+  await drainAndStop(daemon);
+  const github = await journal(GITHUB_PEER_URL);
+  const azure = await journal(AZDO_PEER_URL);
+
+  expectAllRequestsValid([...github, ...azure]);
+  const list = withOperation(github, "pulls/list")[0];
+  expect([list?.path, list?.query]).toEqual(["/repos/acme/manifests/pulls", expect.objectContaining({ state: "closed", sort: "updated", direction: "desc" })]);
+  expect(withOperation(github, "pulls/get").map((entry) => entry.path)).toEqual(["/repos/acme/manifests/pulls/43"]);
+  expectTaskCompleted(azure.filter((entry) => entry.operationId !== "Pull Requests_Get Pull Requests"), "failed");
+});
