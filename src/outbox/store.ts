@@ -72,6 +72,9 @@ function open(path: string, synchronous: "normal" | "full", now: number): Databa
     // across power loss, at the cost of one fsync per webhook and per delivered job.
     // https://www.sqlite.org/pragma.html#pragma_synchronous, https://www.sqlite.org/wal.html
     db.run(`PRAGMA synchronous = ${synchronous === "full" ? "FULL" : "NORMAL"}`);
+    // Sorts and temporary indexes stay in memory: with a read-only root, the only writable places may be the
+    // data dir and a small /tmp, and SQLite's temp files would otherwise go to /tmp.
+    db.run("PRAGMA temp_store = MEMORY");
     migrate(db, path, now);
     return db;
   } catch (error) {
