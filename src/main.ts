@@ -60,9 +60,12 @@ function serve(args: string[]): number | undefined {
     console.error(`${PRODUCT}: --port must be an integer from 0 to 65535, got "${values.port}"`);
     return EXIT_USAGE;
   }
-  const levelFlag = (values["log-level"] as string | undefined) ?? process.env.LOG_LEVEL;
+  // Precedence: --log-level, then LOG_LEVEL, then the config's logLevel, then info. An empty LOG_LEVEL (a
+  // Kubernetes manifest rendering an unset value) counts as unset.
+  const levelSource = values["log-level"] !== undefined ? "--log-level" : "LOG_LEVEL";
+  const levelFlag = (values["log-level"] as string | undefined) ?? (process.env.LOG_LEVEL || undefined);
   if (levelFlag !== undefined && !isLogLevel(levelFlag)) {
-    console.error(`${PRODUCT}: log level must be one of fatal, error, warn, info, debug, trace, silent; got "${levelFlag}"`);
+    console.error(`${PRODUCT}: ${levelSource} must be one of fatal, error, warn, info, debug, trace, silent; got "${levelFlag}"`);
     return EXIT_USAGE;
   }
 
@@ -111,6 +114,7 @@ function serve(args: string[]): number | undefined {
       dataDir: (values["data-dir"] as string | undefined) ?? "./data",
       dryRun,
       logger,
+      logLevelFromCli: levelFlag !== undefined,
       redactor,
     });
   } catch (error) {

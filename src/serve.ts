@@ -14,6 +14,7 @@ import { createAbandonedPrSweep } from "./orchestrators/abandoned-sweep.ts";
 import { createProviders } from "./providers.ts";
 import type { Logger, SecretRedactor } from "./observability/logger.ts";
 import { createMetrics } from "./observability/metrics.ts";
+import { observeFetch } from "./observability/outbound.ts";
 import { translate } from "./operators/index.ts";
 import { createOutboxIntake } from "./outbox/intake.ts";
 import { createScheduler, type PeriodicTask } from "./outbox/scheduler.ts";
@@ -39,6 +40,8 @@ export interface ServeOptions {
   dataDir: string;
   dryRun: boolean;
   logger: Logger;
+  /** The level came from --log-level or LOG_LEVEL, which win over the config's logLevel on reload too. */
+  logLevelFromCli?: boolean;
   redactor: SecretRedactor;
   /** Replaces the network delivery (tests); never used by the CLI. */
   delivery?: Delivery;
@@ -76,10 +79,12 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
 
   const metrics = createMetrics();
   metrics.observeOutbox({ depth: () => store.pendingDepth(), oldestPendingAt: () => store.oldestPendingAt() });
-  const providers = createProviders({ logger: logger.child({ component: "providers" }) });
+  // Every call to a provider or subscriber is counted by target and status class (src/observability/outbound.ts).
+  const outboundFetch = observeFetch((target, outcome) => metrics.outboundResponses.inc({ target, class: outcome }));
+  const providers = createProviders({ logger: logger.child({ component: "providers" }), fetch: outboundFetch });
   const stopController = new AbortController();
   const delivery =
-    options.delivery ?? (options.dryRun ? createDryRunDelivery({ logger, instanceNamed }) : createNetworkDelivery({ instanceNamed, logger, providers }));
+    options.delivery ?? (options.dryRun ? createDryRunDelivery({ logger, instanceNamed }) : createNetworkDelivery({ instanceNamed, logger, providers, fetch: outboundFetch }));
   const worker = createOutboxWorker({
     store,
     delivery,
@@ -88,7 +93,7 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
     redact: (text) => redactor.redact(text),
     onAttempt(job, outcome, durationMs) {
       metrics.jobs.inc({ kind: job.job.kind, target: job.job.target, outcome });
-      metrics.deliverySeconds.observe({ kind: job.job.kind }, durationMs / 1000);
+      metrics.deliverySeconds.observe({ kind: job.job.kind, outcome }, durationMs / 1000);
     },
   });
   const outboxIntake = createOutboxIntake({ store, maxDepth: () => config.outbox.maxDepth, onEnqueued: () => worker.wake() });
@@ -119,7 +124,14 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
     const sweep = createAbandonedPrSweep({
       instances: () => config.instances,
       providers,
-      store,
+      store: {
+        // The sweep's jobs enter the outbox here, not through the intake: count them as planned too.
+        enqueueOnce(onceKey, job, at) {
+          const enqueued = store.enqueueOnce(onceKey, job, at);
+          if (enqueued) metrics.jobsPlanned.inc({ kind: job.kind, target: job.target });
+          return enqueued;
+        },
+      },
       cutoffHours: () => config.scheduler.abandonedPrCutoffHours,
       timeoutMs: () => config.outbox.timeoutMs,
       onEnqueued: () => worker.wake(),
@@ -161,6 +173,12 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
     onReload(next) {
       if (next.server.port !== config.server.port || next.server.host !== config.server.host || next.outbox.path !== config.outbox.path) {
         logger.warn({ component: "config" }, "server.host, server.port and outbox.path take effect on restart");
+      }
+      // pino's children follow their root's level, so a new logLevel applies at once (unless the CLI set one).
+      const level = next.logLevel ?? "info";
+      if (!options.logLevelFromCli && logger.level !== level) {
+        logger.level = level;
+        logger.info({ component: "config", logLevel: level }, "log level changed");
       }
       config = next;
       settings = toWebhookSettings(next);

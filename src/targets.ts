@@ -17,7 +17,9 @@ export interface TargetFields {
   readonly azdoPrRepoName?: string;
 }
 
-const withoutScheme = (url: string | undefined) => (url ?? "").replace(/^[a-z]+:\/\//i, "").replace(/\/+$/, "");
+/** Host and path only: a scheme says nothing, and user info (`user:token@`) must never reach a label or log. */
+const withoutScheme = (url: string | undefined) =>
+  (url ?? "").replace(/^[a-z]+:\/\//i, "").replace(/^[^/@]*@/, "").replace(/\/+$/, "");
 
 /** `github:api.github.com/repos/org/manifests` or `azdo:dev.azure.com/org/project/manifests`. */
 export function gitTargetOf(instance: TargetFields): string {

@@ -1,8 +1,11 @@
 /**
  * Prometheus metrics (names per DESIGN §10) on a registry of our own, served at GET /metrics. prom-client
- * does the text format; this file only declares what we count.
+ * does the text format; this file only declares what we count. Every label value comes from the config
+ * (instance names, targets built from its URLs and names) or from a fixed set (results, kinds, outcomes,
+ * classes), so no request can add series and no token can become a label.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { OUTBOUND_CLASSES } from "./outbound.ts";
 import { VERSION } from "../version.ts";
 
 export interface OutboxGauges {
@@ -13,9 +16,12 @@ export interface OutboxGauges {
 export interface Metrics {
   readonly registry: Registry;
   readonly webhooks: Counter<"operator" | "instance" | "result">;
+  /** Jobs entering the outbox: planned from webhooks, or found by the abandoned-PR sweep. */
   readonly jobsPlanned: Counter<"kind" | "target">;
+  /** Delivery attempts by outcome: delivered and dead end a job, retried means another attempt follows. */
   readonly jobs: Counter<"kind" | "target" | "outcome">;
-  readonly deliverySeconds: Histogram<"kind">;
+  readonly deliverySeconds: Histogram<"kind" | "outcome">;
+  readonly outboundResponses: Counter<"target" | "class">;
   readonly configReloads: Counter<"result">;
   /** Points the outbox gauges at a live store (read at scrape time). */
   observeOutbox(gauges: OutboxGauges): void;
@@ -29,7 +35,7 @@ export function createMetrics(): Metrics {
   let outbox: OutboxGauges | undefined;
   new Gauge({
     name: "gitops_connector_outbox_depth",
-    help: "Pending jobs in the outbox",
+    help: "Pending jobs in the outbox (in flight included)",
     registers: [registry],
     collect() {
       if (outbox) this.set(outbox.depth());
@@ -37,24 +43,32 @@ export function createMetrics(): Metrics {
   });
   new Gauge({
     name: "gitops_connector_outbox_oldest_pending_seconds",
-    help: "Age of the oldest pending job",
+    help: "Age of the oldest pending job in seconds; 0 when none is pending",
     registers: [registry],
     collect() {
       const oldest = outbox?.oldestPendingAt();
       this.set(oldest === undefined ? 0 : Math.max(0, (Date.now() - oldest) / 1000));
     },
   });
+  const configReloads = new Counter({
+    name: "gitops_connector_config_reloads_total",
+    help: "Config reloads, by result (success, failure)",
+    labelNames: ["result"],
+    registers: [registry],
+  });
+  // Both series exist from the start, so an alert on increase(…{result="failure"}) sees the first failure.
+  for (const result of ["success", "failure"]) configReloads.inc({ result }, 0);
   return {
     registry,
     webhooks: new Counter({
       name: "gitops_connector_webhooks_total",
-      help: "Webhooks received, by operator, instance and result",
+      help: "Webhooks received, by operator, instance (a configured one or unknown) and result",
       labelNames: ["operator", "instance", "result"],
       registers: [registry],
     }),
     jobsPlanned: new Counter({
       name: "gitops_connector_jobs_planned_total",
-      help: "Jobs planned from webhooks, by kind and target",
+      help: "Jobs enqueued in the outbox (planned from webhooks or by the abandoned-PR sweep), by kind and target",
       labelNames: ["kind", "target"],
       registers: [registry],
     }),
@@ -66,17 +80,18 @@ export function createMetrics(): Metrics {
     }),
     deliverySeconds: new Histogram({
       name: "gitops_connector_delivery_seconds",
-      help: "Duration of delivery attempts",
-      labelNames: ["kind"],
+      help: "Duration of delivery attempts in seconds, by kind and outcome (delivered, retried, dead)",
+      labelNames: ["kind", "outcome"],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [registry],
     }),
-    configReloads: new Counter({
-      name: "gitops_connector_config_reloads_total",
-      help: "Config reloads, by result",
-      labelNames: ["result"],
+    outboundResponses: new Counter({
+      name: "gitops_connector_outbound_responses_total",
+      help: `Outbound HTTP calls to providers and subscribers, by target and class (${OUTBOUND_CLASSES.join(", ")})`,
+      labelNames: ["target", "class"],
       registers: [registry],
     }),
+    configReloads,
     observeOutbox(gauges) {
       outbox = gauges;
     },

@@ -7,6 +7,7 @@
  */
 import type { AbandonedPullRequestJob } from "../model.ts";
 import type { Logger } from "../observability/logger.ts";
+import { withOutboundScope } from "../observability/outbound.ts";
 import type { OutboxStore } from "../outbox/types.ts";
 import type { ProviderInstance, Providers } from "../providers.ts";
 import { gitTargetOf, orchestratorTargetOf } from "../targets.ts";
@@ -63,9 +64,9 @@ export function createAbandonedPrSweep(options: AbandonedPrSweepOptions): Abando
   async function sweep(instance: ProviderInstance): Promise<number> {
     if (!options.providers.orchestratorOf(instance)?.failAbandoned) return 0;
     const since = new Date(now() - options.cutoffHours() * HOUR_MS);
-    const abandoned = await options.providers
-      .repositoryOf(instance)
-      .abandonedPullRequestsSince(since, callSignal());
+    const repository = options.providers.repositoryOf(instance);
+    // No job names a target yet: the listing's calls count under the git target they list.
+    const abandoned = await withOutboundScope({ target: gitTargetOf(instance) }, () => repository.abandonedPullRequestsSince(since, callSignal()));
     let enqueued = 0;
     for (const pr of abandoned) {
       const job = toAbandonedPrJob(instance, pr.number, pr.closedAt);

@@ -4,9 +4,15 @@
  * timeout. A retryable failure waits an exponential backoff with full jitter (or the server's Retry-After,
  * applied to the whole target); a permanent one, or the last allowed attempt, makes the job dead.
  * The store guarantees order: only the oldest pending job of an ordering key is ever claimable.
+ *
+ * Each attempt ends in one log line (jobId, kind, instance, commit, target, attempt, durationMs, outcome, and the
+ * HTTP status when there was one): info when delivered, warn when it will be retried (an API failed or was slow;
+ * worth a look, though the job is not lost), error when dead. The job's payload is logged only at debug.
  */
 import { DeliveryError, type Delivery } from "../delivery.ts";
+import type { Job } from "../model.ts";
 import type { Logger } from "../observability/logger.ts";
+import { withOutboundScope, type OutboundScope } from "../observability/outbound.ts";
 import type { OutboxStore, StoredJob } from "./types.ts";
 
 export type AttemptOutcome = "delivered" | "retried" | "dead";
@@ -106,11 +112,13 @@ export function createOutboxWorker(options: WorkerOptions): OutboxWorker {
       () => controller.abort(new DeliveryError(`timed out after ${options.timeoutMs} ms (outbox.timeoutMs)`, { permanent: false })),
       options.timeoutMs,
     );
+    // The attempt's outbound calls are counted under its target and leave their last status here.
+    const scope: OutboundScope = { target: stored.job.target };
+    log.debug({ jobId: stored.id, kind: stored.job.kind, target: stored.job.target, attempt: stored.attempts + 1, payload: stored.job.payload }, "delivering");
     const started = performance.now();
-    const done = options.delivery
-      .deliver(stored.job, controller.signal)
+    const done = withOutboundScope(scope, () => options.delivery.deliver(stored.job, controller.signal))
       .then(
-        () => settle(stored, undefined, performance.now() - started),
+        () => settle(stored, undefined, performance.now() - started, scope.lastStatus),
         (error: unknown) => settle(stored, controller.signal.aborted ? controller.signal.reason : error, performance.now() - started),
       )
       .catch((error: unknown) => log.error({ err: error, jobId: stored.id }, "could not record a delivery result; the job stays claimed until restart"))
@@ -122,14 +130,15 @@ export function createOutboxWorker(options: WorkerOptions): OutboxWorker {
     inFlight.set(stored.id, { target: stored.job.target, controller, done });
   }
 
-  function settle(stored: StoredJob, error: unknown, durationMs: number): void {
+  /** `lastStatus`: the last HTTP answer of a successful attempt; a failure carries its own status. */
+  function settle(stored: StoredJob, error: unknown, durationMs: number, lastStatus?: number): void {
     const { job } = stored;
     const attempt = stored.attempts + 1;
-    const fields = { jobId: stored.id, kind: job.kind, instance: job.instance, target: job.target, attempt, durationMs: Math.round(durationMs) };
+    const fields = { jobId: stored.id, kind: job.kind, instance: job.instance, commit: commitOf(job), target: job.target, attempt, durationMs: Math.round(durationMs) };
     const at = now();
     if (error === undefined) {
       options.store.markDone(stored.id, at);
-      log.info({ ...fields, outcome: "delivered" }, "delivered");
+      log.info({ ...fields, outcome: "delivered", status: lastStatus }, "delivered");
       options.onAttempt?.(stored, "delivered", durationMs);
       return;
     }
@@ -183,6 +192,19 @@ export function createOutboxWorker(options: WorkerOptions): OutboxWorker {
       return { finished: pending.length - interrupted, interrupted };
     },
   };
+}
+
+/** The commit a job is about, for the log line; an abandoned-PR job is about a pull request instead. */
+function commitOf(job: Job): string | undefined {
+  switch (job.kind) {
+    case "status":
+    case "orchestrator":
+      return job.payload.commit;
+    case "subscriber":
+      return job.payload.body.commit_id;
+    case "abandoned-pr":
+      return undefined;
+  }
 }
 
 function toDeliveryError(error: unknown): DeliveryError | ShutdownAbort {

@@ -3,6 +3,11 @@
  * instance, translate with that instance's operator adapter, plan and record the jobs, answer. Each way a
  * request can be wrong has its own status code and a JSON body a person can act on (DESIGN §4, §10).
  * Framework-free (Request → Response) so it is tested without a server and mounted by Elysia in app.ts.
+ *
+ * Every request ends in exactly one info line `webhook` (instance, operator, result, status, and commit,
+ * reconciler and jobs when accepted, the reason otherwise) and one `onResult` call for the metrics. The instance
+ * and operator there are a configured instance's or "unknown", never a name from the request, so an
+ * unauthenticated caller cannot create metric series at will. The payload itself is logged only at debug.
  */
 import { IntakeFullError, type Intake } from "../intake.ts";
 import { reconcilerId, type OperatorType, type Translation, type TranslationOptions } from "../model.ts";
@@ -42,6 +47,13 @@ export interface WebhookDeps {
 }
 
 const DRAIN_RETRY_AFTER_SECONDS = 5;
+/** A reason is context for the log line; a 1 MB instance name in a payload must not become a 1 MB line. */
+const REASON_LIMIT = 300;
+const UNKNOWN = "unknown";
+
+function shorten(text: string): string {
+  return text.length <= REASON_LIMIT ? text : `${text.slice(0, REASON_LIMIT - 1)}…`;
+}
 
 function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
   return Response.json(body, { status, headers });
@@ -57,52 +69,62 @@ export function createWebhookHandler(deps: WebhookDeps) {
   const log = deps.logger.child({ component: "webhook" });
 
   return async function handleWebhook(request: Request, pathInstance?: string): Promise<Response> {
-    let operator = "unknown";
-    let instanceName = pathInstance ?? "unknown";
+    let operator = UNKNOWN;
+    let instanceName = UNKNOWN;
     const finish = (result: WebhookResult, response: Response, fields: Record<string, unknown> = {}) => {
       deps.onResult?.(result, operator, instanceName);
-      log.info({ instance: instanceName, operator, result, status: response.status, ...fields }, "webhook");
+      log.info({ instance: instanceName, operator, result, status: response.status, jobs: 0, ...fields }, "webhook");
       return response;
     };
+    /** Answers `{ error }` and logs the same text as the reason. */
+    const reject = (result: WebhookResult, status: number, error: string, headers: Record<string, string> = {}) =>
+      finish(result, json(status, { error }, headers), { reason: shorten(error) });
 
     try {
+      const settings = deps.settings();
+      const named = settings.instances.find((instance) => instance.name === pathInstance);
+      if (named) {
+        instanceName = named.name;
+        operator = named.gitOpsOperatorType;
+      }
       if (deps.isDraining()) {
-        return finish("unavailable", json(503, { error: "shutting down; retry against another replica or after restart" }, { "Retry-After": String(DRAIN_RETRY_AFTER_SECONDS) }));
+        return reject("unavailable", 503, "shutting down; retry against another replica or after restart", { "Retry-After": String(DRAIN_RETRY_AFTER_SECONDS) });
       }
       if (!isJsonMediaType(request.headers.get("content-type"))) {
-        return finish("unsupported_media_type", json(415, { error: `unsupported Content-Type "${request.headers.get("content-type")}": send application/json` }));
+        return reject("unsupported_media_type", 415, `unsupported Content-Type "${shorten(request.headers.get("content-type") ?? "")}": send application/json`);
       }
-      const settings = deps.settings();
       const body = await readBodyWithLimit(request, settings.maxBodyBytes);
       if (!body.ok) {
-        return finish("too_large", json(413, { error: `body larger than ${settings.maxBodyBytes} bytes (server.maxBodyBytes)` }));
+        return reject("too_large", 413, `body larger than ${settings.maxBodyBytes} bytes (server.maxBodyBytes)`);
       }
       if (!isAuthenticated(settings.auth, request.headers, body.bytes)) {
-        return finish("unauthorized", json(401, { error: "webhook authentication failed: send a valid X-Signature (Flux generic-hmac) or Authorization: Bearer token" }));
+        return reject("unauthorized", 401, "webhook authentication failed: send a valid X-Signature (Flux generic-hmac) or Authorization: Bearer token");
       }
 
       let payload: unknown;
       try {
         payload = JSON.parse(new TextDecoder().decode(body.bytes));
       } catch (error) {
-        return finish("invalid", json(400, { error: `malformed JSON: ${(error as Error).message}` }));
+        return reject("invalid", 400, `malformed JSON: ${(error as Error).message}`);
       }
       if (typeof payload !== "object" || payload === null || Array.isArray(payload)) {
-        return finish("invalid", json(400, { error: "the body must be a JSON object (a Flux event or an Argo CD notification)" }));
+        return reject("invalid", 400, "the body must be a JSON object (a Flux event or an Argo CD notification)");
       }
+      // Authenticated and parsed: worth seeing whole when debugging a translation, never at info.
+      log.debug({ instance: instanceName, payload }, "webhook payload");
 
       const selection = selectInstance(settings.instances, pathInstance, payload);
-      if (!selection.ok) return finish("unknown_instance", json(404, { error: selection.error }));
+      if (!selection.ok) return reject("unknown_instance", 404, selection.error);
       const instance = selection.instance;
       instanceName = instance.name;
       operator = instance.gitOpsOperatorType;
 
       const translation = deps.translate(instance.gitOpsOperatorType, payload, { statusContext: instance.statusContext, instanceName: instance.name });
       if (translation.kind === "invalid") {
-        return finish("invalid", json(400, { error: `not a valid ${operator} payload for instance ${instance.name}: ${translation.error}` }));
+        return reject("invalid", 400, `not a valid ${operator} payload for instance ${instance.name}: ${translation.error}`);
       }
       if (translation.kind === "ignored") {
-        return finish("ignored", json(200, { ignored: translation.reason, instance: instance.name }), { reason: translation.reason });
+        return finish("ignored", json(200, { ignored: translation.reason, instance: instance.name }), { reason: shorten(translation.reason) });
       }
 
       const observation = translation.observation;
@@ -115,10 +137,10 @@ export function createWebhookHandler(deps: WebhookDeps) {
       });
     } catch (error) {
       if (error instanceof IntakeFullError) {
-        return finish("unavailable", json(503, { error: error.message }, { "Retry-After": String(error.retryAfterSeconds) }));
+        return reject("unavailable", 503, error.message, { "Retry-After": String(error.retryAfterSeconds) });
       }
-      log.error({ err: error }, "webhook handler failed");
-      return finish("internal_error", json(500, { error: "internal error; the event was not accepted, retry it" }));
+      log.error({ err: error, instance: instanceName }, "webhook handler failed");
+      return reject("internal_error", 500, "internal error; the event was not accepted, retry it");
     }
   };
 }

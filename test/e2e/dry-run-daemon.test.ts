@@ -2,7 +2,7 @@
  * The acceptance sequences of the foundation issue, against the real daemon process in --dry-run:
  * statuses, subscriber posts and exactly one orchestrator job for a Flux Progressing + ReconciliationSucceeded
  * sequence; no new jobs for five repeats; distinct contexts for two Kustomizations on one commit; no token in
- * any output of the whole run; SIGHUP reload; SIGTERM exit 0.
+ * any output of the whole run; SIGHUP reload; /metrics parses and counts the run; SIGTERM exit 0.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
@@ -120,6 +120,34 @@ describe("dry-run daemon", () => {
     await daemon.waitForLine((line) => line.includes('"level":"error"') && line.includes("instances[0]"));
     const kept = await send(fluxEvent("ReconciliationSucceeded", "still served", "kept"));
     expect(kept.status).toBe(202);
+  });
+
+  test("/metrics counts the run: webhooks, planned and delivered jobs, reloads; the dry run calls out to nobody", async () => {
+    type Family = { name: string; metrics: Array<{ value?: string; labels?: Record<string, string> }> };
+    const parse = require("parse-prometheus-text-format") as (text: string) => Family[];
+    const sum = (families: Family[], name: string, labels: Record<string, string> = {}) =>
+      (families.find((family) => family.name === name)?.metrics ?? [])
+        .filter((sample) => Object.entries(labels).every(([key, value]) => sample.labels?.[key] === value))
+        .reduce((total, sample) => total + Number(sample.value), 0);
+    let families: Family[] = [];
+    for (let tries = 0; tries < 200; tries += 1) {
+      families = parse(await (await fetch(`${daemon.url}/metrics`)).text());
+      if (sum(families, "gitops_connector_outbox_depth") === 0) break;
+      await Bun.sleep(25);
+    }
+    expect(sum(families, "gitops_connector_outbox_depth")).toBe(0);
+    expect(sum(families, "gitops_connector_webhooks_total", { operator: "FLUX", instance: "apps-dev", result: "accepted" })).toBeGreaterThanOrEqual(10);
+    const planned = sum(families, "gitops_connector_jobs_planned_total");
+    expect(planned).toBeGreaterThan(0);
+    // A status still pending when a newer one for its context arrives is replaced, never delivered.
+    const delivered = sum(families, "gitops_connector_jobs_total", { outcome: "delivered" });
+    expect(delivered).toBeGreaterThan(0);
+    expect(delivered).toBeLessThanOrEqual(planned);
+    expect(sum(families, "gitops_connector_outbound_responses_total")).toBe(0);
+    expect(sum(families, "gitops_connector_config_reloads_total", { result: "success" })).toBeGreaterThanOrEqual(1);
+    expect(sum(families, "gitops_connector_config_reloads_total", { result: "failure" })).toBeGreaterThanOrEqual(1);
+    const labelValues = families.flatMap((family) => family.metrics.flatMap((sample) => Object.values(sample.labels ?? {})));
+    for (const value of labelValues) for (const secret of [PAT, ORCHESTRATOR_PAT, HMAC_KEY]) expect(value).not.toContain(secret);
   });
 
   test("no token or key appears in any output of the whole run, and SIGTERM exits 0", async () => {
