@@ -144,3 +144,16 @@ export function reconcilerId(reconciler: Reconciler): string {
     ? `${reconciler.kind}/${reconciler.namespace}/${reconciler.name}`
     : `${reconciler.kind}/${reconciler.name}`;
 }
+
+/** The commit a job is about; an abandoned-PR job is about a pull request instead. */
+export function commitOfJob(job: Job): string | undefined {
+  switch (job.kind) {
+    case "status":
+    case "orchestrator":
+      return job.payload.commit;
+    case "subscriber":
+      return job.payload.body.commit_id;
+    case "abandoned-pr":
+      return undefined;
+  }
+}

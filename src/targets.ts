@@ -18,7 +18,7 @@ export interface TargetFields {
 }
 
 /** Host and path only: a scheme says nothing, and user info (`user:token@`) must never reach a label or log. */
-const withoutScheme = (url: string | undefined) =>
+export const withoutScheme = (url: string | undefined) =>
   (url ?? "").replace(/^[a-z]+:\/\//i, "").replace(/^[^/@]*@/, "").replace(/\/+$/, "");
 
 /** `github:api.github.com/repos/org/manifests` or `azdo:dev.azure.com/org/project/manifests`. */

@@ -12,6 +12,7 @@ import { CALLBACK_PROPERTY, parseMergedPullRequestNumber } from "../orchestrator
 import { createAzureDevOpsHttp, unexpectedAnswer } from "./azure-devops-http.ts";
 import type { AbandonedPullRequest, GitRepository } from "./repository.ts";
 import { toAzureReposState } from "./state-tables.ts";
+import { withoutScheme } from "../targets.ts";
 
 export const AZDO_API_VERSION = "7.1";
 /** PRs per page of the abandoned-PR list, and the most pages one sweep reads. */
@@ -95,7 +96,7 @@ export function createAzureReposRepository(options: AzureReposRepositoryOptions)
   const { instance } = options;
   const http = createAzureDevOpsHttp(options);
   const prRepository = instance.azdoPrRepoName ?? instance.azdoGitOpsRepoName;
-  const where = (repository: string | undefined) => `${apiBase(instance.azdoOrgUrl).replace(/^[a-z]+:\/\//i, "")}/${repository}`;
+  const where = (repository: string | undefined) => `${withoutScheme(instance.azdoOrgUrl)}/${repository}`;
   const who = (repository: string | undefined, permission: string, repoKey: string): FailureParty => ({
     service: "Azure DevOps",
     instance: instance.name,

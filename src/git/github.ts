@@ -85,6 +85,34 @@ export function createGitHubRepository(options: GitHubRepositoryOptions): GitRep
     permission,
   });
 
+  async function listPullRequestsOfCommit(sha: string, signal: AbortSignal) {
+    try {
+      const response = await octokit.request("GET /repos/{owner}/{repo}/commits/{commit_sha}/pulls", {
+        owner: location.owner,
+        repo,
+        commit_sha: sha,
+        request: { signal },
+      });
+      return response.data;
+    } catch (error) {
+      throw toDeliveryError(error, who(READ_PULLS), signal);
+    }
+  }
+
+  async function readCommitMessage(sha: string, signal: AbortSignal): Promise<string> {
+    try {
+      const response = await octokit.request("GET /repos/{owner}/{repo}/commits/{ref}", {
+        owner: location.owner,
+        repo,
+        ref: sha,
+        request: { signal },
+      });
+      return response.data.commit.message;
+    } catch (error) {
+      throw toDeliveryError(error, who("the repo scope (fine-grained: Contents read) to read commits"), signal);
+    }
+  }
+
   return {
     async postStatus(job, signal) {
       try {
@@ -152,32 +180,4 @@ export function createGitHubRepository(options: GitHubRepositoryOptions): GitRep
       return found;
     },
   };
-
-  async function listPullRequestsOfCommit(sha: string, signal: AbortSignal) {
-    try {
-      const response = await octokit.request("GET /repos/{owner}/{repo}/commits/{commit_sha}/pulls", {
-        owner: location.owner,
-        repo,
-        commit_sha: sha,
-        request: { signal },
-      });
-      return response.data;
-    } catch (error) {
-      throw toDeliveryError(error, who(READ_PULLS), signal);
-    }
-  }
-
-  async function readCommitMessage(sha: string, signal: AbortSignal): Promise<string> {
-    try {
-      const response = await octokit.request("GET /repos/{owner}/{repo}/commits/{ref}", {
-        owner: location.owner,
-        repo,
-        ref: sha,
-        request: { signal },
-      });
-      return response.data.commit.message;
-    } catch (error) {
-      throw toDeliveryError(error, who("the repo scope (fine-grained: Contents read) to read commits"), signal);
-    }
-  }
 }

@@ -59,21 +59,17 @@ function collectionUrl(callback: PipelineCallback): string {
   return callback.planurl.endsWith("/") ? callback.planurl : `${callback.planurl}/`;
 }
 
-function planPath(callback: PipelineCallback): string {
-  return `${collectionUrl(callback)}${encodeURIComponent(callback.projectid)}/_apis/distributedtask/hubs/build/plans/${encodeURIComponent(callback.planid)}`;
-}
-
 /**
  * `GET` the plan, to skip a plan that already completed (cancelled, timed out): completing a task in it fails.
  * The endpoint is in no published description; like the original (proven against Azure DevOps), no api-version.
  */
 export function planUrlOf(callback: PipelineCallback): string {
-  return planPath(callback);
+  return `${collectionUrl(callback)}${encodeURIComponent(callback.projectid)}/_apis/distributedtask/hubs/build/plans/${encodeURIComponent(callback.planid)}`;
 }
 
 /** `POST` TaskCompleted here; the api-version is the original's, which Azure DevOps has accepted for years. */
 export function planEventsUrlOf(callback: PipelineCallback): string {
-  return `${planPath(callback)}/events?api-version=2.0-preview.1`;
+  return `${planUrlOf(callback)}/events?api-version=2.0-preview.1`;
 }
 
 /** The build's timeline, whose record with the job's id says whether the waiting job already completed. */

@@ -8,6 +8,7 @@ import { parseArgs } from "node:util";
 import { OUTBOX_USAGE } from "../cli-usage.ts";
 import type { Env } from "../config/load.ts";
 import { PRODUCT } from "../version.ts";
+import { commitOfJob, type Job } from "../model.ts";
 import { locateOutbox, resolveOutboxPath } from "./paths.ts";
 import { createSqliteOutboxStore } from "./store.ts";
 import type { OutboxStore, StatsRow, StoredJob } from "./types.ts";
@@ -84,10 +85,20 @@ function showStats(store: OutboxStore, path: string, json: boolean, io: OutboxCl
 /** What the job was about: the commit, and the status context or subscriber or outcome. */
 function subjectOf(stored: StoredJob): { commit: string; detail: string } {
   const { job } = stored;
-  if (job.kind === "status") return { commit: job.payload.commit, detail: `context ${job.payload.status.context} (${job.payload.status.state})` };
-  if (job.kind === "subscriber") return { commit: job.payload.body.commit_id, detail: `context ${job.payload.body.context} (${job.payload.body.state})` };
-  if (job.kind === "abandoned-pr") return { commit: "-", detail: `fail the task of abandoned PR ${job.payload.pullRequest}` };
-  return { commit: job.payload.commit, detail: `outcome ${job.payload.outcome} (${job.payload.reconciler})` };
+  return { commit: commitOfJob(job) ?? "-", detail: detailOf(job) };
+}
+
+function detailOf(job: Job): string {
+  switch (job.kind) {
+    case "status":
+      return `context ${job.payload.status.context} (${job.payload.status.state})`;
+    case "subscriber":
+      return `context ${job.payload.body.context} (${job.payload.body.state})`;
+    case "orchestrator":
+      return `outcome ${job.payload.outcome} (${job.payload.reconciler})`;
+    case "abandoned-pr":
+      return `fail the task of abandoned PR ${job.payload.pullRequest}`;
+  }
 }
 
 function showDead(store: OutboxStore, path: string, json: boolean, io: OutboxCliIo): number {

@@ -10,7 +10,7 @@
  * worth a look, though the job is not lost), error when dead. The job's payload is logged only at debug.
  */
 import { DeliveryError, type Delivery } from "../delivery.ts";
-import type { Job } from "../model.ts";
+import { commitOfJob } from "../model.ts";
 import type { Logger } from "../observability/logger.ts";
 import { withOutboundScope, type OutboundScope } from "../observability/outbound.ts";
 import type { OutboxStore, StoredJob } from "./types.ts";
@@ -134,7 +134,7 @@ export function createOutboxWorker(options: WorkerOptions): OutboxWorker {
   function settle(stored: StoredJob, error: unknown, durationMs: number, lastStatus?: number): void {
     const { job } = stored;
     const attempt = stored.attempts + 1;
-    const fields = { jobId: stored.id, kind: job.kind, instance: job.instance, commit: commitOf(job), target: job.target, attempt, durationMs: Math.round(durationMs) };
+    const fields = { jobId: stored.id, kind: job.kind, instance: job.instance, commit: commitOfJob(job), target: job.target, attempt, durationMs: Math.round(durationMs) };
     const at = now();
     if (error === undefined) {
       options.store.markDone(stored.id, at);
@@ -192,19 +192,6 @@ export function createOutboxWorker(options: WorkerOptions): OutboxWorker {
       return { finished: pending.length - interrupted, interrupted };
     },
   };
-}
-
-/** The commit a job is about, for the log line; an abandoned-PR job is about a pull request instead. */
-function commitOf(job: Job): string | undefined {
-  switch (job.kind) {
-    case "status":
-    case "orchestrator":
-      return job.payload.commit;
-    case "subscriber":
-      return job.payload.body.commit_id;
-    case "abandoned-pr":
-      return undefined;
-  }
 }
 
 function toDeliveryError(error: unknown): DeliveryError | ShutdownAbort {
