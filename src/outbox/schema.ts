@@ -56,6 +56,11 @@ const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX once_keys_created ON once_keys (created_at);
   `,
+  // 3: claimable jobs by target, so a claim seeks each target's earliest due job instead of walking every
+  // pending one (which, with one busy target holding the backlog, made each claim cost O(pending)).
+  `
+  CREATE INDEX jobs_target_ready ON jobs (target, next_attempt_at) WHERE state = 'pending' AND claimed = 0;
+  `,
 ];
 
 /** A file written by a newer gitops-connector; its message says what to do. */

@@ -54,8 +54,11 @@ export interface OutboxStore {
    * oldest pending job of its ordering key (so jobs with one key run strictly in order, one at a time).
    */
   claimDue(options: ClaimOptions): StoredJob[];
-  /** When the worker should look again: the earliest next attempt or target unblock among unclaimed pending jobs. */
-  nextDueAt(): number | undefined;
+  /**
+   * When the worker should look again: the earliest next attempt or target unblock among unclaimed pending
+   * jobs, leaving out `excludeTargets` (targets at their share of deliveries: one finishing wakes the worker).
+   */
+  nextDueAt(excludeTargets?: readonly string[]): number | undefined;
   markDone(id: number, now: number): void;
   /** Counts the attempt, records the error, releases the claim, schedules the next attempt. */
   markRetry(id: number, now: number, nextAttemptAt: number, error: string): void;

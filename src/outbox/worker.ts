@@ -94,11 +94,15 @@ export function createOutboxWorker(options: WorkerOptions): OutboxWorker {
 
   function scheduleNextLook(): void {
     if (timer) clearTimeout(timer);
-    if (!running) return;
+    timer = undefined;
+    // At capacity, the next delivery to finish pumps: no timer, and no store read per finished delivery.
+    if (!running || inFlight.size >= options.concurrency) return;
     const idle = options.idleCheckMs ?? 1_000;
     let delay = idle;
     try {
-      const due = options.store.nextDueAt();
+      // Busy targets are left out: their due jobs wait for a delivery of theirs to finish, which pumps; counted,
+      // they would make the next look due at once, again and again, until then.
+      const due = options.store.nextDueAt(busyTargets());
       if (due !== undefined) delay = Math.min(idle, Math.max(0, due - now()));
     } catch {
       // The next pump reports store errors.

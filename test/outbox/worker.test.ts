@@ -161,6 +161,52 @@ describe("outbox worker", () => {
     expect(h.calls.filter((call) => call.label.startsWith("h")).length).toBe(2); // concurrency 4 → 2 per target
   });
 
+  test("a target at its share is not looked at again until one of its deliveries finishes", async () => {
+    // Bug: the next look counted the due jobs of a target at its share, so it was due at once and the
+    // worker re-read the store in a loop (each read O(pending) then) until a delivery finished.
+    const started = signalled();
+    let startedCount = 0;
+    const h = start((_j, signal) => {
+      startedCount += 1;
+      if (startedCount === 2) started.resolve();
+      return new Promise<void>((_, reject) => signal.addEventListener("abort", () => reject(signal.reason)));
+    });
+    const answers: Array<number | undefined> = [];
+    const nextDueAt = h.store.nextDueAt.bind(h.store);
+    h.store.nextDueAt = (excludeTargets) => {
+      const at = nextDueAt(excludeTargets);
+      answers.push(at);
+      return at;
+    };
+    enqueue(h.store, [1, 2, 3, 4].map((n) => job("subscriber:slow", `slow-${n}`, `s${n}`)));
+    h.worker.start();
+    await started.promise;
+    expect(h.worker.inFlight()).toBe(2); // concurrency 4 → 2 per target; the other 2 are due but must wait
+    expect(answers.at(-1)).toBeUndefined();
+    expect(nextDueAt()).toBeLessThanOrEqual(Date.now()); // without the exclusion they would count as due now
+  });
+
+  test("at full concurrency the worker schedules no look of its own: a finishing delivery pumps", async () => {
+    const started = signalled();
+    let startedCount = 0;
+    const h = start((_j, signal) => {
+      startedCount += 1;
+      if (startedCount === 4) started.resolve();
+      return new Promise<void>((_, reject) => signal.addEventListener("abort", () => reject(signal.reason)));
+    });
+    let looks = 0;
+    const nextDueAt = h.store.nextDueAt.bind(h.store);
+    h.store.nextDueAt = (excludeTargets) => ((looks += 1), nextDueAt(excludeTargets));
+    enqueue(h.store, [1, 2, 3, 4, 5, 6].map((n) => job(`subscriber:t${n % 3}`, `k-${n}`, `j${n}`)));
+    h.worker.start();
+    await started.promise;
+    expect(h.worker.inFlight()).toBe(4);
+    const looksAtCapacity = looks;
+    h.worker.wake();
+    h.worker.wake();
+    expect(looks).toBe(looksAtCapacity);
+  });
+
   test("Retry-After blocks the whole target, not only the job", async () => {
     const h = start(async (j, _signal, attempt) => {
       if (labelOf(j) === "x1" && attempt === 1) throw new DeliveryError("429 rate limited", { permanent: false, status: 429, retryAfterMs: 300 });
