@@ -74,8 +74,9 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
 
   const outboxPath = resolveOutboxPath({ configuredPath: config.outbox.path, dataDir: options.dataDir });
   const store = createSqliteOutboxStore({ path: outboxPath, synchronous: config.outbox.synchronous });
-  const released = store.releaseClaims();
-  if (released > 0) logger.info({ component: "outbox", jobs: released }, "resuming jobs that were in flight when the last process stopped");
+  store.releaseClaims(); // a file last written by a version that kept claims in it
+  const leftPending = store.pendingDepth();
+  if (leftPending > 0) logger.info({ component: "outbox", jobs: leftPending }, "resuming jobs left pending by the last process");
 
   const metrics = createMetrics();
   metrics.observeOutbox({ depth: () => store.pendingDepth(), oldestPendingAt: () => store.oldestPendingAt() });

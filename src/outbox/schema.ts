@@ -56,10 +56,13 @@ const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX once_keys_created ON once_keys (created_at);
   `,
-  // 3: claimable jobs by target, so a claim seeks each target's earliest due job instead of walking every
-  // pending one (which, with one busy target holding the backlog, made each claim cost O(pending)).
+  // 3: pending jobs by target, so a claim seeks each target's earliest due job instead of walking every
+  // pending one (which, with one busy target holding the backlog, made each claim cost O(pending)). Claims
+  // moved to memory, so jobs_due (state, claimed, next_attempt_at) lost its use; dropping it saves a page
+  // write on every insert and state change.
   `
-  CREATE INDEX jobs_target_ready ON jobs (target, next_attempt_at) WHERE state = 'pending' AND claimed = 0;
+  CREATE INDEX jobs_target_ready ON jobs (target, next_attempt_at) WHERE state = 'pending';
+  DROP INDEX jobs_due;
   `,
 ];
 

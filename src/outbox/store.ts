@@ -3,6 +3,11 @@
  * bun:sqlite file shared by the daemon and the `outbox` CLI. Every statement is prepared once at open; every
  * read-then-write runs in an IMMEDIATE transaction, so a second process waits on `busy_timeout` instead of
  * failing on a stale snapshot.
+ *
+ * Claims (jobs in flight) live in this object's memory, not in the file: a claim lasts one attempt of this
+ * process, and a process that dies takes its attempts with it, so its jobs are simply pending for the next.
+ * Keeping them out of the file saves a write transaction per delivery. The `claimed` column stays for files
+ * written by earlier versions, and is reset at open.
  */
 import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
@@ -92,70 +97,76 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
   const clock = options.now ?? Date.now;
   const db = open(options.path, options.synchronous ?? "normal", clock());
 
-  // Without ANALYZE statistics SQLite prefers jobs_due (state = ?) to the partial indexes, which turns a
-  // lookup into a scan of every pending job; INDEXED BY pins the intended index (and fails here, at open, if
-  // that index cannot serve the query).
+  // Without ANALYZE statistics SQLite may pick another index than the one a lookup was written for, which can
+  // turn a seek into a scan of every pending job; INDEXED BY pins the intended index (and fails here, at open,
+  // if that index cannot serve the query).
 
   const selectKnown = db.query<{ known: string }, [string, string]>('SELECT known FROM commits WHERE instance = ? AND "commit" = ?');
   const upsertKnown = db.query<unknown, [string, string, string, number]>(
     'INSERT INTO commits (instance, "commit", known, updated_at) VALUES (?, ?, ?, ?) ' +
       'ON CONFLICT (instance, "commit") DO UPDATE SET known = excluded.known, updated_at = excluded.updated_at',
   );
-  const deleteSuperseded = db.query<unknown, [string]>("DELETE FROM jobs INDEXED BY jobs_coalesce WHERE coalesce_key = ? AND state = 'pending' AND claimed = 0");
+  /** Jobs claimed by this process and not yet settled: id → ordering key. */
+  const claims = new Map<number, string>();
+  const claimedIds = () => JSON.stringify([...claims.keys()]);
+  const claimedKeys = () => JSON.stringify([...new Set(claims.values())]);
+
+  const deleteSuperseded = db.query<unknown, [string, string]>(
+    "DELETE FROM jobs INDEXED BY jobs_coalesce WHERE coalesce_key = ? AND state = 'pending' AND id NOT IN (SELECT value FROM json_each(?))",
+  );
   const insertJob = db.query<unknown, [string, string, string, string, string | null, string, number, number, number]>(
     "INSERT INTO jobs (kind, instance, target, ordering_key, coalesce_key, payload, state, claimed, attempts, next_attempt_at, created_at, updated_at) " +
       "VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, 0, ?, ?, ?)",
   );
-  // Claimable: pending, unclaimed, due, the head (lowest pending id) of its ordering key with no job of that
-  // key in flight, its target not blocked. Targets are few (repositories, orchestrators, subscribers) and jobs
-  // many, so both lookups go target by target through jobs_target_ready: the distinct targets with unclaimed
-  // jobs by one index seek each (a "loose index scan"), then each target's jobs in due order until a head.
-  // The only rows walked past are due jobs queued behind a head of their key (in flight or waiting for its
-  // retry): a handful per commit, not the backlog. Walking every pending job instead, as a single
-  // ORDER BY over jobs_due did, made each claim O(pending) whenever one busy target held the backlog.
-  const selectUnclaimedTargets = db.query<{ target: string }, []>(
+  // Claimable: pending, due, the head (lowest pending id) of its ordering key, no job of that key in flight,
+  // its target not blocked. Targets are few (repositories, orchestrators, subscribers) and jobs many, so both
+  // lookups go target by target through jobs_target_ready: the distinct targets with pending jobs by one index
+  // seek each (a "loose index scan"), then each target's jobs in due order until a claimable one. The only
+  // rows walked past are jobs in flight and due jobs queued behind a head of their key (in flight or waiting
+  // for its retry): a handful per commit, not the backlog. Walking every pending job instead, as a single
+  // ORDER BY over all of them did, made each claim O(pending) whenever one busy target held the backlog.
+  const selectPendingTargets = db.query<{ target: string }, []>(
     `WITH RECURSIVE targets(target) AS (
-       SELECT (SELECT MIN(target) FROM jobs INDEXED BY jobs_target_ready WHERE state = 'pending' AND claimed = 0)
+       SELECT (SELECT MIN(target) FROM jobs INDEXED BY jobs_target_ready WHERE state = 'pending')
        UNION ALL
-       SELECT (SELECT MIN(j.target) FROM jobs AS j INDEXED BY jobs_target_ready WHERE j.state = 'pending' AND j.claimed = 0 AND j.target > t.target)
+       SELECT (SELECT MIN(j.target) FROM jobs AS j INDEXED BY jobs_target_ready WHERE j.state = 'pending' AND j.target > t.target)
        FROM targets AS t WHERE t.target IS NOT NULL
      )
      SELECT target FROM targets WHERE target IS NOT NULL`,
   );
-  const isHead = `j.id = (SELECT MIN(h.id) FROM jobs AS h INDEXED BY jobs_ordering_head WHERE h.ordering_key = j.ordering_key AND h.state = 'pending')`;
-  const selectDueOfTarget = db.query<JobRow, { target: string; now: number; limit: number }>(
+  const isClaimableHead = `j.id = (SELECT MIN(h.id) FROM jobs AS h INDEXED BY jobs_ordering_head WHERE h.ordering_key = j.ordering_key AND h.state = 'pending')
+       AND j.ordering_key NOT IN (SELECT value FROM json_each($claimedKeys))`;
+  const selectDueOfTarget = db.query<JobRow, { target: string; now: number; limit: number; claimedKeys: string }>(
     `SELECT ${JOB_COLUMNS} FROM jobs AS j INDEXED BY jobs_target_ready
-     WHERE j.target = $target AND j.state = 'pending' AND j.claimed = 0 AND j.next_attempt_at <= $now
-       AND ${isHead}
-       AND NOT EXISTS (SELECT 1 FROM jobs AS c INDEXED BY jobs_ordering_head WHERE c.ordering_key = j.ordering_key AND c.state = 'pending' AND c.claimed = 1)
+     WHERE j.target = $target AND j.state = 'pending' AND j.next_attempt_at <= $now AND ${isClaimableHead}
      ORDER BY j.next_attempt_at, j.id
      LIMIT $limit`,
   );
   // A job queued behind another of its key becomes due when that one finishes, which the worker sees anyway;
-  // counting it would report a due time in the past and make the worker spin. Only heads count.
-  const selectNextDueOfTarget = db.query<{ at: number }, { target: string }>(
+  // counting it would report a due time in the past and make the worker spin. Only claimable heads count.
+  const selectNextDueOfTarget = db.query<{ at: number }, { target: string; claimedKeys: string }>(
     `SELECT j.next_attempt_at AS at FROM jobs AS j INDEXED BY jobs_target_ready
-     WHERE j.target = $target AND j.state = 'pending' AND j.claimed = 0 AND ${isHead}
+     WHERE j.target = $target AND j.state = 'pending' AND ${isClaimableHead}
      ORDER BY j.next_attempt_at, j.id
      LIMIT 1`,
   );
   const selectBlockedUntil = db.query<{ until: number }, [string]>("SELECT blocked_until AS until FROM target_blocks WHERE target = ?");
-  const claim = db.query<unknown, [number]>("UPDATE jobs SET claimed = 1 WHERE id = ?");
   const markDone = db.query<unknown, [number, number]>(
-    "UPDATE jobs SET state = 'done', claimed = 0, attempts = attempts + 1, updated_at = ? WHERE id = ? AND state = 'pending'",
+    "UPDATE jobs SET state = 'done', attempts = attempts + 1, updated_at = ? WHERE id = ? AND state = 'pending'",
   );
   const markRetry = db.query<unknown, [number, string, number, number]>(
-    "UPDATE jobs SET claimed = 0, attempts = attempts + 1, next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ? AND state = 'pending'",
+    "UPDATE jobs SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ? AND state = 'pending'",
   );
   const markDead = db.query<unknown, [string, number, number]>(
-    "UPDATE jobs SET state = 'dead', claimed = 0, attempts = attempts + 1, last_error = ?, updated_at = ? WHERE id = ? AND state = 'pending'",
+    "UPDATE jobs SET state = 'dead', attempts = attempts + 1, last_error = ?, updated_at = ? WHERE id = ? AND state = 'pending'",
   );
   const upsertBlock = db.query<unknown, [string, number]>(
     "INSERT INTO target_blocks (target, blocked_until) VALUES (?, ?) " +
       "ON CONFLICT (target) DO UPDATE SET blocked_until = MAX(blocked_until, excluded.blocked_until)",
   );
   const pruneBlocks = db.query<unknown, [number]>("DELETE FROM target_blocks WHERE blocked_until < ?");
-  const releaseClaims = db.query<unknown, []>("UPDATE jobs SET claimed = 0 WHERE state = 'pending' AND claimed = 1");
+  // Only files last written by a version that kept claims in the file have any.
+  const resetFileClaims = db.query<unknown, []>("UPDATE jobs SET claimed = 0 WHERE claimed = 1");
   const selectStats = db.query<StatsRow, []>(
     "SELECT kind, target, state, COUNT(*) AS count FROM jobs GROUP BY kind, target, state ORDER BY kind, target, state",
   );
@@ -164,15 +175,15 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
   // sending it now would show an older state last.
   const notSuperseded = "NOT EXISTS (SELECT 1 FROM jobs AS newer WHERE newer.coalesce_key = jobs.coalesce_key AND newer.id > jobs.id)";
   const retryOne = db.query<unknown, [number, number, number]>(
-    `UPDATE jobs SET state = 'pending', claimed = 0, attempts = 0, next_attempt_at = ?, updated_at = ? WHERE id = ? AND state = 'dead' AND ${notSuperseded}`,
+    `UPDATE jobs SET state = 'pending', attempts = 0, next_attempt_at = ?, updated_at = ? WHERE id = ? AND state = 'dead' AND ${notSuperseded}`,
   );
   const retryAll = db.query<unknown, [number, number]>(
-    `UPDATE jobs SET state = 'pending', claimed = 0, attempts = 0, next_attempt_at = ?, updated_at = ? WHERE state = 'dead' AND ${notSuperseded}`,
+    `UPDATE jobs SET state = 'pending', attempts = 0, next_attempt_at = ?, updated_at = ? WHERE state = 'dead' AND ${notSuperseded}`,
   );
   const purgeDead = db.query<unknown, []>("DELETE FROM jobs WHERE state = 'dead'");
   const pruneDone = db.query<unknown, [number]>("DELETE FROM jobs INDEXED BY jobs_done_updated WHERE state = 'done' AND updated_at < ?");
   const pruneCommits = db.query<unknown, [number]>("DELETE FROM commits WHERE updated_at < ?");
-  const countPending = db.query<{ count: number }, []>("SELECT COUNT(*) AS count FROM jobs WHERE state = 'pending'");
+  const countPending = db.query<{ count: number }, []>("SELECT COUNT(*) AS count FROM jobs INDEXED BY jobs_pending_created WHERE state = 'pending'");
   const selectOldest = db.query<{ at: number | null }, []>("SELECT MIN(created_at) AS at FROM jobs INDEXED BY jobs_pending_created WHERE state = 'pending'");
 
   const insertOnceKey = db.query<unknown, [string, number]>("INSERT INTO once_keys (key, created_at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING");
@@ -187,43 +198,49 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
   const submit = db.transaction((instance: string, commit: string, plan: (known: KnownCommit) => { jobs: readonly Job[]; known: KnownCommit }, now: number) => {
     const row = selectKnown.get(instance, commit);
     const result = plan(row ? (JSON.parse(row.known) as KnownCommit) : NOTHING_KNOWN);
+    const inFlight = claimedIds();
     upsertKnown.run(instance, commit, JSON.stringify(result.known), now);
     for (const job of result.jobs) {
-      if (job.coalesceKey !== undefined) deleteSuperseded.run(job.coalesceKey);
+      if (job.coalesceKey !== undefined) deleteSuperseded.run(job.coalesceKey, inFlight);
       insertJob.run(job.kind, job.instance, job.target, job.orderingKey, job.coalesceKey ?? null, JSON.stringify(job), now, now, now);
     }
     return result.jobs;
   });
 
-  /** Targets with unclaimed pending jobs that are neither excluded nor blocked at `now`. */
+  /** Targets with pending jobs that are neither excluded nor blocked at `now`. */
   const openTargets = (now: number, excludeTargets: readonly string[]) =>
-    selectUnclaimedTargets
+    selectPendingTargets
       .all()
       .map((row) => row.target)
       .filter((target) => !excludeTargets.includes(target) && (selectBlockedUntil.get(target)?.until ?? 0) <= now);
 
+  // Reads only: a claim is this process's note, so nothing is written. One read transaction for all of its
+  // statements, rather than one each: starting a read in WAL mode costs a few system calls.
   const claimDue = db.transaction((options: ClaimOptions) => {
     if (options.limit <= 0) return [];
+    const keys = claimedKeys();
     const rows = openTargets(options.now, options.excludeTargets)
-      .flatMap((target) => selectDueOfTarget.all({ target, now: options.now, limit: options.limit }))
-      .sort((a, b) => a.next_attempt_at - b.next_attempt_at || a.id - b.id)
-      .slice(0, options.limit);
-    for (const row of rows) claim.run(row.id);
-    return rows.map(toStoredJob);
+      .flatMap((target) => selectDueOfTarget.all({ target, now: options.now, limit: options.limit, claimedKeys: keys }))
+      .sort((a, b) => a.next_attempt_at - b.next_attempt_at || a.id - b.id);
+    // Only a key's lowest pending id is claimable, so no key repeats among these.
+    const claimed = rows.slice(0, options.limit).map(toStoredJob);
+    for (const stored of claimed) claims.set(stored.id, stored.job.orderingKey);
+    return claimed;
   });
 
   // A blocked target's head is due when both its attempt time and the block have passed.
-  const nextDueAt = (excludeTargets: readonly string[]) => {
+  const nextDueAt = db.transaction((excludeTargets: readonly string[]) => {
+    const keys = claimedKeys();
     let earliest: number | undefined;
-    for (const { target } of selectUnclaimedTargets.all()) {
+    for (const { target } of selectPendingTargets.all()) {
       if (excludeTargets.includes(target)) continue;
-      const head = selectNextDueOfTarget.get({ target });
+      const head = selectNextDueOfTarget.get({ target, claimedKeys: keys });
       if (!head) continue;
       const at = Math.max(head.at, selectBlockedUntil.get(target)?.until ?? 0);
       if (earliest === undefined || at < earliest) earliest = at;
     }
     return earliest;
-  };
+  });
 
   // Blocks that expired before `doneBefore` (a day ago by default) go too: they can no longer hold anything back.
   const prune = db.transaction((doneBefore: number, commitsBefore: number) => {
@@ -237,21 +254,29 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
     enqueueOnce: (onceKey, job, now) => enqueueOnce.immediate(onceKey, job, now),
     pendingDepth: () => countPending.get()?.count ?? 0,
     oldestPendingAt: () => selectOldest.get()?.at ?? undefined,
-    claimDue: (claimOptions) => claimDue.immediate(claimOptions),
-    nextDueAt: (excludeTargets = []) => nextDueAt(excludeTargets),
+    claimDue: (claimOptions) => claimDue.deferred(claimOptions),
+    nextDueAt: (excludeTargets = []) => nextDueAt.deferred(excludeTargets),
     markDone(id, now) {
       markDone.run(now, id);
+      claims.delete(id);
     },
     markRetry(id, now, nextAttemptAt, error) {
       markRetry.run(nextAttemptAt, error, now, id);
+      claims.delete(id);
     },
     markDead(id, now, error) {
       markDead.run(error, now, id);
+      claims.delete(id);
     },
     blockTarget(target, until) {
       upsertBlock.run(target, until);
     },
-    releaseClaims: () => releaseClaims.run().changes,
+    releaseClaims() {
+      const released = claims.size;
+      claims.clear();
+      resetFileClaims.run();
+      return released;
+    },
     stats: () => selectStats.all(),
     deadJobs: () => selectDead.all().map(toStoredJob),
     retryDead: (which, now) => (which === "all" ? retryAll.run(now, now) : retryOne.run(now, now, which)).changes,

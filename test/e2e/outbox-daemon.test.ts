@@ -106,7 +106,7 @@ describe("durable outbox, end to end", () => {
 
     api.unhang();
     const second = await daemonWith(configPath, first.dataDir);
-    expect(second.lines.some((line) => line.includes("resuming jobs that were in flight"))).toBe(true);
+    expect(second.lines.some((line) => line.includes("resuming jobs left pending by the last process"))).toBe(true);
     await api.waitForCount(commits.length, (r) => isDispatch(r) && r.answeredWith === 204, 20_000);
     const contexts = ["kustomization/apps-dev", "kustomization/apps-dev/deployment", "kustomization/apps-dev/service"];
     const allDelivered = () => {

@@ -323,17 +323,30 @@ describe("prune", () => {
 });
 
 describe("durability and sharing", () => {
-  test("claims of a killed process are released at the next start", () => {
+  test("claims are the process's own: a killed process's job in flight is claimable by the next", () => {
     const path = tempPath();
     const daemon = createSqliteOutboxStore({ path });
     enqueue(daemon, [statusJob()]);
     expect(claimAll(daemon)).toHaveLength(1);
+    expect(claimAll(daemon)).toEqual([]); // in flight here
     daemon.close(); // killed before markDone
 
     const restarted = openStore(path);
-    expect(claimAll(restarted)).toEqual([]);
-    expect(restarted.releaseClaims()).toBe(1);
+    expect(restarted.pendingDepth()).toBe(1);
     expect(claimAll(restarted).map((stored) => stored.job)).toEqual([statusJob()]);
+  });
+
+  test("releaseClaims drops this process's claims, and the claimed marks an earlier version left in the file", () => {
+    const path = tempPath();
+    const store = openStore(path);
+    enqueue(store, [statusJob({ context: "a" }), statusJob({ context: "b" })]);
+    const db = new Database(path);
+    db.run("UPDATE jobs SET claimed = 1 WHERE id = 1"); // as a version that kept claims in the file left it
+    expect(claimAll(store)).toHaveLength(2);
+    expect(store.releaseClaims()).toBe(2);
+    expect(db.query("SELECT COUNT(*) AS n FROM jobs WHERE claimed = 1").get()).toEqual({ n: 0 });
+    db.close();
+    expect(claimAll(store)).toHaveLength(2);
   });
 
   test("a file is in WAL mode; synchronous: full opens it too", () => {
