@@ -1,41 +1,27 @@
 /**
  * End-to-end latency of the real daemon: webhook POST → commit status arriving at a loopback fake GitHub API.
- * The daemon runs as a child process (`serve --port 0`, network delivery, orchestrator NONE, no subscribers,
- * default outbox settings), exactly as test/e2e starts it; the fake API and the sender share this process, so
+ * The daemon is the compiled binary started by the bench harness (network delivery, orchestrator NONE, no
+ * subscribers, default outbox settings, log level info); the fake API and the sender share this process, so
  * send and arrival times are read from one clock (performance.now()). Events are Flux
  * `ReconciliationSucceeded` for distinct commits, one status each, sent open-loop at a fixed rate: a slow
  * answer never delays the next send, so queueing shows up in the figures instead of lowering the rate.
  */
-import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { closeSync, openSync, readSync } from "node:fs";
 import { join } from "node:path";
-import { startDaemon } from "../test/support/daemon.ts";
-import { isStatusPost, startFakeApi, type FakeApi } from "../test/support/fake-api.ts";
-import { percentile, summarize, type Summary } from "./stats.ts";
+import { isStatusPost, type FakeApi } from "../test/support/fake-api.ts";
+import { postEvent } from "./daemon-client.ts";
+import { benchCommit, fluxSucceeded } from "./events.ts";
+import { withBenchDaemon } from "./harness.ts";
+import { runAlone, type DaemonBenchOptions, type Section } from "./section.ts";
+import { formatSummary, formatTable, percentile, summarize, type Summary } from "./stats.ts";
+import { TARGETS } from "./targets.ts";
 
-const PAT = "ghp_benchTokenThatIsOnlyEverSentToLoopback01";
+const RUNS = 3;
 const WARMUP_EVENTS = 50;
+/** Keeps the warm-up's commits apart from every measured run's. */
+const WARMUP_RUN_BASE = 0xff00;
 /** How long a run waits for the last statuses after the last send before giving up on the stragglers. */
 const DRAIN_TIMEOUT_MS = 20_000;
-
-function writeConfig(dir: string, api: FakeApi): string {
-  const path = join(dir, "config.yaml");
-  writeFileSync(
-    path,
-    `server: { host: 127.0.0.1 }
-instances:
-  - name: apps-dev
-    gitOpsOperatorType: FLUX
-    gitRepositoryType: GITHUB
-    ciCdOrchestratorType: NONE
-    gitOpsAppURL: https://github.com/org/manifests/commit
-    gitHubOrgUrl: ${api.orgUrl("org")}
-    gitHubGitOpsManifestsRepoName: manifests
-    pat: "\${PAT}"
-`,
-  );
-  return path;
-}
 
 /**
  * The WAL header's checkpoint sequence number (https://www.sqlite.org/fileformat.html#the_write_ahead_log):
@@ -55,26 +41,10 @@ function walCheckpointSequence(outboxPath: string): number {
   }
 }
 
-/** Distinct 40-hex commits; `run` keeps runs apart so no status is deduplicated against an earlier one. */
-const commitFor = (run: number, n: number) => `${run.toString(16).padStart(2, "0")}${n.toString(16).padStart(8, "0")}${"be4c0".repeat(6)}`;
-
-function succeeded(commit: string): string {
-  return JSON.stringify({
-    involvedObject: { kind: "Kustomization", namespace: "flux-system", name: "apps-dev", uid: "d3c4b5a6-1111-4222-8333-944455556666", apiVersion: "kustomize.toolkit.fluxcd.io/v1" },
-    severity: "info",
-    timestamp: "2026-11-21T10:15:00Z",
-    message: "Reconciliation finished in 2.1s, next run in 10m0s",
-    reason: "ReconciliationSucceeded",
-    metadata: { revision: `main@sha1:${commit}` },
-    reportingController: "kustomize-controller",
-    reportingInstance: "kustomize-controller-7f8c9d-abcde",
-  });
-}
-
 interface Sent {
   at: number;
   answeredAt?: number;
-  status?: number;
+  status?: string;
 }
 
 export interface LatencyRun {
@@ -90,24 +60,20 @@ export interface LatencyRun {
 }
 
 /** One daemon, `WARMUP_EVENTS` unmeasured events, then `events` paced at `ratePerSecond`. */
-async function runOnce(run: number, events: number, ratePerSecond: number): Promise<LatencyRun> {
-  const api = startFakeApi();
-  const dir = mkdtempSync(join(tmpdir(), "gitops-connector-bench-e2e-"));
+async function runOnce(binary: string, run: number, events: number, ratePerSecond: number): Promise<LatencyRun> {
   const arrivals = new Map<string, number>();
-  api.setHandler((request) => {
-    if (isStatusPost(request)) arrivals.set(request.path.split("/").pop()!, performance.now());
-    return undefined; // the default 201 answer
-  });
-  const daemon = await startDaemon({ configPath: writeConfig(dir, api), env: { PAT }, dryRun: false, dataDir: dir });
-  try {
-    const post = (commit: string) =>
-      fetch(`${daemon.url}/gitopsphase`, { method: "POST", body: succeeded(commit), headers: { "content-type": "application/json" } });
-
-    const warmup = Array.from({ length: WARMUP_EVENTS }, (_, n) => commitFor(0xff - run, n));
-    for (const commit of warmup) await (await post(commit)).arrayBuffer();
+  const recordArrivals = (api: FakeApi) =>
+    api.setHandler((request) => {
+      if (isStatusPost(request)) arrivals.set(request.path.split("/").pop()!, performance.now());
+      return undefined; // the default 201 answer
+    });
+  return withBenchDaemon({ binary, prepareApi: recordArrivals }, async (daemon, api) => {
+    const outbox = join(daemon.dir, "outbox.db");
+    const warmup = Array.from({ length: WARMUP_EVENTS }, (_, n) => benchCommit(WARMUP_RUN_BASE + run, n));
+    for (const commit of warmup) await postEvent(daemon.url, fluxSucceeded(commit));
     await api.waitForCount(warmup.length, isStatusPost, DRAIN_TIMEOUT_MS);
 
-    const checkpointsBefore = walCheckpointSequence(join(dir, "outbox.db"));
+    const checkpointsBefore = walCheckpointSequence(outbox);
     const sent = new Map<string, Sent>();
     const answers: Promise<void>[] = [];
     const intervalMs = 1000 / ratePerSecond;
@@ -117,27 +83,23 @@ async function runOnce(run: number, events: number, ratePerSecond: number): Prom
       const wait = due - performance.now();
       // No busy-wait for the sub-millisecond rest: it would stall the fake API, which shares this event loop.
       if (wait > 0) await Bun.sleep(wait);
-      const commit = commitFor(run, n);
+      const commit = benchCommit(run, n);
       const record: Sent = { at: performance.now() };
       sent.set(commit, record);
       answers.push(
-        post(commit).then(
-          async (response) => {
-            await response.arrayBuffer();
-            record.answeredAt = performance.now();
-            record.status = response.status;
-          },
-          () => undefined,
-        ),
+        postEvent(daemon.url, fluxSucceeded(commit)).then(({ status }) => {
+          record.status = status;
+          if (status !== "error") record.answeredAt = performance.now();
+        }),
       );
     }
     const sendSeconds = (performance.now() - started) / 1000;
     await Promise.all(answers);
-    const accepted = [...sent.values()].filter((record) => record.status === 202).length;
+    const accepted = [...sent.values()].filter((record) => record.status === "202").length;
     const mine = (path: string) => sent.has(path.split("/").pop()!);
     await api.waitForCount(accepted, (request) => isStatusPost(request) && mine(request.path), DRAIN_TIMEOUT_MS).catch(() => undefined);
 
-    const checkpoints = walCheckpointSequence(join(dir, "outbox.db")) - checkpointsBefore;
+    const checkpoints = walCheckpointSequence(outbox) - checkpointsBefore;
     const deliveryMs: number[] = [];
     const responseMs: number[] = [];
     for (const [commit, record] of sent) {
@@ -154,12 +116,7 @@ async function runOnce(run: number, events: number, ratePerSecond: number): Prom
       responseMs: Float64Array.from(responseMs),
       checkpoints,
     };
-  } finally {
-    daemon.proc.kill("SIGTERM");
-    await daemon.exited;
-    await api.stop();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 export interface LatencyResult {
@@ -171,16 +128,16 @@ export interface LatencyResult {
   readonly achievedRate: Summary;
 }
 
-/** Three runs, each on a fresh daemon and data dir: 200 events/s for 5 s (2 s with `quick`). */
-export async function benchE2eLatency(options: { quick: boolean; log: (line: string) => void }): Promise<LatencyResult> {
-  const ratePerSecond = 200;
+/** RUNS runs, each on a fresh daemon and data dir: 200 events/s (the target's rate) for 5 s (2 s with `quick`). */
+export async function benchE2eLatency(options: DaemonBenchOptions): Promise<LatencyResult> {
+  const ratePerSecond = TARGETS.e2eRatePerSecond;
   const seconds = options.quick ? 2 : 5;
   const runs: LatencyRun[] = [];
-  for (let run = 1; run <= 3; run += 1) {
-    const result = await runOnce(run, ratePerSecond * seconds, ratePerSecond);
+  for (let run = 1; run <= RUNS; run += 1) {
+    const result = await runOnce(options.binary, run, ratePerSecond * seconds, ratePerSecond);
     runs.push(result);
     options.log(
-      `  e2e run ${run}/3: ${result.events} sent at ${result.rate.toFixed(1)}/s, ${result.accepted} accepted, ${result.delivered} delivered; ` +
+      `  e2e run ${run}/${RUNS}: ${result.events} sent at ${result.rate.toFixed(1)}/s, ${result.accepted} accepted, ${result.delivered} delivered; ` +
         `delivery p50 ${percentile(result.deliveryMs, 50).toFixed(2)} ms, p99 ${percentile(result.deliveryMs, 99).toFixed(2)} ms, max ${percentile(result.deliveryMs, 100).toFixed(2)} ms; ` +
         `${result.checkpoints} WAL checkpoints`,
     );
@@ -195,3 +152,32 @@ export async function benchE2eLatency(options: { quick: boolean; log: (line: str
     achievedRate: summarize(runs.map((run) => run.rate)),
   };
 }
+
+export function formatE2eLatency(result: LatencyResult): string {
+  const ms = (summary: Summary) => formatSummary(summary, 2);
+  const table = formatTable(
+    ["measure", "p50 ms", "p99 ms", "max ms"],
+    [
+      ["webhook → status arrives", ms(result.delivery.p50), ms(result.delivery.p99), ms(result.delivery.max)],
+      ["webhook → 202 answer", ms(result.response.p50), ms(result.response.p99), "—"],
+    ],
+  );
+  const lost = result.runs.reduce((sum, run) => sum + (run.events - run.delivered), 0);
+  const checkpoints = summarize(result.runs.map((run) => run.checkpoints));
+  const notes = [
+    `${result.runs.length} runs of ${result.ratePerSecond}/s for ${result.seconds} s, each on a fresh daemon after ${WARMUP_EVENTS} unmeasured events; ` +
+      `achieved ${formatSummary(result.achievedRate, 1)} events/s; the daemon ran ${formatSummary(checkpoints)} WAL checkpoints per run.`,
+    ...(lost > 0 ? [`note: ${lost} event(s) not delivered within the drain timeout (or not accepted); left out of the figures.`] : []),
+  ];
+  return `${table}\n\n${notes.join("\n")}`;
+}
+
+export const e2eLatencySection: Section<LatencyResult> = {
+  id: "e2e",
+  title: "end to end: POST /gitopsphase → status at the fake GitHub API (compiled daemon, default outbox settings)",
+  needsBinary: true,
+  run: benchE2eLatency,
+  format: formatE2eLatency,
+};
+
+if (import.meta.main) await runAlone(e2eLatencySection);

@@ -13,7 +13,8 @@ import { translate } from "../src/operators/index.ts";
 import { createSqliteOutboxStore, type SqliteOutboxStore } from "../src/outbox/store.ts";
 import { planJobs, type PlanningInstance } from "../src/planner.ts";
 import progressing from "../test/fixtures/flux/kustomization-progressing.json";
-import { percentile, summarize, type Summary } from "./stats.ts";
+import { runAlone, type BenchOptions, type Section } from "./section.ts";
+import { formatSummary, formatTable, mapSummary, mebibytes, percentile, summarize, type Summary } from "./stats.ts";
 
 export type StoreMode = "memory" | "normal" | "full";
 
@@ -152,7 +153,7 @@ function timeDepthCheck(store: SqliteOutboxStore): number {
 }
 
 /** Runs the throughput and growth parts; `quick` does three runs per mode instead of five. */
-export function benchOutboxEnqueue(options: { quick: boolean; log: (line: string) => void }): EnqueueResult {
+export function benchOutboxEnqueue(options: BenchOptions): EnqueueResult {
   const runs = options.quick ? 3 : 5;
   const fill = Math.ceil(DEFAULT_MAX_DEPTH / JOBS_PER_WEBHOOK);
   const modes: StoreMode[] = ["memory", "normal", "full"];
@@ -220,3 +221,43 @@ function benchGrowth(log: (line: string) => void): GrowthResult {
   }
   return { jobs, openBytes: summarize(open), walBytes: summarize(wal), closedBytes: summarize(closed), depthCheckMs: summarize(depth) };
 }
+
+export function formatOutboxEnqueue(result: EnqueueResult): string {
+  const ms = (summary: Summary) => formatSummary(summary, 2, " ms");
+  const mib = (summary: Summary) => formatSummary(mapSummary(summary, mebibytes), 1, " MiB");
+  const throughput = formatTable(
+    ["store", "webhooks/run", "webhooks/s", "jobs/s", "submit p50 ms", "submit p99 ms"],
+    result.rows.map((row) => [
+      row.mode === "memory" ? ":memory:" : `file, WAL, synchronous=${row.mode}`,
+      String(row.webhooksPerRun),
+      formatSummary(row.webhooksPerSecond),
+      formatSummary(row.jobsPerSecond),
+      formatSummary(row.submitP50Ms, 3),
+      formatSummary(row.submitP99Ms, 3),
+    ]),
+  );
+  const growth = formatTable(
+    ["measure", "value"],
+    [
+      ["db + wal while open", mib(result.growth.openBytes)],
+      ["of which wal", mib(result.growth.walBytes)],
+      ["db after close (checkpointed)", mib(result.growth.closedBytes)],
+      ["pendingDepth() at 100k pending", ms(result.growth.depthCheckMs)],
+      ["pendingDepth() at 10k pending", ms(result.depthCheckAtMaxDepthMs)],
+    ],
+  );
+  return (
+    `${throughput}\n\n${result.rows[0]?.webhooksPerSecond.runs ?? 0} runs per store of ${result.rows[0]?.webhooksPerRun ?? 0} webhooks each, interleaved across stores.\n\n` +
+    `outbox size with ${result.growth.jobs.toLocaleString("en-US")} pending jobs (${result.growth.openBytes.runs} runs):\n${growth}`
+  );
+}
+
+export const outboxEnqueueSection: Section<EnqueueResult> = {
+  id: "enqueue",
+  title: `outbox enqueue: store.submit() of one Flux Progressing webhook = ${JOBS_PER_WEBHOOK} jobs (${WEBHOOK_SHAPE})`,
+  needsBinary: false,
+  run: async (options) => benchOutboxEnqueue(options),
+  format: formatOutboxEnqueue,
+};
+
+if (import.meta.main) await runAlone(outboxEnqueueSection);

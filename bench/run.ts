@@ -1,79 +1,79 @@
 /**
- * `bun run bench [--quick]`: outbox enqueue throughput, then end-to-end webhook → status latency against the
- * real daemon. Prints the machine and a table per benchmark. Exits 0 whatever the figures are (STYLE rule 13);
- * only a crash makes it fail. Loopback only; about a minute and a half in full, under 30 s with --quick.
+ * `bun run bench [--quick] [--only <section>[,<section>]]`: every benchmark section in turn (outbox enqueue, end
+ * to end latency, webhook throughput, slow API, lifecycle, API calls), each table printed as its section ends,
+ * then one row per target of the issue with the figure measured against it. The daemon sections all run the
+ * compiled binary, built once up front. Exits 0 whatever the figures are (STYLE rule 13); only a crash makes it
+ * fail. Loopback only; about 6 minutes in full on 2 cores, about 3 with --quick.
  */
-import { availableParallelism, cpus, freemem, release, totalmem } from "node:os";
-import { tmpdir } from "node:os";
-import { benchE2eLatency } from "./e2e-latency.ts";
-import { benchOutboxEnqueue, JOBS_PER_WEBHOOK, WEBHOOK_SHAPE } from "./outbox-enqueue.ts";
-import { formatSummary, formatTable, mebibytes, type Summary } from "./stats.ts";
+import { availableParallelism, cpus, freemem, loadavg, release, tmpdir, totalmem } from "node:os";
+import { parseArgs } from "node:util";
+import { apiCallsSection } from "./api-calls.ts";
+import { e2eLatencySection } from "./e2e-latency.ts";
+import { benchBinary } from "./harness.ts";
+import { lifecycleSection } from "./lifecycle.ts";
+import { outboxEnqueueSection } from "./outbox-enqueue.ts";
+import { runSection, type Section } from "./section.ts";
+import { slowApiSection } from "./slow-api.ts";
+import { formatTargets } from "./targets.ts";
+import { webhookThroughputSection } from "./webhook-throughput.ts";
+import { wrkVersion } from "./wrk.ts";
 
-const quick = process.argv.includes("--quick");
-const unknown = process.argv.slice(2).filter((arg) => arg !== "--quick");
-if (unknown.length > 0) {
-  console.error(`usage: bun run bench [--quick]   (unknown: ${unknown.join(" ")})`);
-  process.exit(2);
+const SECTIONS = [outboxEnqueueSection, e2eLatencySection, webhookThroughputSection, slowApiSection, lifecycleSection, apiCallsSection] as const;
+const IDS: readonly string[] = SECTIONS.map((section) => section.id);
+const USAGE = `usage: bun run bench [--quick] [--only <section>[,<section>]]   sections: ${IDS.join(", ")}`;
+
+function parseCommandLine(args: readonly string[]): { quick: boolean; only: ReadonlySet<string> } {
+  try {
+    const { values, positionals } = parseArgs({ args: [...args], options: { quick: { type: "boolean" }, only: { type: "string" } }, allowPositionals: true });
+    const only = values.only?.split(",").map((id) => id.trim()) ?? IDS;
+    const unknown = [...positionals, ...only.filter((id) => !IDS.includes(id))];
+    if (unknown.length > 0) throw new Error(`unknown: ${unknown.join(" ")}`);
+    return { quick: values.quick === true, only: new Set(only) };
+  } catch (error) {
+    console.error(`${USAGE}\n(${(error as Error).message})`);
+    process.exit(2);
+  }
 }
 
+const { quick, only } = parseCommandLine(process.argv.slice(2));
 const log = (line: string) => console.log(line);
 const gib = (bytes: number) => `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
-const ms = (summary: Summary) => formatSummary(summary, 2);
-const mib = (summary: Summary) =>
-  formatSummary({ ...summary, median: mebibytes(summary.median), min: mebibytes(summary.min), max: mebibytes(summary.max) }, 1, " MiB");
+const load = () => loadavg().map((value) => value.toFixed(2)).join(" ");
+const seconds = (since: number) => `${((performance.now() - since) / 1000).toFixed(1)} s`;
 
 const started = performance.now();
-console.log(`gitops-connector bench${quick ? " --quick" : ""}, ${new Date().toISOString()}`);
+console.log(`gitops-connector bench${quick ? " --quick" : ""}${only.size < IDS.length ? ` --only ${[...only].join(",")}` : ""}, ${new Date().toISOString()}`);
 console.log(
   `machine: ${availableParallelism()} cpus (${cpus()[0]?.model ?? "?"}), ${gib(totalmem())} RAM (${gib(freemem())} free), ` +
     `kernel ${release()}, bun ${Bun.version}, temp dir ${tmpdir()}`,
 );
-console.log("figures: median of the runs, (min–max) across runs\n");
+console.log(`load average (1, 5, 15 min) at start: ${load()}`);
+console.log(`load generator: ${(await wrkVersion()) ?? "wrk not installed (webhook throughput is skipped; apt-get install wrk)"}`);
+if (SECTIONS.some((section) => section.needsBinary && only.has(section.id))) {
+  const buildStarted = performance.now();
+  const binary = await benchBinary();
+  const how = process.env.GITOPS_CONNECTOR_BIN ? "GITOPS_CONNECTOR_BIN" : `package.json's build script, ${seconds(buildStarted)}`;
+  console.log(`daemon under test: ${binary} (${how})`);
+}
+console.log("figures: median of the runs, (min–max) across runs");
 
-console.log(`outbox enqueue: store.submit() of one Flux Progressing webhook = ${JOBS_PER_WEBHOOK} jobs (${WEBHOOK_SHAPE})`);
-const enqueue = benchOutboxEnqueue({ quick, log });
-console.log();
-console.log(
-  formatTable(
-    ["store", "webhooks/run", "webhooks/s", "jobs/s", "submit p50 ms", "submit p99 ms"],
-    enqueue.rows.map((row) => [
-      row.mode === "memory" ? ":memory:" : `file, WAL, synchronous=${row.mode}`,
-      String(row.webhooksPerRun),
-      formatSummary(row.webhooksPerSecond),
-      formatSummary(row.jobsPerSecond),
-      formatSummary(row.submitP50Ms, 3),
-      formatSummary(row.submitP99Ms, 3),
-    ]),
-  ),
-);
-console.log(`\noutbox size with ${enqueue.growth.jobs.toLocaleString("en-US")} pending jobs (3 runs):`);
-console.log(
-  formatTable(
-    ["measure", "value"],
-    [
-      ["db + wal while open", mib(enqueue.growth.openBytes)],
-      ["of which wal", mib(enqueue.growth.walBytes)],
-      ["db after close (checkpointed)", mib(enqueue.growth.closedBytes)],
-      ["pendingDepth() at 100k pending", `${ms(enqueue.growth.depthCheckMs)} ms`],
-      ["pendingDepth() at 10k pending", `${ms(enqueue.depthCheckAtMaxDepthMs)} ms`],
-    ],
-  ),
-);
+/** Runs a selected section and prints its tables as soon as it ends; undefined when --only left it out. */
+async function run<R>(section: Section<R>): Promise<R | undefined> {
+  if (!only.has(section.id)) return undefined;
+  console.log(`\n## ${section.title}`);
+  const sectionStarted = performance.now();
+  const result = await runSection(section, { quick, log });
+  console.log(`\n${section.format(result)}\n(${section.id}: ${seconds(sectionStarted)})`);
+  return result;
+}
 
-console.log("\nend to end: POST /gitopsphase → status at the fake GitHub API (real daemon, default outbox settings)");
-const e2e = await benchE2eLatency({ quick, log });
-console.log();
-console.log(
-  formatTable(
-    ["measure", "p50 ms", "p99 ms", "max ms"],
-    [
-      ["webhook → status arrives", ms(e2e.delivery.p50), ms(e2e.delivery.p99), ms(e2e.delivery.max)],
-      ["webhook → 202 answer", ms(e2e.response.p50), ms(e2e.response.p99), "—"],
-    ],
-  ),
-);
-console.log(`${e2e.runs.length} runs of ${e2e.ratePerSecond}/s for ${e2e.seconds} s; achieved ${formatSummary(e2e.achievedRate, 1)} events/s`);
-const lost = e2e.runs.reduce((sum, run) => sum + (run.events - run.delivered), 0);
-if (lost > 0) console.log(`note: ${lost} event(s) not delivered within the drain timeout (or not accepted); left out of the figures`);
+await run(outboxEnqueueSection);
+const e2e = await run(e2eLatencySection);
+const throughput = await run(webhookThroughputSection);
+const slowApi = await run(slowApiSection);
+const lifecycle = await run(lifecycleSection);
+const apiCalls = await run(apiCallsSection);
 
-console.log(`\ntotal ${((performance.now() - started) / 1000).toFixed(1)} s`);
+console.log(`\n## targets\n\n${formatTargets({ e2e, throughput, slowApi, lifecycle, apiCalls })}`);
+console.log(`\nload average (1, 5, 15 min) at end: ${load()}`);
+console.log(`total ${seconds(started)}`);

@@ -42,3 +42,8 @@ export function formatTable(header: readonly string[], rows: ReadonlyArray<reado
 export function mebibytes(bytes: number): number {
   return bytes / (1024 * 1024);
 }
+
+/** The same summary with every figure passed through `f` (a unit change: bytes → MiB, share → %). */
+export function mapSummary(summary: Summary, f: (value: number) => number): Summary {
+  return { ...summary, median: f(summary.median), min: f(summary.min), max: f(summary.max) };
+}
