@@ -57,7 +57,7 @@ function expectHardenedContainer(c: Container): void {
     capabilities: { drop: ["ALL"] },
     seccompProfile: { type: "RuntimeDefault" },
   });
-  expect(c.resources?.limits?.memory).toBe("128Mi");
+  expect(c.resources?.limits?.memory).toBe("160Mi");
   expect(c.resources?.requests?.memory).toBeDefined();
   expect(c.image?.startsWith(`${PLACEHOLDER_IMAGE}:`)).toBe(true);
 }
