@@ -6,8 +6,8 @@
  *
  * Claims (jobs in flight) live in this object's memory, not in the file: a claim lasts one attempt of this
  * process, and a process that dies takes its attempts with it, so its jobs are simply pending for the next.
- * Keeping them out of the file saves a write transaction per delivery. The `claimed` column stays for files
- * written by earlier versions, and is reset at open.
+ * Keeping them out of the file saves a write transaction per delivery. No query reads the `claimed` column any
+ * more; it stays in the schema for files written by earlier versions, and releaseClaims() clears their marks.
  */
 import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";

@@ -66,7 +66,10 @@ export interface OutboxStore {
   markDead(id: number, now: number, error: string): void;
   /** No job of this target is claimed before `until` (rate limits, Retry-After). */
   blockTarget(target: string, until: number): void;
-  /** Releases every claim: at start-up (claims of a killed process) and after shutdown. */
+  /**
+   * Releases every claim this store holds (after shutdown), and clears the claimed marks that versions which kept
+   * claims in the file left there (at start-up). Returns how many of this store's claims it released.
+   */
   releaseClaims(): number;
   stats(): StatsRow[];
   deadJobs(): StoredJob[];
