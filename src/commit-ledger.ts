@@ -8,6 +8,8 @@ import type { OperatorState, Outcome } from "./model.ts";
 export interface PlannedStatus {
   readonly state: OperatorState;
   readonly description: string;
+  /** The status's summary (see CommitStatus.summary); absent in what versions before it recorded. */
+  readonly summary?: string;
 }
 
 export interface KnownCommit {

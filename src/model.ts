@@ -31,6 +31,13 @@ export interface CommitStatus {
   readonly name: string;
   readonly state: OperatorState;
   readonly description: string;
+  /**
+   * What the status says, for deciding whether a re-send changes anything; the description when absent. Flux's
+   * main status sets it to the reason: Flux re-sends `ReconciliationSucceeded` every interval with a new
+   * duration in its message, and its own git providers compare state and a reason-derived description, never
+   * the raw message (fluxcd/notification-controller internal/notifier/github.go, duplicateGithubStatus).
+   */
+  readonly summary?: string;
 }
 
 /** The Flux or Argo CD object whose reconciliation is reported. */

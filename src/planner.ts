@@ -1,8 +1,9 @@
 /**
  * The planner: Observation + what is known of that commit → the jobs to run, and what is known afterwards.
  * Pure. The rules that make the connector quiet where the original was noisy live here:
- * - a status identical (state + description) to the last one planned for its context is not planned again
- *   (Flux re-sends ReconciliationSucceeded on every interval);
+ * - a status that says what the last one planned for its context said (same state and summary, see
+ *   CommitStatus.summary) is not planned again: Flux re-sends ReconciliationSucceeded on every interval, each
+ *   time with a new duration in its message;
  * - the orchestrator hears of a commit at most once per outcome, and for Azure Pipelines at most once at all
  *   (a task completes once), so the original's endless dispatch loop cannot happen;
  * - only reconcilers matching the instance's `completionReconcilers` globs may finish a pipeline.
@@ -36,7 +37,7 @@ export interface Plan {
 export function planJobs(observation: Observation, instance: PlanningInstance, known: KnownCommit): Plan {
   const fresh = observation.statuses.filter((status) => !isAlreadyPlanned(status, known));
   const statuses: Record<string, PlannedStatus> = { ...known.statuses };
-  for (const status of fresh) statuses[status.context] = { state: status.state, description: status.description };
+  for (const status of fresh) statuses[status.context] = toPlannedStatus(status);
 
   const jobs: Job[] = [];
   for (const status of fresh) {
@@ -56,9 +57,17 @@ export function planWithLedger(ledger: CommitLedger, observation: Observation, i
   return plan.jobs;
 }
 
+function toPlannedStatus(status: CommitStatus): PlannedStatus {
+  return status.summary === undefined
+    ? { state: status.state, description: status.description }
+    : { state: status.state, description: status.description, summary: status.summary };
+}
+
+/** The same state and summary as the last status planned for its context (a status without one: its description). */
 function isAlreadyPlanned(status: CommitStatus, known: KnownCommit): boolean {
-  const last = known.statuses[status.context];
-  return last !== undefined && last.state === status.state && last.description === status.description;
+  // `Object.hasOwn`: a legacy part context such as `constructor` must not read Object.prototype.
+  const last = Object.hasOwn(known.statuses, status.context) ? known.statuses[status.context] : undefined;
+  return last !== undefined && last.state === status.state && (last.summary ?? last.description) === (status.summary ?? status.description);
 }
 
 /** The outcome to notify the orchestrator of, or undefined when there is nothing (new) to say. */

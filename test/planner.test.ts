@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { NOTHING_KNOWN, createMemoryLedger } from "../src/commit-ledger.ts";
 import type { Observation, Outcome } from "../src/model.ts";
+import { translateFlux } from "../src/operators/flux.ts";
 import { countsForCompletion, planJobs, planWithLedger } from "../src/planner.ts";
 import { azureInstance, githubInstance } from "./support/instances.ts";
 
@@ -57,6 +58,37 @@ describe("planJobs", () => {
     const first = planJobs(observation("Progressing"), githubInstance(), NOTHING_KNOWN);
     const changed: Observation = { ...observation("Progressing"), statuses: [{ context: "kustomization/apps-dev", name: "Status", state: "Progressing", description: "other" }] };
     expect(planJobs(changed, githubInstance(), first.known).jobs.map((job) => job.kind)).toEqual(["status", "subscriber"]);
+  });
+
+  test("20 periodic Flux re-sends with new durations on a known commit plan nothing", async () => {
+    const event = (await Bun.file(new URL("./fixtures/flux/kustomization-reconciliation-succeeded-commit-status-update.json", import.meta.url)).json()) as Record<string, unknown>;
+    const resend = (duration: string): Observation => {
+      const translation = translateFlux({ ...event, message: `Reconciliation finished in ${duration}, next run in 1m0s` }, { statusContext: "default", instanceName: "apps-dev" });
+      if (translation.kind !== "observation") throw new Error(`expected an observation, got ${translation.kind}`);
+      return translation.observation;
+    };
+    const instance = githubInstance({ dispatchOnFailure: true });
+    let known = planJobs(resend("812.4ms"), instance, NOTHING_KNOWN).known;
+    const planned: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const plan = planJobs(resend(`${(1.2 + i * 0.37).toFixed(2)}s`), instance, known);
+      planned.push(...plan.jobs.map((job) => job.kind));
+      known = plan.known;
+    }
+    expect(planned).toEqual([]);
+    // A real change still posts: another reason on the same commit, and the same reason on another commit.
+    const failedEvent = { ...event, severity: "error", reason: "HealthCheckFailed", message: "health check failed after 30s: timeout waiting for: [Deployment/apps/web status: 'InProgress']" };
+    const failed = translateFlux(failedEvent, { statusContext: "default", instanceName: "apps-dev" });
+    if (failed.kind !== "observation") throw new Error("expected an observation");
+    expect(planJobs(failed.observation, instance, known).jobs.map((job) => job.kind)).toEqual(["status", "subscriber", "status", "subscriber", "orchestrator"]);
+    const ledger = createMemoryLedger();
+    planWithLedger(ledger, resend("1s"), instance);
+    expect(planWithLedger(ledger, { ...resend("2s"), commit: "0".repeat(40) }, instance).map((job) => job.kind)).toEqual(["status", "subscriber", "orchestrator"]);
+  });
+
+  test("knowledge recorded before summaries existed compares by description", () => {
+    const legacyKnown = { statuses: { "kustomization/apps-dev": { state: "Progressing", description: "Progressing message" } }, notified: [] };
+    expect(planJobs(observation("Progressing"), githubInstance(), legacyKnown).jobs).toEqual([]);
   });
 
   test("transient reasons leave the orchestrator alone", () => {

@@ -161,6 +161,8 @@ export function translateFlux(payload: unknown, options: TranslationOptions): Tr
     name: "Status",
     state: mainState(event),
     description: mainDescription(event),
+    // The message (its duration changes every interval) is shown, the reason decides whether anything changed.
+    summary: event.reason,
   };
   const parts: CommitStatus[] = partStatuses(event).map(({ path, ...status }) => ({
     ...status,

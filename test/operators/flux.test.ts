@@ -362,7 +362,17 @@ describe("translateFlux edge cases", () => {
       OPTIONS,
     );
     expect(translation.kind === "observation" && translation.observation.statuses).toEqual([
-      { context: APPS, name: "Status", state: "info", description: "something happened" },
+      { context: APPS, name: "Status", state: "info", description: "something happened", summary: reason },
     ]);
+  });
+
+  test("the main status's summary is the reason, so periodic re-sends with a new duration compare equal", async () => {
+    const event = (await loadFixture("flux", "kustomization-reconciliation-succeeded-commit-status-update.json")) as Record<string, unknown>;
+    const summaries = ["812.4ms", "1.2s", "3m4s"].map((duration) => {
+      const translation = translateFlux({ ...event, message: `Reconciliation finished in ${duration}, next run in 10m0s` }, OPTIONS);
+      if (translation.kind !== "observation") throw new Error("expected an observation");
+      return translation.observation.statuses.map((status) => [status.context, status.state, status.summary]);
+    });
+    expect(summaries).toEqual([0, 1, 2].map(() => [[APPS, "ReconciliationSucceeded", "ReconciliationSucceeded"]]));
   });
 });

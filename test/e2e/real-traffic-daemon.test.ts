@@ -1,0 +1,98 @@
+/**
+ * What real Flux and Argo CD traffic does to the daemon (issue 11), end to end: the real daemon process (the
+ * compiled binary in CI, via GITOPS_CONNECTOR_BIN), its outbox, and the requests that reach a loopback fake of
+ * GitHub. Periodic re-sends, rate limits, dry run then live, reloads. Waits are on the fake's requests and the
+ * daemon's log lines, never on a sleep.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { spawnConnector, startDaemon } from "../support/daemon.ts";
+import { isStatusPost, startFakeApi, type FakeApi } from "../support/fake-api.ts";
+
+const ROOT = join(import.meta.dir, "..", "..");
+const PAT = "ghp_e2eRealTrafficTokenThatMustNeverLeak01";
+let api: FakeApi;
+type Daemon = Awaited<ReturnType<typeof startDaemon>>;
+const children: Daemon[] = [];
+
+beforeAll(() => {
+  api = startFakeApi();
+});
+afterAll(() => api.stop());
+afterEach(() => {
+  for (const child of children.splice(0)) child.proc.kill("SIGKILL");
+  api.reset();
+});
+
+function writeConfig(options: { outbox?: string; instanceExtra?: string; subscribers?: boolean } = {}): string {
+  const dir = mkdtempSync(join(tmpdir(), "gitops-connector-real-traffic-"));
+  const path = join(dir, "config.yaml");
+  writeFileSync(path, configText(options));
+  return path;
+}
+
+function configText(options: { outbox?: string; instanceExtra?: string; subscribers?: boolean } = {}): string {
+  return `server: { host: 127.0.0.1, shutdownGraceMs: 2000 }
+outbox: { initialBackoffMs: 50, maxBackoffMs: 200, timeoutMs: 30000${options.outbox ? `, ${options.outbox}` : ""} }
+instances:
+  - name: apps-dev
+    gitOpsOperatorType: FLUX
+    gitRepositoryType: GITHUB
+    ciCdOrchestratorType: GITHUB
+    gitOpsAppURL: https://github.com/org/manifests/commit
+    gitHubOrgUrl: ${api.orgUrl("org")}
+    gitHubGitOpsManifestsRepoName: manifests
+    gitHubGitOpsRepoName: app-src
+    pat: "\${PAT}"
+${options.subscribers === false ? "" : `    subscribers: { spektate: ${api.url}/api/flux }\n`}${options.instanceExtra ?? ""}`;
+}
+
+async function daemonWith(configPath: string, options: { dataDir?: string; dryRun?: boolean } = {}): Promise<Daemon> {
+  const daemon = await startDaemon({ configPath, env: { PAT }, dryRun: options.dryRun ?? false, ...(options.dataDir ? { dataDir: options.dataDir } : {}) });
+  children.push(daemon);
+  return daemon;
+}
+
+/** The captured `commit_status: update` re-send, pointed at `commit`, with `message`. */
+function resend(commit: string, message: string): Record<string, unknown> {
+  const event = JSON.parse(readFileSync(join(ROOT, "test", "fixtures", "flux", "kustomization-reconciliation-succeeded-commit-status-update.json"), "utf8")) as Record<string, any>;
+  return { ...event, message, metadata: { ...event.metadata, revision: `main@sha1:${commit}` } };
+}
+
+async function post(daemon: Daemon, event: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(`${daemon.url}/gitopsphase`, { method: "POST", body: JSON.stringify(event), headers: { "content-type": "application/json" } });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+const isSubscriberPost = (request: { method: string; path: string }) => request.method === "POST" && request.path === "/api/flux";
+const workerLine = (kind: string, outcome: string) => (line: string) => line.includes('"component":"worker"') && line.includes(`"kind":"${kind}"`) && line.includes(`"outcome":"${outcome}"`);
+
+const COMMIT = "1197955e4244c18bdb9b375076bcb6ca05414672";
+const OTHER_COMMIT = "2f22765d04931a078909145ca628d2264c852d7d";
+
+describe("Flux's periodic re-sends", () => {
+  test("20 re-sends with new durations on a delivered commit → 0 jobs, 0 calls at the API", async () => {
+    const daemon = await daemonWith(writeConfig());
+    const first = await post(daemon, resend(COMMIT, "Reconciliation finished in 812.4ms, next run in 1m0s"));
+    expect(first).toMatchObject({ status: 202, body: { jobs: 3 } }); // status, subscriber, dispatch
+    await api.waitFor(isStatusPost);
+    await api.waitFor(isSubscriberPost);
+    await api.waitFor((request) => request.path.endsWith("/dispatches"));
+    const callsBefore = api.requests().length;
+
+    const answers = [];
+    for (let i = 0; i < 20; i++) answers.push(await post(daemon, resend(COMMIT, `Reconciliation finished in ${(1.2 + i * 0.41).toFixed(2)}s, next run in 1m0s`)));
+    expect(answers.map((answer) => [answer.status, answer.body.jobs])).toEqual(Array.from({ length: 20 }, () => [202, 0]));
+
+    // A sentinel on another commit, delivered after the re-sends were answered: only its own calls were made.
+    await post(daemon, resend(OTHER_COMMIT, "Reconciliation finished in 2s, next run in 1m0s"));
+    await api.waitForCount(2, (request) => request.path.endsWith("/dispatches"));
+    const since = api.requests().slice(callsBefore);
+    expect(since.map((request) => `${request.method} ${request.path}`).sort()).toEqual(
+      [`POST /repos/org/manifests/statuses/${OTHER_COMMIT}`, "POST /api/flux", `GET /repos/org/manifests/commits/${OTHER_COMMIT}`, "POST /repos/org/app-src/dispatches"].sort(),
+    );
+    expect(since.find(isSubscriberPost)?.body).toMatchObject({ commit_id: OTHER_COMMIT });
+  });
+});
