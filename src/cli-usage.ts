@@ -41,7 +41,7 @@ export const OUTBOX_USAGE = `Usage: gitops-connector outbox <stats|dead|retry|pu
 Looks into the outbox the daemon delivers from, and repairs it. Safe while the daemon runs.
 
 Actions:
-  stats                pending, dead and done jobs by kind and target
+  stats                pending, dead and done jobs by kind and target; targets waiting on a rate limit
   dead                 every dead job: id, kind, instance, target, attempts, commit and last error
   retry <id> | --all   put one dead job, or every one, back in the queue (attempts reset, due now)
   purge --dead         delete every dead job (--dead is required, so nothing is deleted by accident)

@@ -15,7 +15,10 @@ export interface DeliveryErrorOptions {
   readonly permanent: boolean;
   /** The HTTP status that caused it, when there was one. */
   readonly status?: number;
-  /** Do not call this target again before this many ms from now (Retry-After, GitHub rate-limit reset). */
+  /**
+   * A rate limit: do not call this target again before this many ms from now (Retry-After, GitHub's rate-limit
+   * reset). Such an attempt is not counted toward `outbox.maxAttempts`: the job waits, it never goes dead for it.
+   */
   readonly retryAfterMs?: number;
 }
 
@@ -31,5 +34,10 @@ export class DeliveryError extends Error {
     this.permanent = options.permanent;
     this.status = options.status;
     this.retryAfterMs = options.retryAfterMs;
+  }
+
+  /** The API said to wait (DESIGN §10 "Rate limits"): retried after the wait, for the whole target, never dead. */
+  get rateLimited(): boolean {
+    return this.retryAfterMs !== undefined;
   }
 }

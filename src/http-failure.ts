@@ -1,8 +1,9 @@
 /**
  * The one place that decides whether a failed outbound call is worth retrying (in the manner of
- * argoproj/notifications-engine): 408, 409, 429 and 5xx are retried; any other 4xx is permanent; a GitHub rate
- * limit (a 403/429 with `x-ratelimit-remaining: 0` or `Retry-After`) is retried after the reset and never goes
- * dead (https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api); network errors and
+ * argoproj/notifications-engine): 408, 409, 429 and 5xx are retried; any other 4xx is permanent; a rate limit
+ * (any 429, a GitHub 403 with `x-ratelimit-remaining: 0` or naming a secondary rate limit, and any retryable
+ * answer with `Retry-After`) is retried after the wait it names and never goes dead
+ * (https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api); network errors and
  * timeouts are retried. Messages name the instance, the service and the resource, and say what to check; they
  * are built from config keys and the API's own message, never from a token.
  */
@@ -80,13 +81,15 @@ function isRetryableStatus(status: number): boolean {
   return status === 408 || status === 409 || status === 429 || status >= 500;
 }
 
+/** How long a rate limit says to wait, or undefined when the answer is not a rate limit. */
 function rateLimitWait(failure: HttpFailure, now: number): number | undefined {
   const { status, headers } = failure;
   if (status !== 403 && status !== 429) return undefined;
   const retryAfter = parseRetryAfter(header(headers, "retry-after"), now);
   if (retryAfter !== undefined) return retryAfter;
   if (header(headers, "x-ratelimit-remaining")?.trim() === "0") return rateLimitResetMs(headers, now) ?? SECONDARY_RATE_LIMIT_WAIT_MS;
-  if (/secondary rate limit|rate limit exceeded/i.test(failure.message ?? "")) return SECONDARY_RATE_LIMIT_WAIT_MS;
+  // A 429 is a rate limit by definition (RFC 6585), whatever its headers say.
+  if (status === 429 || /secondary rate limit|rate limit exceeded/i.test(failure.message ?? "")) return SECONDARY_RATE_LIMIT_WAIT_MS;
   return undefined;
 }
 
@@ -136,7 +139,8 @@ export function classifyHttpFailure(failure: HttpFailure): DeliveryError {
 
   const retryable = isRetryableStatus(status);
   const retryAfterMs = retryable ? parseRetryAfter(header(failure.headers, "retry-after"), now) : undefined;
-  const message = `${status} from ${from}: ${statusExplanation({ ...failure, status })}${retryable ? "; will retry" : ""}`;
+  const next = retryAfterMs !== undefined ? `; waiting ${Math.ceil(retryAfterMs / 1000)}s before calling it again (Retry-After)` : retryable ? "; will retry" : "";
+  const message = `${status} from ${from}: ${statusExplanation({ ...failure, status })}${next}`;
   return new DeliveryError(message, { permanent: !retryable, status, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) });
 }
 

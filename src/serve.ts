@@ -79,7 +79,11 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
   if (leftPending > 0) logger.info({ component: "outbox", jobs: leftPending }, "resuming jobs left pending by the last process");
 
   const metrics = createMetrics();
-  metrics.observeOutbox({ depth: () => store.pendingDepth(), oldestPendingAt: () => store.oldestPendingAt() });
+  metrics.observeOutbox({
+    depth: () => store.pendingDepth(),
+    oldestPendingAt: () => store.oldestPendingAt(),
+    rateLimited: () => store.rateLimitedTargets(Date.now()),
+  });
   // Every call to a provider or subscriber is counted by target and status class (src/observability/outbound.ts).
   const outboundFetch = observeFetch((target, outcome) => metrics.outboundResponses.inc({ target, class: outcome }));
   const providers = createProviders({ logger: logger.child({ component: "providers" }), fetch: outboundFetch });

@@ -31,7 +31,7 @@ describe("parseRetryAfter", () => {
 });
 
 describe("classifyHttpFailure: retry or dead", () => {
-  test.each([408, 409, 429, 500, 502, 503, 504])("%d is retryable", (status) => {
+  test.each([408, 409, 500, 502, 503, 504])("%d is retryable", (status) => {
     const error = classify(status);
     expect(error).toBeInstanceOf(DeliveryError);
     expect(error.permanent).toBe(false);
@@ -46,8 +46,18 @@ describe("classifyHttpFailure: retry or dead", () => {
     expect(error.retryAfterMs).toBeUndefined();
   });
 
-  test("a 503 with Retry-After waits that long", () => {
-    expect(classify(503, { headers: { "Retry-After": "30" } }).retryAfterMs).toBe(30_000);
+  test("a 503 with Retry-After waits that long: a rate limit, not a failed attempt", () => {
+    const error = classify(503, { headers: { "Retry-After": "30" } });
+    expect(error).toMatchObject({ permanent: false, retryAfterMs: 30_000, rateLimited: true });
+    expect(error.message).toContain("waiting 30s");
+  });
+
+  test("a 429 without any header is a rate limit too: a minute, as GitHub asks for secondary limits", () => {
+    expect(classify(429)).toMatchObject({ permanent: false, status: 429, retryAfterMs: 60_000, rateLimited: true });
+  });
+
+  test("a 500 without Retry-After is a failed attempt, not a rate limit", () => {
+    expect(classify(500).rateLimited).toBe(false);
   });
 
   test("a 404 with Retry-After stays permanent", () => {

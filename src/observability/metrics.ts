@@ -11,6 +11,8 @@ import { VERSION } from "../version.ts";
 export interface OutboxGauges {
   depth(): number;
   oldestPendingAt(): number | undefined;
+  /** Targets waiting out a rate limit now, with their pending jobs. */
+  rateLimited(): readonly { readonly target: string; readonly until: number; readonly pending: number }[];
 }
 
 export interface Metrics {
@@ -50,6 +52,28 @@ export function createMetrics(): Metrics {
       this.set(oldest === undefined ? 0 : Math.max(0, (Date.now() - oldest) / 1000));
     },
   });
+  // One series per target while it waits out a rate limit; a target whose wait is over drops out.
+  new Gauge({
+    name: "gitops_connector_outbox_rate_limited_jobs",
+    help: "Pending jobs of a target that waits out a rate limit (Retry-After, GitHub's reset), by target",
+    labelNames: ["target"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const blocked of outbox?.rateLimited() ?? []) this.set({ target: blocked.target }, blocked.pending);
+    },
+  });
+  new Gauge({
+    name: "gitops_connector_outbox_rate_limit_remaining_seconds",
+    help: "How long a rate-limited target still waits before it is called again, by target",
+    labelNames: ["target"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const now = Date.now();
+      for (const blocked of outbox?.rateLimited() ?? []) this.set({ target: blocked.target }, Math.max(0, (blocked.until - now) / 1000));
+    },
+  });
   const configReloads = new Counter({
     name: "gitops_connector_config_reloads_total",
     help: "Config reloads, by result (success, failure)",
@@ -74,13 +98,13 @@ export function createMetrics(): Metrics {
     }),
     jobs: new Counter({
       name: "gitops_connector_jobs_total",
-      help: "Delivery attempts, by kind, target and outcome (delivered, retried, dead)",
+      help: "Delivery attempts, by kind, target and outcome (delivered, retried, rate_limited, dead)",
       labelNames: ["kind", "target", "outcome"],
       registers: [registry],
     }),
     deliverySeconds: new Histogram({
       name: "gitops_connector_delivery_seconds",
-      help: "Duration of delivery attempts in seconds, by kind and outcome (delivered, retried, dead)",
+      help: "Duration of delivery attempts in seconds, by kind and outcome (delivered, retried, rate_limited, dead)",
       labelNames: ["kind", "outcome"],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [registry],

@@ -64,8 +64,9 @@ function toStatsLines(rows: readonly StatsRow[]): StatsLine[] {
 
 function showStats(store: OutboxStore, path: string, json: boolean, io: OutboxCliIo): number {
   const lines = toStatsLines(store.stats());
+  const rateLimited = store.rateLimitedTargets(io.now());
   if (json) {
-    io.out(JSON.stringify({ path, jobs: lines }));
+    io.out(JSON.stringify({ path, jobs: lines, rateLimited: rateLimited.map((blocked) => ({ ...blocked, until: new Date(blocked.until).toISOString() })) }));
     return EXIT_OK;
   }
   if (lines.length === 0) {
@@ -79,6 +80,13 @@ function showStats(store: OutboxStore, path: string, json: boolean, io: OutboxCl
     ["total", "", total("pending"), total("dead"), total("done")],
   ];
   io.out(`outbox ${path}\n${formatTable(rows, new Set([2, 3, 4]))}`);
+  if (rateLimited.length > 0) {
+    io.out("\nwaiting on a rate limit (not counted as attempts):");
+    for (const blocked of rateLimited) {
+      const seconds = Math.ceil((blocked.until - io.now()) / 1000);
+      io.out(`  ${blocked.target}: ${blocked.pending} pending, until ${new Date(blocked.until).toISOString()} (in ${seconds}s)`);
+    }
+  }
   return EXIT_OK;
 }
 

@@ -16,7 +16,7 @@ import { NOTHING_KNOWN, type KnownCommit } from "../commit-ledger.ts";
 import type { Job } from "../model.ts";
 import { migrate, OutboxVersionError } from "./schema.ts";
 import { resolveOutboxPath } from "./paths.ts";
-import type { ClaimOptions, JobState, OutboxStore, StatsRow, StoredJob } from "./types.ts";
+import type { ClaimOptions, JobState, OutboxStore, RateLimitedTarget, StatsRow, StoredJob } from "./types.ts";
 
 export interface SqliteOutboxOptions {
   /** A file path, or ":memory:" (tests, throwaway runs). */
@@ -157,12 +157,20 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
   const markRetry = db.query<unknown, [number, string, number, number]>(
     "UPDATE jobs SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ? AND state = 'pending'",
   );
+  const markWaiting = db.query<unknown, [number, string, number, number]>(
+    "UPDATE jobs SET next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ? AND state = 'pending'",
+  );
   const markDead = db.query<unknown, [string, number, number]>(
     "UPDATE jobs SET state = 'dead', attempts = attempts + 1, last_error = ?, updated_at = ? WHERE id = ? AND state = 'pending'",
   );
   const upsertBlock = db.query<unknown, [string, number]>(
     "INSERT INTO target_blocks (target, blocked_until) VALUES (?, ?) " +
       "ON CONFLICT (target) DO UPDATE SET blocked_until = MAX(blocked_until, excluded.blocked_until)",
+  );
+  const selectRateLimited = db.query<RateLimitedTarget, [number]>(
+    `SELECT b.target AS target, b.blocked_until AS until,
+            (SELECT COUNT(*) FROM jobs AS j INDEXED BY jobs_target_ready WHERE j.target = b.target AND j.state = 'pending') AS pending
+     FROM target_blocks AS b WHERE b.blocked_until > ? ORDER BY b.target`,
   );
   const pruneBlocks = db.query<unknown, [number]>("DELETE FROM target_blocks WHERE blocked_until < ?");
   // Only files last written by a version that kept claims in the file have any.
@@ -260,8 +268,8 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
       markDone.run(now, id);
       claims.delete(id);
     },
-    markRetry(id, now, nextAttemptAt, error) {
-      markRetry.run(nextAttemptAt, error, now, id);
+    markRetry(id, now, nextAttemptAt, error, countAttempt = true) {
+      (countAttempt ? markRetry : markWaiting).run(nextAttemptAt, error, now, id);
       claims.delete(id);
     },
     markDead(id, now, error) {
@@ -271,6 +279,7 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
     blockTarget(target, until) {
       upsertBlock.run(target, until);
     },
+    rateLimitedTargets: (now) => selectRateLimited.all(now),
     releaseClaims() {
       const released = claims.size;
       claims.clear();

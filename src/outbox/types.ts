@@ -25,6 +25,13 @@ export interface StatsRow {
   readonly count: number;
 }
 
+export interface RateLimitedTarget {
+  readonly target: string;
+  /** Epoch ms. */
+  readonly until: number;
+  readonly pending: number;
+}
+
 export interface ClaimOptions {
   readonly now: number;
   /** At most this many jobs. */
@@ -60,12 +67,17 @@ export interface OutboxStore {
    */
   nextDueAt(excludeTargets?: readonly string[]): number | undefined;
   markDone(id: number, now: number): void;
-  /** Counts the attempt, records the error, releases the claim, schedules the next attempt. */
-  markRetry(id: number, now: number, nextAttemptAt: number, error: string): void;
+  /**
+   * Counts the attempt (unless `countAttempt` is false: a rate limit is no failed attempt), records the error,
+   * releases the claim, schedules the next attempt.
+   */
+  markRetry(id: number, now: number, nextAttemptAt: number, error: string, countAttempt?: boolean): void;
   /** Counts the attempt, records the error, state dead. */
   markDead(id: number, now: number, error: string): void;
   /** No job of this target is claimed before `until` (rate limits, Retry-After). */
   blockTarget(target: string, until: number): void;
+  /** Targets waiting out a rate limit at `now`: until when, and how many pending jobs wait with them. */
+  rateLimitedTargets(now: number): RateLimitedTarget[];
   /**
    * Releases every claim this store holds (after shutdown), and clears the claimed marks that versions which kept
    * claims in the file left there (at start-up). Returns how many of this store's claims it released.

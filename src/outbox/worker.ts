@@ -1,8 +1,9 @@
 /**
  * The outbox worker: claims due jobs from the store and delivers them, at most `concurrency` at a time and at
  * most half of that for any one target, so a hung or failing API never starves the others. Every attempt has a
- * timeout. A retryable failure waits an exponential backoff with full jitter (or the server's Retry-After,
- * applied to the whole target); a permanent one, or the last allowed attempt, makes the job dead.
+ * timeout. A retryable failure waits an exponential backoff with full jitter; a permanent one, or the last
+ * allowed attempt, makes the job dead. A rate limit (Retry-After, GitHub's reset) holds back the whole target
+ * for as long as the API says and is not counted as an attempt, so it never makes a job dead.
  * The store guarantees order: only the oldest pending job of an ordering key is ever claimable.
  *
  * Each attempt ends in one log line (jobId, kind, instance, commit, target, attempt, durationMs, outcome, and the
@@ -15,7 +16,7 @@ import type { Logger } from "../observability/logger.ts";
 import { withOutboundScope, type OutboundScope } from "../observability/outbound.ts";
 import type { OutboxStore, StoredJob } from "./types.ts";
 
-export type AttemptOutcome = "delivered" | "retried" | "dead";
+export type AttemptOutcome = "delivered" | "retried" | "rate_limited" | "dead";
 
 export interface WorkerOptions {
   store: OutboxStore;
@@ -28,6 +29,8 @@ export interface WorkerOptions {
   maxBackoffMs: number;
   now?: () => number;
   random?: () => number;
+  /** The shortest wait a rate limit imposes (default 1 s, see MIN_RATE_LIMIT_WAIT_MS); tests shorten it. */
+  minRateLimitWaitMs?: number;
   /** Longest sleep between looks at the store when nothing is due (a safety net; enqueues wake the worker). */
   idleCheckMs?: number;
   onAttempt?(job: StoredJob, outcome: AttemptOutcome, durationMs: number): void;
@@ -46,6 +49,14 @@ export interface OutboxWorker {
   /** Stops claiming, lets deliveries in flight finish for up to `graceMs`, then aborts the rest (they stay pending). */
   stop(graceMs: number): Promise<{ finished: number; interrupted: number }>;
 }
+
+/**
+ * Bounds on a rate limit's wait. At least a second, so an API answering `Retry-After: 0` again and again is not
+ * hammered (rate limits are not counted as attempts, so nothing else would stop that); at most a day, so an
+ * absurd date in a header cannot park a target for ever. GitHub's primary limit resets within the hour.
+ */
+const MIN_RATE_LIMIT_WAIT_MS = 1_000;
+const MAX_RATE_LIMIT_WAIT_MS = 24 * 3_600_000;
 
 /** How long aborted deliveries get to record their result before stop() returns anyway. */
 const ABORT_SETTLE_MS = 1_000;
@@ -154,6 +165,18 @@ export function createOutboxWorker(options: WorkerOptions): OutboxWorker {
       options.onAttempt?.(stored, "retried", durationMs);
       return;
     }
+    if (failure.retryAfterMs !== undefined && !failure.permanent) {
+      // Retry-After and rate-limit resets speak for the whole target, not just this job; waiting is no failure.
+      const wait = Math.min(MAX_RATE_LIMIT_WAIT_MS, Math.max(options.minRateLimitWaitMs ?? MIN_RATE_LIMIT_WAIT_MS, failure.retryAfterMs));
+      options.store.blockTarget(job.target, at + wait);
+      options.store.markRetry(stored.id, at, at + wait, redact(failure.message), false);
+      log.warn(
+        { ...fields, outcome: "rate_limited", status: failure.status, error: failure.message, nextAttemptInMs: wait },
+        "rate limited; waiting as the API asks (not counted as an attempt)",
+      );
+      options.onAttempt?.(stored, "rate_limited", durationMs);
+      return;
+    }
     if (failure.permanent || attempt >= options.maxAttempts) {
       const reason = redact(failure.permanent ? failure.message : `gave up after ${attempt} attempts (outbox.maxAttempts): ${failure.message}`);
       options.store.markDead(stored.id, at, reason);
@@ -161,12 +184,7 @@ export function createOutboxWorker(options: WorkerOptions): OutboxWorker {
       options.onAttempt?.(stored, "dead", durationMs);
       return;
     }
-    let delay = backoffDelay(attempt, options.initialBackoffMs, options.maxBackoffMs, random);
-    if (failure.retryAfterMs !== undefined) {
-      // Retry-After and rate-limit resets speak for the whole target, not just this job.
-      options.store.blockTarget(job.target, at + failure.retryAfterMs);
-      delay = Math.max(delay, failure.retryAfterMs);
-    }
+    const delay = backoffDelay(attempt, options.initialBackoffMs, options.maxBackoffMs, random);
     options.store.markRetry(stored.id, at, at + delay, redact(failure.message));
     log.warn({ ...fields, outcome: "retried", status: failure.status, error: failure.message, nextAttemptInMs: delay }, "delivery failed; will retry");
     options.onAttempt?.(stored, "retried", durationMs);

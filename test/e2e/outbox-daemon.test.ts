@@ -155,7 +155,7 @@ describe("durable outbox, end to end", () => {
     const daemon = await daemonWith(configPath);
     await post(daemon.url, fluxEvent(sha(7), "ReconciliationSucceeded", SUCCEEDED)); // one status
     const [limited] = await api.waitForCount(1, (r) => isStatusPost(r) && r.answeredWith === 429, 10_000);
-    await daemon.waitForLine((line) => line.includes('"status":429') && line.includes("will retry"));
+    await daemon.waitForLine((line) => line.includes('"status":429') && line.includes('"outcome":"rate_limited"'));
     // Another commit's status, for the same target, must wait for the same reset.
     await post(daemon.url, fluxEvent(sha(8), "ReconciliationSucceeded", SUCCEEDED));
     const after = await api.waitForCount(3, (r) => isStatusPost(r) && r.answeredWith !== undefined, 10_000);

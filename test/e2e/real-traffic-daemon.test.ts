@@ -96,3 +96,38 @@ describe("Flux's periodic re-sends", () => {
     expect(since.find(isSubscriberPost)?.body).toMatchObject({ commit_id: OTHER_COMMIT });
   });
 });
+
+describe("rate limits", () => {
+  test("403 x-ratelimit-remaining: 0 answered 5 times in a row with maxAttempts: 3 → delivered, not dead; stats and metrics show the wait", async () => {
+    const configPath = writeConfig({ outbox: "maxAttempts: 3", subscribers: false });
+    let limited = 0;
+    api.setHandler((request) => {
+      if (!isStatusPost(request) || limited >= 5) return undefined;
+      limited += 1;
+      // The first reset is 3 s away (time to look at stats and metrics), the others are already due.
+      const reset = Math.floor(Date.now() / 1000) + (limited === 1 ? 3 : 0);
+      return {
+        status: 403,
+        headers: { "x-ratelimit-limit": "5000", "x-ratelimit-remaining": "0", "x-ratelimit-reset": String(reset), "x-ratelimit-resource": "core" },
+        body: { message: "API rate limit exceeded for user ID 1.", documentation_url: "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api" },
+      };
+    });
+    const daemon = await daemonWith(configPath);
+    expect((await post(daemon, resend(COMMIT, "Reconciliation finished in 2s, next run in 1m0s"))).status).toBe(202);
+    await daemon.waitForLine(workerLine("status", "rate_limited"));
+
+    const stats = spawnConnector(["outbox", "stats", "--json", "--data-dir", daemon.dataDir, "--config", configPath], { PAT });
+    expect(await stats.exited).toBe(0);
+    const report = JSON.parse(stats.lines.join("\n")) as { rateLimited: Array<{ target: string; pending: number; until: string }> };
+    expect(report.rateLimited).toEqual([{ target: "github:127.0.0.1:" + api.port + "/repos/org/manifests", pending: expect.any(Number), until: expect.any(String) }]);
+    expect(report.rateLimited[0]!.pending).toBeGreaterThanOrEqual(1);
+    const metrics = await (await fetch(`${daemon.url}/metrics`)).text();
+    expect(metrics).toMatch(/^gitops_connector_outbox_rate_limited_jobs\{target="github:127\.0\.0\.1:\d+\/repos\/org\/manifests"\} [1-9]/m);
+    expect(metrics).toMatch(/^gitops_connector_outbox_rate_limit_remaining_seconds\{target="github:[^"]+"\} [0-9.]+$/m);
+
+    await daemon.waitForLine(workerLine("status", "delivered"), 20_000);
+    expect(daemon.lines.filter(workerLine("status", "rate_limited"))).toHaveLength(5);
+    expect(daemon.lines.filter(workerLine("status", "dead"))).toEqual([]);
+    expect(api.requests(isStatusPost).map((request) => request.answeredWith)).toEqual([403, 403, 403, 403, 403, 201]);
+  }, 30_000);
+});

@@ -82,6 +82,7 @@ function start(deliver: (job: Job, signal: AbortSignal, attempt: number) => Prom
     initialBackoffMs: 5,
     maxBackoffMs: 20,
     idleCheckMs: 50,
+    minRateLimitWaitMs: 10,
     onAttempt(stored: StoredJob, outcome) {
       attempts.push({ label: labelOf(stored.job), outcome });
       for (const wake of [...waiters]) wake();
@@ -213,7 +214,7 @@ describe("outbox worker", () => {
     });
     enqueue(h.store, [job("subscriber:limited", "k1", "x1")]);
     h.worker.start();
-    await h.attemptsWhere((entry) => entry.outcome === "retried");
+    await h.attemptsWhere((entry) => entry.outcome === "rate_limited");
     const blockedAt = Date.now();
     enqueue(h.store, [job("subscriber:limited", "k2", "x2"), job("subscriber:free", "k3", "y1")]);
     h.worker.wake();
@@ -223,6 +224,29 @@ describe("outbox worker", () => {
     const y1 = h.calls.find((call) => call.label === "y1")!;
     expect(x2.at - blockedAt).toBeGreaterThanOrEqual(250);
     expect(y1.at - blockedAt).toBeLessThan(250);
+  });
+
+  test("a rate limit is no failed attempt: answered 5 times in a row with maxAttempts 3, the job is delivered", async () => {
+    const h = start(
+      async (_j, _signal, attempt) => {
+        if (attempt <= 5) throw new DeliveryError("403 from GitHub: rate limited", { permanent: false, status: 403, retryAfterMs: 20 });
+      },
+      { maxAttempts: 3 },
+    );
+    enqueue(h.store, [job("github:limited", "k1", "x1")]);
+    h.worker.start();
+    await h.attemptsWhere((entry) => entry.outcome === "delivered");
+    expect(h.attempts.map((entry) => entry.outcome)).toEqual(["rate_limited", "rate_limited", "rate_limited", "rate_limited", "rate_limited", "delivered"]);
+    expect(h.store.stats()).toEqual([{ kind: "subscriber", target: "github:limited", state: "done", count: 1 }]);
+  });
+
+  test("a rate-limited target and its pending jobs are listed until the wait is over", () => {
+    const store = createSqliteOutboxStore({ path: ":memory:" });
+    enqueue(store, [job("github:limited", "k1", "a"), job("github:limited", "k2", "b"), job("subscriber:free", "k3", "c")]);
+    store.blockTarget("github:limited", 5_000);
+    expect(store.rateLimitedTargets(4_999)).toEqual([{ target: "github:limited", until: 5_000, pending: 2 }]);
+    expect(store.rateLimitedTargets(5_000)).toEqual([]);
+    store.close();
   });
 
   test("a permanent failure is dead at once with its message; others are unaffected", async () => {
