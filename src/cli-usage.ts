@@ -21,7 +21,8 @@ Options:
                      legacy mode reads the original connector's environment variables)
   --port N           listen port; overrides server.port
   --data-dir DIR     where the outbox and other state live (default ./data)
-  --dry-run          log every outbound call instead of making it
+  --dry-run          log every outbound call instead of making it; keeps its own outbox (outbox.dry-run.db),
+                     so a later live run on the same data dir delivers everything
   --log-level LEVEL  fatal|error|warn|info|debug|trace (default: $LOG_LEVEL, then config logLevel, then info)
   -h, --help         show this help
 
@@ -36,7 +37,7 @@ Options:
   --config PATH   config file (default: $GITOPS_CONNECTOR_CONFIG, then ./config.yaml, then legacy env mode)
   -h, --help      show this help`;
 
-export const OUTBOX_USAGE = `Usage: gitops-connector outbox <stats|dead|retry|purge> [--data-dir DIR] [--config PATH] [--json]
+export const OUTBOX_USAGE = `Usage: gitops-connector outbox <stats|dead|retry|purge> [--data-dir DIR] [--config PATH] [--dry-run] [--json]
 
 Looks into the outbox the daemon delivers from, and repairs it. Safe while the daemon runs.
 
@@ -50,6 +51,7 @@ Options:
   --data-dir DIR   the daemon's data dir (default ./data); a relative outbox.path lives here
   --config PATH    the daemon's config, read for outbox.path (default: $GITOPS_CONNECTOR_CONFIG, then
                    ./config.yaml; with neither, the outbox is DIR/outbox.db)
+  --dry-run        the outbox of a daemon started with --dry-run (it keeps its own file, <name>.dry-run.db)
   --json           machine-readable output
   -h, --help       show this help
 

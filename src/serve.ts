@@ -19,7 +19,7 @@ import { translate } from "./operators/index.ts";
 import { createOutboxIntake } from "./outbox/intake.ts";
 import { createScheduler, type PeriodicTask } from "./outbox/scheduler.ts";
 import { createSqliteOutboxStore } from "./outbox/store.ts";
-import { resolveOutboxPath } from "./outbox/paths.ts";
+import { dryRunOutboxPath, resolveOutboxPath } from "./outbox/paths.ts";
 import { createOutboxWorker } from "./outbox/worker.ts";
 import { createApp } from "./server/app.ts";
 import type { WebhookSettings } from "./server/webhook.ts";
@@ -72,7 +72,9 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
   redactor.setSecrets(config.secrets);
   const instanceNamed = (name: string) => config.instances.find((instance) => instance.name === name);
 
-  const outboxPath = resolveOutboxPath({ configuredPath: config.outbox.path, dataDir: options.dataDir });
+  const liveOutboxPath = resolveOutboxPath({ configuredPath: config.outbox.path, dataDir: options.dataDir });
+  // A dry run keeps its own file, so nothing it "delivers" makes a later live run skip a commit.
+  const outboxPath = options.dryRun ? dryRunOutboxPath(liveOutboxPath) : liveOutboxPath;
   const store = createSqliteOutboxStore({ path: outboxPath, synchronous: config.outbox.synchronous });
   store.releaseClaims(); // a file last written by a version that kept claims in it
   const leftPending = store.pendingDepth();

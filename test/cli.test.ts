@@ -102,11 +102,11 @@ instances:
   });
 
   test("serve exits 1 naming the file when the outbox cannot be opened", async () => {
-    const notADatabase = configFile("not-a-db/outbox.db", "");
+    const notADatabase = configFile("not-a-db/outbox.dry-run.db", "");
     writeFileSync(notADatabase, "this is not a SQLite database, just text that is long enough to have a header".repeat(20));
     const { code, output } = await run(["serve", "--dry-run", "--config", "config.example.yaml", "--port", "0", "--data-dir", join(dir, "not-a-db")]);
     expect(code).toBe(1);
-    expect(output).toContain("outbox.db");
+    expect(output).toContain("outbox.dry-run.db");
   });
 
   test("serve with a bad config logs every error as JSON and exits 2", async () => {

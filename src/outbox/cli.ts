@@ -204,6 +204,7 @@ export function runOutboxCommand(args: string[], io: OutboxCliIo = processIo): n
         json: { type: "boolean" },
         all: { type: "boolean" },
         dead: { type: "boolean" },
+        "dry-run": { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -218,7 +219,7 @@ export function runOutboxCommand(args: string[], io: OutboxCliIo = processIo): n
   const action = actionFor(positionals, { all: values.all ?? false, dead: values.dead ?? false, json: values.json ?? false }, io);
   if (typeof action === "number") return action;
 
-  const located = locateOutbox({ config: values.config, dataDir: values["data-dir"], env: io.env, cwd: io.cwd, warn: (text) => io.err(`${PRODUCT}: warning: ${text}`) });
+  const located = locateOutbox({ config: values.config, dataDir: values["data-dir"], dryRun: values["dry-run"] ?? false, env: io.env, cwd: io.cwd, warn: (text) => io.err(`${PRODUCT}: warning: ${text}`) });
   if (!located.ok) {
     io.err(`${PRODUCT}: ${located.error}`);
     return EXIT_CODES[located.kind];

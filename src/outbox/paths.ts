@@ -14,6 +14,16 @@ export function resolveOutboxPath(options: { configuredPath?: string; dataDir: s
   return join(options.dataDir, configured);
 }
 
+/**
+ * The file a dry run keeps its outbox in, beside the live one: `outbox.db` → `outbox.dry-run.db`. A dry run must
+ * leave nothing a live run trusts (what it "delivered" would otherwise count as known, and a live run would skip
+ * those commits), and must not "deliver" a live run's pending jobs to its log either.
+ */
+export function dryRunOutboxPath(path: string): string {
+  if (path === ":memory:") return path;
+  return path.endsWith(".db") ? `${path.slice(0, -".db".length)}.dry-run.db` : `${path}.dry-run`;
+}
+
 export type LocatedOutbox =
   | { readonly ok: true; readonly path: string }
   /** usage: a config was named but cannot be found; runtime: no outbox file to open. */
@@ -34,7 +44,7 @@ function rawOutboxPath(file: string): string | undefined {
  * The existing outbox file an offline tool should open: outbox.path from the config (--config, then
  * $GITOPS_CONNECTOR_CONFIG, then ./config.yaml) when there is one, else DATA_DIR/outbox.db.
  */
-export function locateOutbox(options: { config?: string; dataDir?: string; env: Env; cwd: string; warn: (text: string) => void }): LocatedOutbox {
+export function locateOutbox(options: { config?: string; dataDir?: string; dryRun?: boolean; env: Env; cwd: string; warn: (text: string) => void }): LocatedOutbox {
   const dataDir = resolve(options.cwd, options.dataDir ?? "./data");
   const source = resolveConfigSource({ flag: options.config, env: options.env, cwd: options.cwd });
   let configuredPath: string | undefined;
@@ -50,10 +60,15 @@ export function locateOutbox(options: { config?: string; dataDir?: string; env: 
       options.warn(`${source.source.description} has ${count} error${count === 1 ? "" : "s"} (see check-config); reading outbox.path as written`);
     }
   }
-  const path = resolveOutboxPath({ configuredPath, dataDir });
+  const livePath = resolveOutboxPath({ configuredPath, dataDir });
+  const path = options.dryRun ? dryRunOutboxPath(livePath) : livePath;
   if (path === ":memory:")
     return { ok: false, kind: "runtime", error: "outbox.path is :memory: in the config: that outbox lives inside the daemon's process and cannot be opened from here" };
   if (!existsSync(path))
-    return { ok: false, kind: "runtime", error: `no outbox at ${path}: pass the --data-dir (and --config) the daemon runs with` };
+    return {
+      ok: false,
+      kind: "runtime",
+      error: `no outbox at ${path}: pass the --data-dir (and --config) the daemon runs with${options.dryRun ? "" : ", and --dry-run for a daemon started with --dry-run"}`,
+    };
   return { ok: true, path };
 }

@@ -163,7 +163,7 @@ describe("container image", () => {
           cwd: "/",
         });
         const listening = JSON.parse(await Promise.race([output.waitFor((line) => line.includes('"msg":"gitops-connector listening"')), exitedEarly]));
-        expect(listening).toMatchObject({ dryRun: true, config: configPath, outbox: `${dataDir}/outbox.db` });
+        expect(listening).toMatchObject({ dryRun: true, config: configPath, outbox: `${dataDir}/outbox.dry-run.db` });
         const url = listening.url as string;
         expect(url).toStartWith("http://127.0.0.1:");
 
@@ -195,8 +195,8 @@ describe("container image", () => {
         await output.drained;
         expect(output.lines.some((line) => line.includes('"msg":"stopped; pending jobs stay in the outbox"'))).toBe(true);
         expect(listTree(root)).toEqual(before);
-        expect(readdirSync(volume)).toContain("outbox.db");
-        expect(statSync(join(volume, "outbox.db")).uid).toBe(NONROOT);
+        expect(readdirSync(volume)).toContain("outbox.dry-run.db");
+        expect(statSync(join(volume, "outbox.dry-run.db")).uid).toBe(NONROOT);
       } finally {
         if (proc.exitCode === null) proc.kill("SIGKILL"); // --kill-child takes the namespace's PID 1 with it
         await proc.exited;

@@ -398,7 +398,7 @@ describe.skipIf(sandboxSkipReason !== undefined)("the compiled binary under the 
     await daemon.waitForLine((line) => line.includes('"msg":"config reloaded"'));
 
     expect(await stopWithSigterm(daemon)).toBe(0);
-    const outbox = statSync(join(daemon.stateDir, "outbox.db"));
+    const outbox = statSync(join(daemon.stateDir, "outbox.dry-run.db"));
     expect({ uid: outbox.uid, mode: (outbox.mode & 0o777).toString(8) }).toEqual({ uid: SERVICE_UID, mode: "600" });
     expect(secretsIn(daemon.lines)).toEqual([]);
     expect(complaints(daemon.lines)).toEqual([]);

@@ -131,3 +131,55 @@ describe("rate limits", () => {
     expect(api.requests(isStatusPost).map((request) => request.answeredWith)).toEqual([403, 403, 403, 403, 403, 201]);
   }, 30_000);
 });
+
+describe("a dry run never changes what a live run does", () => {
+  test("--dry-run then a live run on the same data dir → every status, the subscriber post and the dispatch are delivered", async () => {
+    const configPath = writeConfig();
+    const dataDir = mkdtempSync(join(tmpdir(), "gitops-connector-dry-then-live-"));
+    const event = resend(COMMIT, "Reconciliation finished in 2s, next run in 1m0s");
+
+    const dry = await daemonWith(configPath, { dataDir, dryRun: true });
+    expect((await post(dry, event)).body.jobs).toBe(3);
+    await dry.waitForLine((line) => line.includes('"msg":"dry-run orchestrator job"'));
+    expect(api.requests()).toEqual([]); // the dry run calls nothing
+    dry.proc.kill("SIGTERM");
+    expect(await dry.exited).toBe(0);
+    children.splice(children.indexOf(dry), 1);
+
+    const live = await daemonWith(configPath, { dataDir });
+    expect((await post(live, event)).body.jobs).toBe(3);
+    await api.waitFor(isStatusPost);
+    await api.waitFor(isSubscriberPost);
+    await api.waitFor((request) => request.path === "/repos/org/app-src/dispatches");
+    expect(api.requests(isStatusPost).map((request) => request.path)).toEqual([`/repos/org/manifests/statuses/${COMMIT}`]);
+  });
+
+  test("a dry run on a live data dir leaves the live run's pending jobs pending, and the CLI reads each outbox apart", async () => {
+    const configPath = writeConfig({ subscribers: false });
+    const dataDir = mkdtempSync(join(tmpdir(), "gitops-connector-live-then-dry-"));
+    api.hang(isStatusPost);
+    const live = await daemonWith(configPath, { dataDir });
+    expect((await post(live, resend(COMMIT, "Reconciliation finished in 2s, next run in 1m0s"))).status).toBe(202);
+    await api.waitFor(isStatusPost);
+    live.proc.kill("SIGKILL"); // the status is still in flight: pending on disk
+    await live.exited;
+    children.splice(children.indexOf(live), 1);
+    api.unhang();
+
+    const dry = await daemonWith(configPath, { dataDir, dryRun: true });
+    expect((await post(dry, resend(OTHER_COMMIT, "Reconciliation finished in 2s, next run in 1m0s"))).status).toBe(202);
+    await dry.waitForLine((line) => line.includes('"msg":"dry-run status job"'));
+    expect(dry.lines.filter((line) => line.includes('"msg":"dry-run status job"') && line.includes(COMMIT))).toEqual([]);
+
+    const stats = async (...flags: string[]) => {
+      const cli = spawnConnector(["outbox", "stats", "--json", "--data-dir", dataDir, "--config", configPath, ...flags], { PAT });
+      expect(await cli.exited).toBe(0);
+      return (JSON.parse(cli.lines.join("\n")) as { path: string; jobs: Array<{ kind: string; pending: number }> });
+    };
+    const liveStats = await stats();
+    expect(liveStats.path).toBe(join(dataDir, "outbox.db"));
+    expect(liveStats.jobs.find((line) => line.kind === "status")?.pending).toBe(1);
+    const dryStats = await stats("--dry-run");
+    expect(dryStats.path).toBe(join(dataDir, "outbox.dry-run.db"));
+  });
+});
