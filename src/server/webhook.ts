@@ -110,10 +110,10 @@ export function createWebhookHandler(deps: WebhookDeps) {
       if (typeof payload !== "object" || payload === null || Array.isArray(payload)) {
         return reject("invalid", 400, "the body must be a JSON object (a Flux event or an Argo CD notification)");
       }
-      // Authenticated and parsed: worth seeing whole when debugging a translation, never at info.
-      log.debug({ instance: instanceName, payload }, "webhook payload");
-
       const selection = selectInstance(settings.instances, pathInstance, payload);
+      // Authenticated and parsed: worth seeing whole when debugging a translation, never at info; named after
+      // the instance it was routed to.
+      log.debug({ instance: selection.ok ? selection.instance.name : instanceName, payload }, "webhook payload");
       if (!selection.ok) return reject("unknown_instance", 404, selection.error);
       const instance = selection.instance;
       instanceName = instance.name;
@@ -132,7 +132,7 @@ export function createWebhookHandler(deps: WebhookDeps) {
       return finish("accepted", json(202, { accepted: true, instance: instance.name, commit: observation.commit, jobs: jobs.length }), {
         commit: observation.commit,
         reconciler: reconcilerId(observation.reconciler),
-        outcome: observation.outcome,
+        outcome: observation.outcome ?? "pending",
         jobs: jobs.length,
       });
     } catch (error) {

@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { spawnConnector, startDaemon } from "../support/daemon.ts";
+import { jsonLines, spawnConnector, startDaemon } from "../support/daemon.ts";
 import { isStatusPost, startFakeApi, type FakeApi } from "../support/fake-api.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");
@@ -182,4 +182,28 @@ describe("a dry run never changes what a live run does", () => {
     const dryStats = await stats("--dry-run");
     expect(dryStats.path).toBe(join(dataDir, "outbox.dry-run.db"));
   });
+});
+
+describe("graceful shutdown", () => {
+  test("jobs still queued (not in flight) at SIGTERM stay on disk and the next start delivers them", async () => {
+    const configPath = writeConfig({ outbox: "concurrency: 1", subscribers: false });
+    const dataDir = mkdtempSync(join(tmpdir(), "gitops-connector-queued-at-stop-"));
+    api.hang(isStatusPost);
+    const first = await daemonWith(configPath, { dataDir });
+    const commits = [COMMIT, OTHER_COMMIT, "6b1f53303a732ccc8c6aae6640399827c15250e3", "a625406f6977d45c1391b078f4d3656e0b75bfcb"];
+    for (const commit of commits) expect((await post(first, resend(commit, "Reconciliation finished in 2s, next run in 1m0s"))).status).toBe(202);
+    await api.waitFor(isStatusPost); // one in flight, the others queued behind concurrency 1
+    first.proc.kill("SIGTERM");
+    expect(await first.exited).toBe(0);
+    children.splice(children.indexOf(first), 1);
+    const stopped = jsonLines(first.lines).find((line) => line.msg === "stopped; pending jobs stay in the outbox");
+    expect(stopped).toMatchObject({ interrupted: 1 });
+    expect(stopped!.pending).toBeGreaterThanOrEqual(commits.length); // every status (and dispatch) left, none lost
+    api.unhang(); // the first daemon aborted its one call in flight: nothing was answered yet
+
+    const second = await daemonWith(configPath, { dataDir });
+    await second.waitForLine((line) => line.includes('"msg":"resuming jobs left pending by the last process"'));
+    const delivered = await api.waitForCount(commits.length, (request) => isStatusPost(request) && request.answeredWith === 201, 10_000);
+    expect(new Set(delivered.map((request) => request.path.split("/").pop()))).toEqual(new Set(commits));
+  }, 20_000);
 });

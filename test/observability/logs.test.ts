@@ -10,6 +10,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildTestApp, post } from "../support/app.ts";
+import { githubInstance } from "../support/instances.ts";
 import { jsonLines, spawnConnector, startDaemon, type RunningChild } from "../support/daemon.ts";
 import { isStatusPost, startFakeApi, type FakeApi } from "../support/fake-api.ts";
 
@@ -93,6 +94,22 @@ describe("one webhook line per request", () => {
     const event = { ...succeeded(), metadata: { ...succeeded().metadata, gitops_connector_config_name: name } };
     expect((await app.handle(post("/gitopsphase", JSON.stringify(event)))).status).toBe(404);
     expect(webhookLines(logs)[0]!.reason.length).toBeLessThanOrEqual(300);
+  });
+
+  test("accepted and not finished: the line says outcome pending", async () => {
+    const { app, logs } = buildTestApp();
+    expect((await app.handle(post("/gitopsphase", JSON.stringify(fluxEvent("Progressing", "Deployment/default/podinfo configured")))))).toHaveProperty("status", 202);
+    expect((await app.handle(post("/gitopsphase", JSON.stringify(succeeded()))))).toHaveProperty("status", 202);
+    expect(webhookLines(logs).map((line) => line.outcome)).toEqual(["pending", "succeeded"]);
+  });
+
+  test("the payload line names the instance that handled it, also when it was routed by the payload", async () => {
+    const { app, logs } = buildTestApp({ instances: [githubInstance(), githubInstance({ name: "apps-prod" })] });
+    const routed = { ...succeeded(), metadata: { ...succeeded().metadata, gitops_connector_config_name: "apps-prod" } };
+    expect((await app.handle(post("/gitopsphase", JSON.stringify(routed))))).toHaveProperty("status", 202);
+    expect((await app.handle(post("/gitopsphase/apps-dev", JSON.stringify(succeeded()))))).toHaveProperty("status", 202);
+    const payloadLines = logs.map((line) => JSON.parse(line) as Line).filter((line) => line.msg === "webhook payload");
+    expect(payloadLines.map((line) => line.instance)).toEqual(["apps-prod", "apps-dev"]);
   });
 
   test("the payload is a debug line of its own, never in the info line", async () => {
