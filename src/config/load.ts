@@ -83,7 +83,9 @@ function startsWith(path: ConfigPath, prefix: ConfigPath): boolean {
 
 function collectSecrets(config: ConfigFile): string[] {
   const values = [...config.hmacKeys, ...config.bearerTokens];
-  for (const instance of config.instances) values.push(instance.pat ?? "", instance.orchestratorPat ?? "");
+  for (const instance of config.instances) {
+    values.push(instance.pat ?? "", instance.orchestratorPat ?? "", ...(instance.auth?.hmacKeys ?? []), ...(instance.auth?.bearerTokens ?? []));
+  }
   return [...new Set(values.filter((value) => value !== ""))];
 }
 

@@ -42,22 +42,43 @@ function mergeKeys(one: string | undefined, many: readonly string[] | undefined)
   return [...new Set([one, ...(many ?? [])].filter((key): key is string => !!key))];
 }
 
+const AuthKeys = strictObject({
+  hmacKey: secretText(),
+  hmacKeys: secretList(),
+  bearerToken: secretText(),
+  bearerTokens: secretList(),
+});
+
+function toAuthSettings(auth: v.InferOutput<typeof AuthKeys>) {
+  return { hmacKeys: mergeKeys(auth.hmacKey, auth.hmacKeys), bearerTokens: mergeKeys(auth.bearerToken, auth.bearerTokens) };
+}
+
 /** Webhook authentication; single keys and lists merge into lists (several keys valid during a rotation). */
-export const AuthSettings = v.pipe(
-  section(
-    strictObject({
-      hmacKey: secretText(),
-      hmacKeys: secretList(),
-      bearerToken: secretText(),
-      bearerTokens: secretList(),
+export const AuthSettings = v.pipe(section(AuthKeys), v.transform(toAuthSettings));
+export type AuthSettings = v.InferOutput<typeof AuthSettings>;
+
+/**
+ * An instance's own webhook keys, replacing the global `auth` for requests to that instance (Flux signs only the
+ * body, so with one shared key a request captured for one instance verifies for every other). Keys that all
+ * expand to nothing would silently turn authentication off for the instance, so that is an error.
+ */
+const InstanceAuth = v.optional(
+  v.pipe(
+    v.nullable(AuthKeys),
+    v.rawTransform(({ dataset, addIssue, NEVER }) => {
+      if (dataset.value === null) {
+        addIssue({ message: "is empty; give it hmacKey(s) or bearerToken(s), or remove it to use the global auth" });
+        return NEVER;
+      }
+      const auth = toAuthSettings(dataset.value);
+      if (auth.hmacKeys.length === 0 && auth.bearerTokens.length === 0) {
+        addIssue({ message: "has no key or token (all empty); set one, or remove auth to use the global auth" });
+        return NEVER;
+      }
+      return auth;
     }),
   ),
-  v.transform((auth) => ({
-    hmacKeys: mergeKeys(auth.hmacKey, auth.hmacKeys),
-    bearerTokens: mergeKeys(auth.bearerToken, auth.bearerTokens),
-  })),
 );
-export type AuthSettings = v.InferOutput<typeof AuthSettings>;
 
 export const OutboxSettings = section(
   strictObject(
@@ -114,6 +135,7 @@ export const InstanceConfig = v.pipe(
       gitHubGitOpsRepoName: optionalText("a repository name"),
       pat: secretText(),
       orchestratorPat: secretText(),
+      auth: InstanceAuth,
       subscribers: Subscribers,
       statusContext: v.optional(choice(["default", "legacy"]), "default"),
       dispatchOnFailure: v.optional(flag(), false),

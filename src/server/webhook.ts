@@ -17,7 +17,12 @@ import { readBodyWithLimit } from "./read-body.ts";
 import { selectInstance, type SelectableInstance } from "./select-instance.ts";
 import { isAuthenticated, type WebhookAuth } from "./webhook-auth.ts";
 
-export type ServedInstance = PlanningInstance & SelectableInstance & { readonly gitOpsOperatorType: OperatorType };
+export type ServedInstance = PlanningInstance &
+  SelectableInstance & {
+    readonly gitOpsOperatorType: OperatorType;
+    /** The instance's own webhook keys, replacing the global ones for requests routed to it. */
+    readonly auth?: WebhookAuth;
+  };
 
 /** The parts of the current config the webhook reads; fetched per request so a reload applies at once. */
 export interface WebhookSettings {
@@ -97,25 +102,34 @@ export function createWebhookHandler(deps: WebhookDeps) {
       if (!body.ok) {
         return reject("too_large", 413, `body larger than ${settings.maxBodyBytes} bytes (server.maxBodyBytes)`);
       }
-      if (!isAuthenticated(settings.auth, request.headers, body.bytes)) {
-        return reject("unauthorized", 401, "webhook authentication failed: send a valid X-Signature (Flux generic-hmac) or Authorization: Bearer token");
-      }
+      // The keys a request must satisfy are its instance's own (`auth` on the instance) or else the global ones.
+      // When the path names the instance, or no instance has keys of its own, that is known before parsing and
+      // is checked on the raw bytes first. Otherwise the instance comes from the payload: it is parsed (within
+      // maxBodyBytes) and routed first, and anything refused before routing is checked against the global keys,
+      // so an unauthenticated caller learns nothing from a 400 or 404.
+      const unauthorized = () => reject("unauthorized", 401, "webhook authentication failed: send a valid X-Signature (Flux generic-hmac) or Authorization: Bearer token");
+      const verifies = (auth: WebhookAuth) => isAuthenticated(auth, request.headers, body.bytes);
+      const knownBeforeParsing = pathInstance !== undefined || !settings.instances.some((instance) => instance.auth);
+      if (knownBeforeParsing && !verifies(named?.auth ?? settings.auth)) return unauthorized();
+      const refuse = (result: WebhookResult, status: number, error: string) =>
+        knownBeforeParsing || verifies(settings.auth) ? reject(result, status, error) : unauthorized();
 
       let payload: unknown;
       try {
         payload = JSON.parse(new TextDecoder().decode(body.bytes));
       } catch (error) {
-        return reject("invalid", 400, `malformed JSON: ${(error as Error).message}`);
+        return refuse("invalid", 400, `malformed JSON: ${(error as Error).message}`);
       }
       if (typeof payload !== "object" || payload === null || Array.isArray(payload)) {
-        return reject("invalid", 400, "the body must be a JSON object (a Flux event or an Argo CD notification)");
+        return refuse("invalid", 400, "the body must be a JSON object (a Flux event or an Argo CD notification)");
       }
       const selection = selectInstance(settings.instances, pathInstance, payload);
+      if (!selection.ok) return refuse("unknown_instance", 404, selection.error);
+      const instance = selection.instance;
+      if (!knownBeforeParsing && !verifies(instance.auth ?? settings.auth)) return unauthorized();
       // Authenticated and parsed: worth seeing whole when debugging a translation, never at info; named after
       // the instance it was routed to.
-      log.debug({ instance: selection.ok ? selection.instance.name : instanceName, payload }, "webhook payload");
-      if (!selection.ok) return reject("unknown_instance", 404, selection.error);
-      const instance = selection.instance;
+      log.debug({ instance: instance.name, payload }, "webhook payload");
       instanceName = instance.name;
       operator = instance.gitOpsOperatorType;
 

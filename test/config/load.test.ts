@@ -181,10 +181,10 @@ describe("expansion in a file", () => {
 });
 
 describe("secrets", () => {
-  const env = { HMAC_KEY_2: "hmac-env-secret-2", WEBHOOK_TOKEN: "bearer-env-secret", ORCHESTRATOR_PAT: "ghp_orchestratorSecret02", AZDO_PAT: "azdoPatSecret0003" };
+  const env = { HMAC_KEY_2: "hmac-env-secret-2", WEBHOOK_TOKEN: "bearer-env-secret", ORCHESTRATOR_PAT: "ghp_orchestratorSecret02", AZDO_PAT: "azdoPatSecret0003", ARGO_INSTANCE_TOKEN: "argo-instance-bearer-secret" };
   const tokens = ["hmac-inline-secret-1", ...Object.values(env), "ghp_inlinePatSecret0001"];
 
-  test("every pat, orchestratorPat, HMAC key and bearer token is listed", () => {
+  test("every pat, orchestratorPat, HMAC key and bearer token is listed, an instance's own keys included", () => {
     const config = configOf(load(join(fixtures, "secrets.yaml"), env));
     expect([...config.secrets].sort()).toEqual([...tokens].sort());
     expect(config.hmacKeys).toEqual(["hmac-inline-secret-1", "hmac-env-secret-2"]);

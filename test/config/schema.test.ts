@@ -110,6 +110,24 @@ describe("auth", () => {
   });
 });
 
+describe("an instance's own webhook keys", () => {
+  test("merge like the global ones, and are absent unless given", () => {
+    const config = valid({ auth: { hmacKey: "global" }, instances: [{ ...github, auth: { hmacKey: "a1", hmacKeys: ["a2"], bearerTokens: ["t"] } }, { ...azdo, name: "other" }] });
+    expect(config.instances[0]?.auth).toEqual({ hmacKeys: ["a1", "a2"], bearerTokens: ["t"] });
+    expect(config.instances[1]?.auth).toBeUndefined();
+  });
+
+  test("keys that are all empty are an error, not authentication silently turned off", () => {
+    expect(errorsOf({ instances: [{ ...github, auth: { hmacKey: "", bearerTokens: [""] } }] })).toEqual([
+      "instances[0].auth: has no key or token (all empty); set one, or remove auth to use the global auth",
+    ]);
+    expect(errorsOf({ instances: [{ ...github, auth: null }] })).toEqual([
+      "instances[0].auth: is empty; give it hmacKey(s) or bearerToken(s), or remove it to use the global auth",
+    ]);
+    expect(errorsOf({ instances: [{ ...github, auth: { hmacKy: "x" } }] })).toEqual(["instances[0].auth.hmacKy: unknown key; did you mean hmacKey?"]);
+  });
+});
+
 describe("cross-field rules", () => {
   const cases: [string, Record<string, unknown>, string[]][] = [
     [

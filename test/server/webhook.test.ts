@@ -226,6 +226,46 @@ describe("webhook authentication", () => {
   });
 });
 
+describe("per-instance webhook keys", () => {
+  const KEY_A = "instance-a-hmac-key";
+  const KEY_B = "instance-b-hmac-key";
+  const GLOBAL = "global-hmac-key";
+  const instances = [
+    githubInstance({ name: "apps-a", auth: { hmacKeys: [KEY_A], bearerTokens: [] } }),
+    githubInstance({ name: "apps-b", auth: { hmacKeys: [KEY_B], bearerTokens: [] } }),
+    githubInstance({ name: "apps-shared", default: true }),
+  ];
+  const app = () => buildTestApp({ instances, auth: { hmacKeys: [GLOBAL], bearerTokens: [] } }).app;
+  const signed = (key: string, text: string) => ({ "content-type": "application/json", "x-signature": `sha256=${createHmac("sha256", key).update(text).digest("hex")}` });
+  const forA = JSON.stringify(fluxEvent({}, { gitops_connector_config_name: "apps-a" }));
+  const unnamed = JSON.stringify(fluxEvent());
+
+  test("a body signed with instance A's key posted to /gitopsphase/apps-b → 401", async () => {
+    expect((await app().handle(post("/gitopsphase/apps-b", forA, signed(KEY_A, forA)))).status).toBe(401);
+    expect((await app().handle(post("/gitopsphase/apps-a", forA, signed(KEY_A, forA)))).status).toBe(202);
+  });
+
+  test("routed by the payload, the request verifies against the routed instance's keys", async () => {
+    expect((await app().handle(post("/gitopsphase", forA, signed(KEY_A, forA)))).status).toBe(202);
+    expect((await app().handle(post("/gitopsphase", forA, signed(KEY_B, forA)))).status).toBe(401);
+    expect((await app().handle(post("/gitopsphase", forA, signed(GLOBAL, forA)))).status).toBe(401); // A's keys replace the global ones
+  });
+
+  test("an instance without keys of its own takes the global ones", async () => {
+    expect((await app().handle(post("/gitopsphase", unnamed, signed(GLOBAL, unnamed)))).status).toBe(202);
+    expect((await app().handle(post("/gitopsphase", unnamed, signed(KEY_A, unnamed)))).status).toBe(401);
+    expect((await app().handle(post("/gitopsphase/apps-shared", unnamed, signed(GLOBAL, unnamed)))).status).toBe(202);
+  });
+
+  test("before routing, refusals need the global keys: no 400 or 404 for an unauthenticated caller", async () => {
+    const ghost = JSON.stringify(fluxEvent({}, { gitops_connector_config_name: "ghost" }));
+    expect((await app().handle(post("/gitopsphase", ghost, signed("wrong", ghost)))).status).toBe(401);
+    expect((await app().handle(post("/gitopsphase", ghost, signed(GLOBAL, ghost)))).status).toBe(404);
+    expect((await app().handle(post("/gitopsphase", "{broken", signed("wrong", "{broken")))).status).toBe(401);
+    expect((await app().handle(post("/gitopsphase", "{broken", signed(GLOBAL, "{broken")))).status).toBe(400);
+  });
+});
+
 describe("other routes", () => {
   test("GET /healthz is 200", async () => {
     const { app } = buildTestApp();
