@@ -28,13 +28,15 @@ Options:
 
 Signals: SIGTERM/SIGINT stop gracefully; SIGHUP reloads the config (so does a change of the file).`;
 
-export const CHECK_CONFIG_USAGE = `Usage: gitops-connector check-config [--config PATH]
+export const CHECK_CONFIG_USAGE = `Usage: gitops-connector check-config [--config PATH] [--dry-run]
 
-Validates the config (schema, cross-field rules, \${ENV} and \${file:…} expansion) and prints one line per
-instance. Exit 0 when valid; exit 2 and every error found, each with its path, when not.
+Validates the config (schema, cross-field rules, \${ENV} and \${file:…} expansion, and the tokens each
+instance's calls need) and prints one line per instance. Exit 0 when valid; exit 2 and every error found, each
+with its path, when not.
 
 Options:
   --config PATH   config file (default: $GITOPS_CONNECTOR_CONFIG, then ./config.yaml, then legacy env mode)
+  --dry-run       check it as serve --dry-run uses it: missing tokens are warnings (a dry run calls nothing)
   -h, --help      show this help`;
 
 export const OUTBOX_USAGE = `Usage: gitops-connector outbox <stats|dead|retry|purge> [--data-dir DIR] [--config PATH] [--dry-run] [--json]

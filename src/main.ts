@@ -32,7 +32,7 @@ function parse(args: string[], options: Options, usage: string) {
 }
 
 function checkConfig(args: string[]): number {
-  const values = parse(args, { config: { type: "string" } }, CHECK_CONFIG_USAGE);
+  const values = parse(args, { config: { type: "string" }, "dry-run": { type: "boolean" } }, CHECK_CONFIG_USAGE);
   const source = resolveConfigSource({ flag: values.config as string | undefined, env: process.env });
   if (!source.ok) {
     console.error(`${PRODUCT}: ${source.error}`);
@@ -44,7 +44,17 @@ function checkConfig(args: string[]): number {
     console.error(`${result.errors.length} error${result.errors.length === 1 ? "" : "s"} in ${source.source.description}`);
     return EXIT_USAGE;
   }
-  console.log(`config ok: ${result.config.source}`);
+  // A live run needs its tokens; `--dry-run` checks the config as a dry run would use it, which calls nothing.
+  if (result.config.missingTokens.length > 0) {
+    const dryRun = values["dry-run"] === true;
+    for (const line of formatConfigErrors(result.config.missingTokens)) console.error(dryRun ? `warning: ${line}` : line);
+    if (!dryRun) {
+      const count = result.config.missingTokens.length;
+      console.error(`${count} error${count === 1 ? "" : "s"} in ${source.source.description} (a --dry-run needs no tokens: check-config --dry-run)`);
+      return EXIT_USAGE;
+    }
+  }
+  console.log(`config ok${values["dry-run"] === true ? " for --dry-run" : ""}: ${result.config.source}`);
   for (const instance of result.config.instances) console.log(describeInstance(instance));
   return EXIT_OK;
 }
@@ -86,6 +96,13 @@ function serve(args: string[]): number | undefined {
   const logger = levelFlag ? bootLogger : createLogger({ level: result.config.logLevel ?? "info", redactor });
 
   const dryRun = values["dry-run"] === true;
+  for (const error of result.config.missingTokens) {
+    (dryRun ? logger.warn : logger.error).call(logger, { component: "config", path: error.path }, `${error.path}: ${error.message}${dryRun ? " (fine for --dry-run, which calls nothing)" : ""}`);
+  }
+  if (!dryRun && result.config.missingTokens.length > 0) {
+    logger.error({ component: "config" }, `${result.config.missingTokens.length} token(s) missing in ${source.source.description}; not starting (--dry-run needs none)`);
+    return EXIT_USAGE;
+  }
   // Handlers go in before the server starts: a SIGTERM that arrives right after "listening" is logged must
   // still stop gracefully, not kill the process with the default action.
   let daemon: ReturnType<typeof startDaemon> | undefined;

@@ -5,7 +5,7 @@
  * pending on disk for the next start.
  */
 import { createConfigReloader } from "./config/reload.ts";
-import type { Config, LoadResult } from "./config/load.ts";
+import { requireTokens, type Config, type LoadResult } from "./config/load.ts";
 import type { Delivery } from "./delivery.ts";
 import { createDryRunDelivery } from "./dry-run.ts";
 import type { Intake } from "./intake.ts";
@@ -171,7 +171,9 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
 
   const reloader = createConfigReloader({
     load() {
-      const next = options.reload();
+      const loaded = options.reload();
+      // A live daemon keeps its running config rather than take one that lacks a token its deliveries need.
+      const next = loaded.ok && !options.dryRun ? requireTokens(loaded.config) : loaded;
       if (!next.ok) metrics.configReloads.inc({ result: "failure" });
       return next;
     },

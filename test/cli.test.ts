@@ -48,11 +48,36 @@ describe("gitops-connector CLI", () => {
     expect(output).toContain("--prot");
   });
 
-  test("check-config exits 0 on config.example.yaml with no variables set, one line per instance", async () => {
-    const { code, output } = await run(["check-config", "--config", "config.example.yaml"]);
+  test("check-config exits 0 on config.example.yaml with its tokens set, one line per instance", async () => {
+    const { code, output } = await run(["check-config", "--config", "config.example.yaml"], { GITHUB_TOKEN: "ghp_x", AZDO_PAT: "azdo_x" });
     expect(code).toBe(0);
     expect(output).toContain("config ok");
     expect(output).toContain("apps-dev");
+  });
+
+  test("a live instance without its token is a config error naming the path; --dry-run only warns", async () => {
+    const live = await run(["check-config", "--config", "config.example.yaml"], { AZDO_PAT: "azdo_x" });
+    expect(live.code).toBe(2);
+    expect(live.output).toContain("instances[0].pat: empty; statuses to github.com/contoso/gitops-manifests need it");
+    expect(live.output).toContain("instances[0].orchestratorPat: not set and pat is empty; dispatches to github.com/contoso/app-src need one of them");
+    expect(live.output).not.toContain("instances[1]");
+
+    const dry = await run(["check-config", "--dry-run", "--config", "config.example.yaml"]);
+    expect(dry.code).toBe(0);
+    expect(dry.output).toContain("warning: instances[1].pat: empty; statuses to dev.azure.com/contoso/payments/_git/payments-manifests need it");
+    expect(dry.output).toContain("config ok for --dry-run");
+
+    const serve = await run(["serve", "--config", "config.example.yaml", "--port", "0", "--data-dir", join(dir, "no-token")], { AZDO_PAT: "azdo_x" });
+    expect(serve.code).toBe(2);
+    expect(serve.output).toContain("instances[0].pat: empty; statuses to github.com/contoso/gitops-manifests need it");
+    expect(serve.output).toContain("not starting");
+  });
+
+  test("legacy mode names the variable: PAT", async () => {
+    const legacy = { GIT_REPOSITORY_TYPE: "GITHUB", CICD_ORCHESTRATOR_TYPE: "NONE", GITOPS_OPERATOR_TYPE: "FLUX", GITOPS_APP_URL: "https://github.com/org/manifests/commit", GITHUB_ORG_URL: "https://api.github.com/repos/org", GITHUB_GITOPS_MANIFEST_REPO_NAME: "manifests" };
+    const { code, output } = await run(["check-config"], legacy);
+    expect(code).toBe(2);
+    expect(output).toContain("PAT: not set; statuses to github.com/org/manifests need it");
   });
 
   test("check-config names every one of three independent mistakes by path and exits 2", async () => {

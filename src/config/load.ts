@@ -8,6 +8,7 @@ import { resolve } from "node:path";
 import { formatConfigErrors, formatPath, type ConfigError, type ConfigPath, type LocatedError } from "./errors.ts";
 import { expandTree } from "./expand.ts";
 import { hideValues, secretCandidates } from "./hide-values.ts";
+import { missingTokens } from "./required-tokens.ts";
 import { isLegacyEnvMode, legacyEnvToTree, readSubscriberFiles, toLegacyError } from "./legacy-env.ts";
 import type { ConfigFile, InstanceConfig } from "./schema.ts";
 import { validateConfigFile } from "./validate.ts";
@@ -23,6 +24,11 @@ export type Env = Readonly<Record<string, string | undefined>>;
 export type Config = ConfigFile & {
   /** Every pat, orchestratorPat, HMAC key and bearer token value; the logger redacts these. */
   readonly secrets: readonly string[];
+  /**
+   * Tokens a live run needs and the config lacks (src/config/required-tokens.ts): errors for `check-config` and
+   * `serve`, warnings for `serve --dry-run`, which calls nothing.
+   */
+  readonly missingTokens: readonly ConfigError[];
   /** The file's absolute path, or "environment" in legacy mode. */
   readonly source: string;
 };
@@ -89,8 +95,21 @@ function collectSecrets(config: ConfigFile): string[] {
   return [...new Set(values.filter((value) => value !== ""))];
 }
 
-function finish(value: ConfigFile, source: string): LoadResult {
-  return { ok: true, config: { ...value, secrets: collectSecrets(value), source } };
+function rawInstancesOf(tree: unknown): readonly unknown[] {
+  const instances = typeof tree === "object" && tree !== null ? (tree as { instances?: unknown }).instances : undefined;
+  return Array.isArray(instances) ? instances : [];
+}
+
+function finish(value: ConfigFile, source: string, tree: unknown, rename: (error: LocatedError) => ConfigError): LoadResult {
+  const missing = missingTokens(value.instances, rawInstancesOf(tree)).map(rename);
+  return { ok: true, config: { ...value, secrets: collectSecrets(value), missingTokens: missing, source } };
+}
+
+const formatted = (error: LocatedError): ConfigError => ({ path: formatPath(error.path), message: error.message });
+
+/** The config's missing tokens as errors; an empty list when a live run has every token it needs. */
+export function requireTokens(config: Config): LoadResult {
+  return config.missingTokens.length === 0 ? { ok: true, config } : { ok: false, errors: [...config.missingTokens] };
 }
 
 function loadFile(path: string, env: Env, readFile: (path: string) => string): LoadResult {
@@ -108,7 +127,7 @@ function loadFile(path: string, env: Env, readFile: (path: string) => string): L
 
   const expanded = expandTree(parsed.tree, { env, readFile });
   const result = validateConfigFile(expanded.value);
-  if (result.ok && expanded.errors.length === 0) return finish(result.value, path);
+  if (result.ok && expanded.errors.length === 0) return finish(result.value, path, expanded.value, formatted);
   // A value that failed to expand was validated unexpanded: its schema errors would only be noise.
   const schemaErrors = result.ok ? [] : result.errors.filter((error) => !expanded.errors.some((failed) => startsWith(error.path, failed.path)));
   const located = ordered([...expanded.errors, ...schemaErrors], parsed.offsetOf);
@@ -123,7 +142,7 @@ function loadEnvironment(env: Env, subscribersDir: string, readFile: (path: stri
   const schemaErrors = result.ok ? [] : hideValues(result.errors, { secrets: secretCandidates(tree) });
   const errors = [...files.errors, ...schemaErrors.map((error) => toLegacyError(error, subscribersDir))];
   if (!result.ok || errors.length > 0) return { ok: false, errors };
-  return finish(result.value, "environment");
+  return finish(result.value, "environment", tree, (error) => toLegacyError(error, subscribersDir));
 }
 
 /** Loads and validates the config from a resolved source. Pure apart from reading files. */

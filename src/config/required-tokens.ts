@@ -1,0 +1,65 @@
+/**
+ * Tokens a live instance cannot work without. Every instance posts commit statuses with `pat`, and an instance
+ * with an orchestrator notifies it with `orchestratorPat` (which defaults to `pat`). A token left out or
+ * expanded to nothing (`${GITHUB_TOKEN:-}` with the variable unset) would otherwise be found only when the first
+ * delivery goes dead; `check-config` and `serve` report it at load instead. A dry run calls nothing, so there it
+ * is a warning and `config.example.yaml` runs with no token set.
+ */
+import type { LocatedError } from "./errors.ts";
+import type { InstanceConfig } from "./schema.ts";
+import { withoutScheme } from "../targets.ts";
+
+/** `github.com/org/manifests`, `ghe.example.com/org/manifests` or `dev.azure.com/org/project/_git/manifests`. */
+function manifestsRepository(instance: InstanceConfig): string {
+  if (instance.gitRepositoryType === "GITHUB") return gitHubRepository(instance.gitHubOrgUrl, instance.gitHubGitOpsManifestsRepoName);
+  return `${withoutScheme(instance.azdoOrgUrl)}/_git/${instance.azdoGitOpsRepoName ?? ""}`;
+}
+
+function gitHubRepository(orgUrl: string | undefined, repo: string | undefined): string {
+  const path = withoutScheme(orgUrl).replace(/^api\.github\.com\//, "github.com/").replace(/\/api\/v3\//, "/").replace(/\/repos\//, "/");
+  return `${path}/${repo ?? ""}`;
+}
+
+/** What the orchestrator token is for, for the message; undefined for NONE. */
+function orchestratorCalls(instance: InstanceConfig): string | undefined {
+  switch (instance.ciCdOrchestratorType) {
+    case "GITHUB":
+      return `dispatches to ${gitHubRepository(instance.gitHubOrgUrl, instance.gitHubGitOpsRepoName)}`;
+    case "AZDO":
+      return `Azure Pipelines callbacks in ${withoutScheme(instance.azdoOrgUrl)}`;
+    case "NONE":
+      return undefined;
+  }
+}
+
+/** `empty` when the key is there with nothing in it (after `${…}`), `not set` when it is not there at all. */
+function howMissing(rawInstance: unknown, key: string): string {
+  const value = typeof rawInstance === "object" && rawInstance !== null ? (rawInstance as Record<string, unknown>)[key] : undefined;
+  return value === undefined ? "not set" : "empty";
+}
+
+/**
+ * One error per token a live run needs and lacks, with its path (`instances[0].pat: empty; statuses to
+ * github.com/org/manifests need it`). `rawInstances` is the expanded tree's instance list, to tell empty from
+ * not set.
+ */
+export function missingTokens(instances: readonly InstanceConfig[], rawInstances: readonly unknown[] = []): LocatedError[] {
+  const errors: LocatedError[] = [];
+  instances.forEach((instance, index) => {
+    const raw = rawInstances[index];
+    if (!instance.pat) {
+      errors.push({
+        path: ["instances", index, "pat"],
+        message: `${howMissing(raw, "pat")}; statuses to ${manifestsRepository(instance)} need it`,
+      });
+    }
+    const calls = orchestratorCalls(instance);
+    if (calls && !instance.orchestratorPat) {
+      errors.push({
+        path: ["instances", index, "orchestratorPat"],
+        message: `${howMissing(raw, "orchestratorPat")} and pat is empty; ${calls} need one of them`,
+      });
+    }
+  });
+  return errors;
+}
