@@ -55,6 +55,23 @@ export interface RunningDaemon {
   stop(reason: string): Promise<void>;
 }
 
+/**
+ * The keys a running daemon cannot change: the address it listens on, and the outbox file and how it was opened.
+ * Everything else (instances, auth, outbox concurrency, timeouts, backoffs, attempts and depth, scheduler
+ * intervals, the log level, the shutdown grace) applies at once.
+ */
+const RESTART_KEYS = [
+  ["server.host", (config: Config) => config.server.host],
+  ["server.port", (config: Config) => config.server.port],
+  ["outbox.path", (config: Config) => config.outbox.path],
+  ["outbox.synchronous", (config: Config) => config.outbox.synchronous],
+] as const;
+
+/** The restart-only keys that differ; `server.port` not when `--port` sets the port anyway. */
+export function keysNeedingRestart(running: Config, next: Config, portFromCli = false): string[] {
+  return RESTART_KEYS.filter(([key, read]) => read(running) !== read(next) && !(portFromCli && key === "server.port")).map(([key]) => key);
+}
+
 function toWebhookSettings(config: Config): WebhookSettings {
   return {
     maxBodyBytes: config.server.maxBodyBytes,
@@ -145,8 +162,8 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
       logger,
       stopSignal: stopController.signal,
     });
-    const sweepMs = config.scheduler.abandonedPrSweepSeconds * 1000;
-    tasks.push({ name: "abandoned-pr-sweep", intervalMs: sweepMs, jitterMs: sweepMs / 10, run: () => sweep.run().then(() => undefined) });
+    const sweepMs = () => config.scheduler.abandonedPrSweepSeconds * 1000;
+    tasks.push({ name: "abandoned-pr-sweep", intervalMs: sweepMs, jitterMs: () => sweepMs() / 10, run: () => sweep.run().then(() => undefined) });
   }
   const scheduler = createScheduler(tasks, logger);
 
@@ -180,8 +197,9 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
     watchFile: options.watchFile,
     logger,
     onReload(next) {
-      if (next.server.port !== config.server.port || next.server.host !== config.server.host || next.outbox.path !== config.outbox.path) {
-        logger.warn({ component: "config" }, "server.host, server.port and outbox.path take effect on restart");
+      const needRestart = keysNeedingRestart(config, next, options.port !== undefined);
+      if (needRestart.length > 0) {
+        logger.warn({ component: "config", keys: needRestart }, `changed, but take effect on restart only: ${needRestart.join(", ")}; everything else applies now`);
       }
       // pino's children follow their root's level, so a new logLevel applies at once (unless the CLI set one).
       const level = next.logLevel ?? "info";
@@ -189,9 +207,12 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
         logger.level = level;
         logger.info({ component: "config", logLevel: level }, "log level changed");
       }
+      const schedulerChanged = JSON.stringify(next.scheduler) !== JSON.stringify(config.scheduler);
       config = next;
       settings = toWebhookSettings(next);
       redactor.setSecrets(next.secrets);
+      worker.reconfigure(next.outbox);
+      if (schedulerChanged) scheduler.replan();
       metrics.configReloads.inc({ result: "success" });
     },
   });

@@ -7,16 +7,21 @@ import type { Logger } from "../observability/logger.ts";
 
 export interface PeriodicTask {
   readonly name: string;
-  readonly intervalMs: number;
+  /** A function when a config reload may change it (read each time the next run is planned). */
+  readonly intervalMs: number | (() => number);
   /** Up to this much is added to each wait, so replicas and restarts do not all fire at once. */
-  readonly jitterMs: number;
+  readonly jitterMs: number | (() => number);
   run(): Promise<void> | void;
 }
 
 export interface Scheduler {
   start(): void;
+  /** Plans every waiting task's next run again from now, with its current interval (after a config reload). */
+  replan(): void;
   stop(): Promise<void>;
 }
+
+const valueOf = (value: number | (() => number)) => (typeof value === "function" ? value() : value);
 
 export function createScheduler(tasks: readonly PeriodicTask[], logger: Logger, random: () => number = Math.random): Scheduler {
   const log = logger.child({ component: "scheduler" });
@@ -24,13 +29,17 @@ export function createScheduler(tasks: readonly PeriodicTask[], logger: Logger, 
   const runs = new Set<Promise<void>>();
   let stopped = true;
 
+  const running = new Set<string>();
+
   function plan(task: PeriodicTask): void {
     if (stopped) return;
-    const delay = task.intervalMs + Math.round(random() * task.jitterMs);
+    const delay = valueOf(task.intervalMs) + Math.round(random() * valueOf(task.jitterMs));
     timers.set(task.name, setTimeout(() => void runOnce(task), delay));
   }
 
   async function runOnce(task: PeriodicTask): Promise<void> {
+    timers.delete(task.name);
+    running.add(task.name);
     const started = performance.now();
     const run = (async () => {
       try {
@@ -43,6 +52,7 @@ export function createScheduler(tasks: readonly PeriodicTask[], logger: Logger, 
     runs.add(run);
     await run;
     runs.delete(run);
+    running.delete(task.name);
     plan(task); // the next wait starts after this run ends, so runs never overlap
   }
 
@@ -51,6 +61,15 @@ export function createScheduler(tasks: readonly PeriodicTask[], logger: Logger, 
       if (!stopped) return;
       stopped = false;
       for (const task of tasks) plan(task);
+    },
+    replan() {
+      if (stopped) return;
+      for (const task of tasks) {
+        if (running.has(task.name)) continue; // plans its next run itself when it ends
+        const timer = timers.get(task.name);
+        if (timer) clearTimeout(timer);
+        plan(task);
+      }
     },
     async stop() {
       stopped = true;

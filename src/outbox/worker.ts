@@ -41,8 +41,16 @@ export interface WorkerOptions {
   redact?(text: string): string;
 }
 
+/** The settings a config reload may change while the worker runs. */
+export type WorkerSettings = Pick<WorkerOptions, "concurrency" | "timeoutMs" | "maxAttempts" | "initialBackoffMs" | "maxBackoffMs">;
+
 export interface OutboxWorker {
   start(): void;
+  /**
+   * Applies reloaded settings: the next claim, attempt and failure use them. A higher concurrency claims more at
+   * once; a lower one lets deliveries in flight finish and claims less from then on.
+   */
+  reconfigure(settings: WorkerSettings): void;
   /** Something was enqueued: look for due jobs now. */
   wake(): void;
   inFlight(): number;
@@ -77,7 +85,14 @@ export function createOutboxWorker(options: WorkerOptions): OutboxWorker {
   const now = options.now ?? Date.now;
   const random = options.random ?? Math.random;
   const log = options.logger.child({ component: "worker" });
-  const perTargetLimit = Math.max(1, Math.floor(options.concurrency / 2));
+  let settings: WorkerSettings = {
+    concurrency: options.concurrency,
+    timeoutMs: options.timeoutMs,
+    maxAttempts: options.maxAttempts,
+    initialBackoffMs: options.initialBackoffMs,
+    maxBackoffMs: options.maxBackoffMs,
+  };
+  const perTargetLimit = () => Math.max(1, Math.floor(settings.concurrency / 2));
   const inFlight = new Map<number, { target: string; controller: AbortController; done: Promise<void> }>();
   let timer: ReturnType<typeof setTimeout> | undefined;
   let running = false;
@@ -85,14 +100,14 @@ export function createOutboxWorker(options: WorkerOptions): OutboxWorker {
   function busyTargets(): string[] {
     const counts = new Map<string, number>();
     for (const { target } of inFlight.values()) counts.set(target, (counts.get(target) ?? 0) + 1);
-    return [...counts].filter(([, count]) => count >= perTargetLimit).map(([target]) => target);
+    return [...counts].filter(([, count]) => count >= perTargetLimit()).map(([target]) => target);
   }
 
   /** Claims one job at a time so the per-target share is recomputed after each claim. */
   function pump(): void {
     if (!running) return;
     try {
-      while (inFlight.size < options.concurrency) {
+      while (inFlight.size < settings.concurrency) {
         const [job] = options.store.claimDue({ now: now(), limit: 1, excludeTargets: busyTargets() });
         if (!job) break;
         startDelivery(job);
@@ -107,7 +122,7 @@ export function createOutboxWorker(options: WorkerOptions): OutboxWorker {
     if (timer) clearTimeout(timer);
     timer = undefined;
     // At capacity, the next delivery to finish pumps: no timer, and no store read per finished delivery.
-    if (!running || inFlight.size >= options.concurrency) return;
+    if (!running || inFlight.size >= settings.concurrency) return;
     const idle = options.idleCheckMs ?? 1_000;
     let delay = idle;
     try {
@@ -123,10 +138,8 @@ export function createOutboxWorker(options: WorkerOptions): OutboxWorker {
 
   function startDelivery(stored: StoredJob): void {
     const controller = new AbortController();
-    const timeout = setTimeout(
-      () => controller.abort(new DeliveryError(`timed out after ${options.timeoutMs} ms (outbox.timeoutMs)`, { permanent: false })),
-      options.timeoutMs,
-    );
+    const timeoutMs = settings.timeoutMs;
+    const timeout = setTimeout(() => controller.abort(new DeliveryError(`timed out after ${timeoutMs} ms (outbox.timeoutMs)`, { permanent: false })), timeoutMs);
     // The attempt's outbound calls are counted under its target and leave their last status here.
     const scope: OutboundScope = { target: stored.job.target };
     log.debug({ jobId: stored.id, kind: stored.job.kind, target: stored.job.target, attempt: stored.attempts + 1, payload: stored.job.payload }, "delivering");
@@ -177,14 +190,14 @@ export function createOutboxWorker(options: WorkerOptions): OutboxWorker {
       options.onAttempt?.(stored, "rate_limited", durationMs);
       return;
     }
-    if (failure.permanent || attempt >= options.maxAttempts) {
+    if (failure.permanent || attempt >= settings.maxAttempts) {
       const reason = redact(failure.permanent ? failure.message : `gave up after ${attempt} attempts (outbox.maxAttempts): ${failure.message}`);
       options.store.markDead(stored.id, at, reason);
       log.error({ ...fields, outcome: "dead", status: failure.status, error: reason }, "delivery failed for good; see `gitops-connector outbox dead`");
       options.onAttempt?.(stored, "dead", durationMs);
       return;
     }
-    const delay = backoffDelay(attempt, options.initialBackoffMs, options.maxBackoffMs, random);
+    const delay = backoffDelay(attempt, settings.initialBackoffMs, settings.maxBackoffMs, random);
     options.store.markRetry(stored.id, at, at + delay, redact(failure.message));
     log.warn({ ...fields, outcome: "retried", status: failure.status, error: failure.message, nextAttemptInMs: delay }, "delivery failed; will retry");
     options.onAttempt?.(stored, "retried", durationMs);
@@ -194,6 +207,10 @@ export function createOutboxWorker(options: WorkerOptions): OutboxWorker {
     start() {
       if (running) return;
       running = true;
+      pump();
+    },
+    reconfigure(next) {
+      settings = { ...next };
       pump();
     },
     wake: () => pump(),

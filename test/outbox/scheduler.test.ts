@@ -60,6 +60,18 @@ describe("scheduler", () => {
     for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(49); // random() = 1 → full jitter: 20 + 30
   });
 
+  test("replan: a task waiting an hour runs soon after its interval is shortened", async () => {
+    const { logger } = capture();
+    let intervalMs = 3_600_000;
+    const ran = countdown(1);
+    const scheduler = createScheduler([{ name: "sweep", intervalMs: () => intervalMs, jitterMs: () => intervalMs / 10, run: () => void ran.tick() }], logger, () => 0);
+    scheduler.start();
+    intervalMs = 5;
+    scheduler.replan();
+    await ran.done;
+    await scheduler.stop();
+  });
+
   test("a failing run is logged and the task keeps its schedule", async () => {
     const { lines, logger } = capture();
     const runs = countdown(3);

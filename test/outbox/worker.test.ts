@@ -249,6 +249,26 @@ describe("outbox worker", () => {
     store.close();
   });
 
+  test("reconfigure: the next retry waits the reloaded backoff, the next failure counts against the reloaded maxAttempts", async () => {
+    const h = start(
+      async () => {
+        throw new DeliveryError("502 from GitHub", { permanent: false, status: 502 });
+      },
+      { initialBackoffMs: 60_000, maxBackoffMs: 60_000, maxAttempts: 100 },
+    );
+    enqueue(h.store, [job("github:flaky", "k1", "x1")]);
+    h.worker.start();
+    await h.attemptsWhere((entry) => entry.outcome === "retried");
+    const [waiting] = h.store.claimDue({ now: Date.now() + 59_000, limit: 1, excludeTargets: [] });
+    expect(waiting).toBeUndefined(); // a minute away under the old backoff
+    h.worker.reconfigure({ concurrency: 4, timeoutMs: 2_000, maxAttempts: 3, initialBackoffMs: 5, maxBackoffMs: 10 });
+    // Make the waiting job due now, as if its minute had passed; from then on the new backoff and limit apply.
+    h.store.markRetry(1, Date.now(), Date.now(), "made due by the test", false);
+    h.worker.wake();
+    await h.attemptsWhere((entry) => entry.outcome === "dead");
+    expect(h.attempts.map((entry) => entry.outcome)).toEqual(["retried", "retried", "dead"]);
+  });
+
   test("a permanent failure is dead at once with its message; others are unaffected", async () => {
     const h = start(async (j) => {
       if (labelOf(j) === "bad") throw new DeliveryError("422 from GitHub: Validation Failed (description is too long)", { permanent: true, status: 422 });
