@@ -75,6 +75,13 @@ export interface TranslationOptions {
   readonly statusContext: StatusContextMode;
   /** Stands in for the Argo CD application name when the payload carries no `app`. */
   readonly instanceName: string;
+  /**
+   * The instance's `environment` (two clusters on one repository, Azure/gitops-connector#80): it goes into every
+   * context right after the object's name (`kustomization/apps/prod-eu`, `…/prod-eu/deployment.apps`), so two
+   * clusters with same-named objects do not overwrite each other. gitops-promotion still finds `apps` as the
+   * second segment.
+   */
+  readonly environment?: string;
 }
 
 // ---------------------------------------------------------------------------------------------------------

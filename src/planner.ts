@@ -23,6 +23,8 @@ import { gitTargetOf, orchestratorTargetOf, subscriberTargetOf, type TargetField
 /** The instance settings planning depends on (a subset of the validated config). */
 export interface PlanningInstance extends TargetFields {
   readonly gitOpsAppURL: string;
+  /** Names the instance's contexts and the pipeline callbacks it may complete (two clusters on one repo). */
+  readonly environment?: string;
   readonly subscribers: Readonly<Record<string, string>>;
   readonly statusContext: StatusContextMode;
   readonly dispatchOnFailure: boolean;

@@ -34,7 +34,7 @@ function orchestrator(instance: InstanceConfig): string {
 /** `apps-dev (default): FLUX → GITHUB org/manifests → GITHUB org/app-src, 1 subscriber`. */
 export function describeInstance(instance: InstanceConfig): string {
   const count = Object.keys(instance.subscribers).length;
-  const marker = instance.default ? " (default)" : "";
+  const marker = [instance.default ? " (default)" : "", instance.environment ? ` [environment ${instance.environment}]` : ""].join("");
   return (
     `${instance.name}${marker}: ${instance.gitOpsOperatorType} → ${gitRepository(instance)} → ${orchestrator(instance)}, ` +
     `${count} subscriber${count === 1 ? "" : "s"}`

@@ -34,6 +34,9 @@ export const instanceRules: ObjectRules = (instance, report) => {
     reported.add(rule.key);
     report([rule.key], `required when ${rule.when} is ${rule.is}; set it to ${rule.fix}`);
   }
+  if (instance.environment !== undefined && instance.statusContext === "legacy") {
+    report(["environment"], "cannot go with statusContext: legacy, whose bare context names (Status, Phase, …) have no room for it; remove one of them");
+  }
 };
 
 /** Subscriber name → http(s) URL; an empty `subscribers:` means none. */

@@ -113,6 +113,7 @@ export const SchedulerSettings = section(
 export type SchedulerSettings = v.InferOutput<typeof SchedulerSettings>;
 
 const INSTANCE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const ENVIRONMENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 /** One named instance: operator → git repository → orchestrator, with the original's key names. */
 export const InstanceConfig = v.pipe(
@@ -137,6 +138,12 @@ export const InstanceConfig = v.pipe(
       orchestratorPat: secretText(),
       auth: InstanceAuth,
       subscribers: Subscribers,
+      environment: v.optional(
+        v.pipe(
+          text("an environment name such as prod-eu"),
+          v.regex(ENVIRONMENT_NAME, "must start with a letter or digit and contain only letters, digits, '.', '_' and '-' (it becomes a segment of each status context)"),
+        ),
+      ),
       statusContext: v.optional(choice(["default", "legacy"]), "default"),
       dispatchOnFailure: v.optional(flag(), false),
       commitMessagePattern: CommitMessagePattern,

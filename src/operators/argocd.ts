@@ -81,7 +81,7 @@ export function translateArgoCd(payload: unknown, options: TranslationOptions): 
   const resources = body.resources;
 
   const legacy = options.statusContext === "legacy";
-  const base = `application/${app}`;
+  const base = `application/${app}` + (options.environment ? `/${options.environment}` : "");
   const status = (part: "Phase" | "Sync" | "Health", state: string, description: string): CommitStatus => ({
     context: legacy ? part : part === "Phase" ? base : `${base}/${part.toLowerCase()}`,
     name: part,

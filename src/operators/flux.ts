@@ -155,7 +155,7 @@ export function translateFlux(payload: unknown, options: TranslationOptions): Tr
   if (!lookup.found) return { kind: "ignored", reason: `${who}: ${lookup.reason}` };
 
   const legacy = options.statusContext === "legacy";
-  const base = `${kind}/${name}`.toLowerCase();
+  const base = `${kind}/${name}`.toLowerCase() + (options.environment ? `/${options.environment}` : "");
   const main: CommitStatus = {
     context: legacy ? "Status" : base,
     name: "Status",

@@ -31,10 +31,20 @@ export const PipelineCallback = v.object({
   projectid: id("projectid"),
   planurl: v.pipe(id("planurl"), v.url("planurl must be an absolute URL (the pipeline's $(System.CollectionUri))")),
   pr_num: v.optional(v.union([v.string(), v.number()])),
+  /**
+   * Ours: the environment whose deployment the task waits for (two clusters on one repository, #80). Only the
+   * instance with that `environment` completes it; without it, any instance does (as the original).
+   */
+  environment: v.optional(v.pipe(v.string("environment must be text"), v.trim())),
 });
 export type PipelineCallback = v.InferOutput<typeof PipelineCallback>;
 
 export type ParsedCallback = { readonly ok: true; readonly callback: PipelineCallback } | { readonly ok: false; readonly error: string };
+
+/** Whether an instance of `environment` may complete this callback: it names none, or the instance's. */
+export function isForEnvironment(callback: PipelineCallback, environment: string | undefined): boolean {
+  return !callback.environment || callback.environment === environment;
+}
 
 /** Parses the stored JSON text; the error says what is wrong with it, for a person to fix the pipeline. */
 export function parsePipelineCallback(text: string): ParsedCallback {

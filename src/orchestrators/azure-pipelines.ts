@@ -16,6 +16,7 @@ import type { Logger } from "../observability/logger.ts";
 import {
   buildTimelineUrlOf,
   isJobCompleted,
+  isForEnvironment,
   isOnOrganization,
   parsePipelineCallback,
   PlanAnswer,
@@ -28,6 +29,7 @@ import {
 import type { OrchestratorPlan } from "./registry.ts";
 
 export interface AzurePipelinesFields {
+  readonly environment?: string;
   readonly azdoOrgUrl?: string;
   readonly azdoPrRepoName?: string;
   readonly gitRepositoryType?: "GITHUB" | "AZDO";
@@ -118,6 +120,14 @@ export function createAzurePipelinesOrchestrator(options: AzurePipelinesOrchestr
       return;
     }
     const task = { ...fields, planId: callback.planid, taskId: callback.taskid, jobId: callback.jobid };
+    if (!isForEnvironment(callback, instance.environment)) {
+      logger.info(
+        { ...task, environment: instance.environment, callbackEnvironment: callback.environment },
+        `not completing the task of PR ${pullRequest} (${cause}): it waits for environment ${callback.environment}, ` +
+          `and instance ${instance.name} is ${instance.environment ? `environment ${instance.environment}` : "of no environment"}`,
+      );
+      return;
+    }
     const skip = await alreadyCompleted(callback, signal);
     if (skip) {
       logger.info(task, `not completing the task of PR ${pullRequest} (${cause}): ${skip}`);

@@ -133,7 +133,11 @@ export function createWebhookHandler(deps: WebhookDeps) {
       instanceName = instance.name;
       operator = instance.gitOpsOperatorType;
 
-      const translation = deps.translate(instance.gitOpsOperatorType, payload, { statusContext: instance.statusContext, instanceName: instance.name });
+      const translation = deps.translate(instance.gitOpsOperatorType, payload, {
+        statusContext: instance.statusContext,
+        instanceName: instance.name,
+        ...(instance.environment ? { environment: instance.environment } : {}),
+      });
       if (translation.kind === "invalid") {
         return reject("invalid", 400, `not a valid ${operator} payload for instance ${instance.name}: ${translation.error}`);
       }

@@ -110,6 +110,18 @@ describe("auth", () => {
   });
 });
 
+describe("environment", () => {
+  test("is a context segment: no slashes, and not with legacy contexts", () => {
+    expect(valid({ instances: [{ ...github, environment: "prod-eu" }] }).instances[0]?.environment).toBe("prod-eu");
+    expect(errorsOf({ instances: [{ ...github, environment: "prod/eu" }] })).toEqual([
+      "instances[0].environment: must start with a letter or digit and contain only letters, digits, '.', '_' and '-' (it becomes a segment of each status context)",
+    ]);
+    expect(errorsOf({ instances: [{ ...github, environment: "prod", statusContext: "legacy" }] })).toEqual([
+      "instances[0].environment: cannot go with statusContext: legacy, whose bare context names (Status, Phase, …) have no room for it; remove one of them",
+    ]);
+  });
+});
+
 describe("an instance's own webhook keys", () => {
   test("merge like the global ones, and are absent unless given", () => {
     const config = valid({ auth: { hmacKey: "global" }, instances: [{ ...github, auth: { hmacKey: "a1", hmacKeys: ["a2"], bearerTokens: ["t"] } }, { ...azdo, name: "other" }] });

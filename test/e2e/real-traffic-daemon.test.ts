@@ -291,3 +291,39 @@ describe("a reload does what the README says", () => {
     await api.waitFor((request) => isStatusPost(request) && request.answeredWith === 201);
   });
 });
+
+describe("two clusters on one repository", () => {
+  test("environments dev and prod on one repo and one commit → distinct contexts; a callback naming prod is completed by prod only", async () => {
+    const PROJECT = "4d3c2b1a-9e8f-4a7b-8c6d-5e4f3a2b1c0d";
+    const callback = { taskid: "7e1c0d52-0000-4000-8000-000000000012", jobid: "12f1170f-54f2-53f3-20dd-22fc7dff55f9", planurl: api.azureCollectionUrl(), planid: "5e7f3a2b-1c4d-4e5f-9a8b-7c6d5e4f3a2b", projectid: PROJECT, pr_num: "12", environment: "prod" };
+    api.on("GET", `/repos/org/manifests/commits/${COMMIT}/pulls`, { status: 200, body: [{ number: 12, state: "closed", merged_at: "2026-12-01T10:00:00Z", merge_commit_sha: COMMIT }] });
+    api.on("GET", "/repos/org/manifests/pulls/12", { status: 200, body: { number: 12, state: "closed", body: `Deploy web\n\n<!-- gitops-connector: ${JSON.stringify(callback)} -->` } });
+    const instance = (environment: string) => `  - name: apps-${environment}
+    environment: ${environment}
+    gitOpsOperatorType: FLUX
+    gitRepositoryType: GITHUB
+    ciCdOrchestratorType: AZDO
+    gitOpsAppURL: https://github.com/org/manifests/commit
+    gitHubOrgUrl: ${api.orgUrl("org")}
+    gitHubGitOpsManifestsRepoName: manifests
+    azdoOrgUrl: ${api.azureOrgUrl()}
+    pat: "\${PAT}"
+`;
+    const configPath = writeConfig();
+    writeFileSync(configPath, `server: { host: 127.0.0.1, shutdownGraceMs: 2000 }\noutbox: { initialBackoffMs: 50, maxBackoffMs: 200 }\ninstances:\n${instance("dev")}${instance("prod")}`);
+    const daemon = await daemonWith(configPath);
+    const event = resend(COMMIT, "Reconciliation finished in 2s, next run in 1m0s");
+    for (const environment of ["dev", "prod"]) {
+      const response = await fetch(`${daemon.url}/gitopsphase/apps-${environment}`, { method: "POST", body: JSON.stringify(event), headers: { "content-type": "application/json" } });
+      expect(response.status).toBe(202);
+    }
+    await api.waitForCount(2, isStatusPost);
+    expect(api.requests(isStatusPost).map((request) => (request.body as { context: string }).context).sort()).toEqual(["kustomization/apps-dev/dev", "kustomization/apps-dev/prod"]);
+
+    await daemon.waitForLine((line) => line.includes("it waits for environment prod") && line.includes('"instance":"apps-dev"'));
+    await daemon.waitForLine((line) => line.includes("completed the Azure Pipelines task of PR 12"));
+    const events = api.requests((request) => request.method === "POST" && request.path.endsWith("/events"));
+    expect(events.map((request) => request.body)).toEqual([{ name: "TaskCompleted", taskId: callback.taskid, jobId: callback.jobid, result: "succeeded" }]);
+    expect(JSON.parse(daemon.lines.find((line) => line.includes("completed the Azure Pipelines task of PR 12"))!)).toMatchObject({ instance: "apps-prod" });
+  });
+});

@@ -164,6 +164,15 @@ describe("translateArgoCd edge cases", () => {
     expect(upper.kind === "observation" && upper.observation.commit).toBe(SHA[1]);
   });
 
+  test("an environment follows the application's name in every context", async () => {
+    const translation = translateArgoCd(await loadFixture("argocd", "succeeded-healthy.json"), { statusContext: "default", instanceName: "guestbook-prod", environment: "prod" });
+    expect(translation.kind === "observation" && translation.observation.statuses.map((status) => status.context)).toEqual([
+      "application/guestbook/prod",
+      "application/guestbook/prod/sync",
+      "application/guestbook/prod/health",
+    ]);
+  });
+
   test("outcome table", () => {
     expect(argoCdOutcome("Running", "Healthy")).toBeUndefined();
     expect(argoCdOutcome("Inconclusive", "Healthy")).toBeUndefined();

@@ -273,6 +273,26 @@ describe("translateFlux fixtures", () => {
   });
 });
 
+describe("translateFlux with an environment (two clusters on one repository)", () => {
+  const PROD: TranslationOptions = { statusContext: "default", instanceName: "apps-dev", environment: "prod-eu" };
+  const contexts = async (file: string) => {
+    const translation = translateFlux(await loadFixture("flux", file), PROD);
+    return translation.kind === "observation" ? translation.observation.statuses.map((s) => s.context) : [];
+  };
+
+  test("the environment follows the object's name in every context", async () => {
+    expect(await contexts("kustomization-reconciliation-succeeded.json")).toEqual([`${APPS}/prod-eu`]);
+    expect((await contexts("kustomization-progressing.json")).every((context) => context.startsWith(`${APPS}/prod-eu/`) || context === `${APPS}/prod-eu`)).toBe(true);
+    expect(await contexts("kustomization-health-check-failed.json")).toEqual([`${APPS}/prod-eu`, `${APPS}/prod-eu/Deployment/default/podinfo`, `${APPS}/prod-eu/Deployment/default/backend`]);
+    expect(await contexts("gitrepository-succeeded.json")).toEqual([`${GIT}/prod-eu`]);
+  });
+
+  test("gitops-promotion still reads the object's name as the second segment", async () => {
+    const [main] = await contexts("kustomization-reconciliation-succeeded.json");
+    expect(main?.split("/")[1]).toBe("apps-dev");
+  });
+});
+
 describe("translateFlux invalid payloads", () => {
   const event = {
     involvedObject: { kind: "Kustomization", namespace: "flux-system", name: "apps-dev" },

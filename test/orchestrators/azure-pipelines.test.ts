@@ -65,9 +65,10 @@ const instance = () => ({
   gitRepositoryType: "AZDO" as const,
 });
 
-function orchestrator() {
-  const repository = createAzureReposRepository({ instance: instance(), token: PAT, userAgent: USER_AGENT });
-  return createAzurePipelinesOrchestrator({ instance: instance(), token: ORCHESTRATOR_PAT, repository, userAgent: USER_AGENT, logger: logger() });
+function orchestrator(environment?: string) {
+  const of = { ...instance(), ...(environment ? { environment } : {}) };
+  const repository = createAzureReposRepository({ instance: of, token: PAT, userAgent: USER_AGENT });
+  return createAzurePipelinesOrchestrator({ instance: of, token: ORCHESTRATOR_PAT, repository, userAgent: USER_AGENT, logger: logger() });
 }
 
 function gitHubOrchestrator() {
@@ -125,6 +126,22 @@ describe("notify: Azure Repos manifests", () => {
     const done = logged().find((line) => line.msg.startsWith("completed the Azure Pipelines task of PR 42"));
     expect(done).toMatchObject({ level: "info", instance: "apps-azdo", pullRequest: 42, outcome: "succeeded", planId: PLAN_ID, taskId: TASK_ID, jobId: JOB_ID });
     expect(foreign.requests()).toHaveLength(0);
+  });
+
+  test("a callback naming an environment is completed only by the instance of that environment", async () => {
+    pipelineWaitsOnPr42(callbackData(fake, { environment: "prod" }));
+    await orchestrator("dev").notify(job(), signal());
+    await orchestrator().notify(job(), signal());
+    expect(fake.requests(isPlanRead)).toEqual([]); // neither looks at the plan
+    expect(logged().filter((line) => line.msg.includes("it waits for environment prod")).map((line) => line.environment ?? "none")).toEqual(["dev", "none"]);
+    await orchestrator("prod").notify(job(), signal());
+    expect(fake.requests(isPlanEvent).map((r) => r.body)).toEqual([{ name: "TaskCompleted", taskId: TASK_ID, jobId: JOB_ID, result: "succeeded" }]);
+  });
+
+  test("a callback naming no environment is completed by any instance, one of an environment too", async () => {
+    pipelineWaitsOnPr42();
+    await orchestrator("dev").notify(job(), signal());
+    expect(fake.requests(isPlanEvent)).toHaveLength(1);
   });
 
   test("a failed deployment completes the task as failed", async () => {
