@@ -23,13 +23,22 @@ export const NOTHING_KNOWN: KnownCommit = { statuses: {}, notified: [] };
 export interface CommitLedger {
   get(instance: string, commit: string): KnownCommit;
   put(instance: string, commit: string, known: KnownCommit): void;
+  /** The last commit a reconciler (`Kind/namespace/name`) of the instance finished, if any is known. */
+  lastFinished(instance: string, reconciler: string): string | undefined;
+  setLastFinished(instance: string, reconciler: string, commit: string): void;
 }
 
 /** Bounded so a long-running dry run does not grow without limit; oldest commits are forgotten first. */
 export function createMemoryLedger(maxCommits = 10_000): CommitLedger {
   const commits = new Map<string, KnownCommit>();
+  const heads = new Map<string, string>();
   const keyOf = (instance: string, commit: string) => `${instance}\u0000${commit}`;
   return {
+    lastFinished: (instance, reconciler) => heads.get(keyOf(instance, reconciler)),
+    setLastFinished(instance, reconciler, commit) {
+      heads.set(keyOf(instance, reconciler), commit);
+      if (heads.size > maxCommits) heads.delete(heads.keys().next().value as string);
+    },
     get: (instance, commit) => commits.get(keyOf(instance, commit)) ?? NOTHING_KNOWN,
     put(instance, commit, known) {
       const key = keyOf(instance, commit);

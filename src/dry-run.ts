@@ -3,7 +3,7 @@
  * body) and, for orchestrators, what would be read first. Makes no network call at all.
  */
 import type { Delivery } from "./delivery.ts";
-import { toStatusRequest, type GitProviderFields } from "./git/registry.ts";
+import { describeCommitsBetween, toStatusRequest, type GitProviderFields } from "./git/registry.ts";
 import type { Job } from "./model.ts";
 import type { Logger } from "./observability/logger.ts";
 import { describeOrchestratorCall, type OrchestratorFields } from "./orchestrators/registry.ts";
@@ -24,6 +24,13 @@ export function describeJob(job: Job, instance: DryRunInstance | undefined): Rec
     }
     case "abandoned-pr":
       return { note: `would fail the Azure Pipelines task waiting for abandoned PR ${job.payload.pullRequest}` };
+    case "supersede":
+      return {
+        reads: [describeCommitsBetween(instance, job.payload.since, job.payload.commit)],
+        note:
+          `would tell each commit after ${job.payload.since} and before ${job.payload.commit} (first-parent chain, at most 100, ` +
+          `none older than abandonedPrCutoffHours) this commit's ${job.payload.outcome}: its statuses, described as superseded, and its pipeline`,
+      };
   }
 }
 

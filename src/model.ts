@@ -38,6 +38,11 @@ export interface CommitStatus {
    * the raw message (fluxcd/notification-controller internal/notifier/github.go, duplicateGithubStatus).
    */
   readonly summary?: string;
+  /**
+   * A per-resource part (a change-set resource type, a failed object), not the object's own state: a commit
+   * superseded by this one gets the object's own statuses only.
+   */
+  readonly part?: boolean;
 }
 
 /** The Flux or Argo CD object whose reconciliation is reported. */
@@ -124,6 +129,30 @@ export interface OrchestratorJobPayload {
   readonly commit: string;
   readonly outcome: Outcome;
   readonly reconciler: string;
+  /**
+   * Set when `commit` was never deployed itself: the reconciler finished this newer commit, which contains it
+   * (Flux applies only the newest commit), so `commit`'s pipeline gets that commit's outcome.
+   */
+  readonly supersededBy?: string;
+}
+
+/**
+ * A reconciler finished `commit`; the commits since the last one it finished (`since`, exclusive) up to `commit`
+ * (exclusive) were never deployed on their own. Delivery lists them (the provider's compare API) and plans, for
+ * each, the statuses below and an orchestrator notification, once each (Azure/gitops-connector#42, #44).
+ */
+export interface SupersedeJobPayload {
+  readonly commit: string;
+  readonly since: string;
+  readonly outcome: Outcome;
+  /** `Kind/namespace/name` of the reconciler. */
+  readonly reconciler: string;
+  readonly operator: OperatorType;
+  readonly genre: string;
+  /** The object's own statuses of the finishing event, described as superseded by `commit`. */
+  readonly statuses: readonly CommitStatus[];
+  /** Whether this reconciler's outcome finishes pipelines (`completionReconcilers`, orchestrator not NONE). */
+  readonly notifyOrchestrator: boolean;
 }
 
 /** Fail the Azure Pipelines task waiting for a pull request that was abandoned (found by the scheduler's sweep). */
@@ -149,7 +178,8 @@ export type StatusJob = JobBase<"status", StatusJobPayload>;
 export type SubscriberJob = JobBase<"subscriber", SubscriberJobPayload>;
 export type OrchestratorJob = JobBase<"orchestrator", OrchestratorJobPayload>;
 export type AbandonedPullRequestJob = JobBase<"abandoned-pr", AbandonedPullRequestJobPayload>;
-export type Job = StatusJob | SubscriberJob | OrchestratorJob | AbandonedPullRequestJob;
+export type SupersedeJob = JobBase<"supersede", SupersedeJobPayload>;
+export type Job = StatusJob | SubscriberJob | OrchestratorJob | AbandonedPullRequestJob | SupersedeJob;
 export type JobKind = Job["kind"];
 
 /** `Kind/namespace/name` or `Kind/name`: how logs, subscribers and globs name a reconciler. */
@@ -164,6 +194,7 @@ export function commitOfJob(job: Job): string | undefined {
   switch (job.kind) {
     case "status":
     case "orchestrator":
+    case "supersede":
       return job.payload.commit;
     case "subscriber":
       return job.payload.body.commit_id;

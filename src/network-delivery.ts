@@ -1,6 +1,6 @@
 /**
  * The network delivery: routes each job to the instance's git repository provider (status), its subscriber,
- * or its CI/CD orchestrator (deployment finished, PR abandoned). Providers come from src/providers.ts, read per
+ * its CI/CD orchestrator (deployment finished, PR abandoned), or the superseded-commit reader (src/superseded.ts). Providers come from src/providers.ts, read per
  * job so a config reload applies at once. Every failure is a DeliveryError; config mistakes (a removed
  * instance, a missing token) are permanent, so the outbox does not retry what no retry can fix.
  */
@@ -10,6 +10,7 @@ import type { AbandonedPullRequestJob, Job, OrchestratorJob } from "./model.ts";
 import type { Logger } from "./observability/logger.ts";
 import { createProviders, type ProviderInstance, type Providers } from "./providers.ts";
 import { postToSubscriber } from "./subscribers.ts";
+import type { SupersededDelivery } from "./superseded.ts";
 
 /** The instance settings delivery reads; a full InstanceConfig fits. */
 export type DeliveryInstance = ProviderInstance;
@@ -21,6 +22,8 @@ export interface NetworkDeliveryOptions {
   readonly fetch?: FetchLike;
   /** Shared with the abandoned-PR sweep; built here when not given. */
   readonly providers?: Providers;
+  /** Tells the commits a finished one superseded; it plans through the outbox, so the daemon wires it. */
+  readonly superseded?: SupersededDelivery;
 }
 
 /** `subscriber:<name>` (src/targets.ts) → `<name>`, for messages. */
@@ -68,6 +71,9 @@ export function createNetworkDelivery(options: NetworkDeliveryOptions): Delivery
           return deliverToOrchestrator(instance, job, signal);
         case "abandoned-pr":
           return failAbandoned(instance, job, signal);
+        case "supersede":
+          if (!options.superseded) throw new DeliveryError("superseded commits cannot be told here: no outbox to plan them in", { permanent: true });
+          return options.superseded.deliver(job, signal);
       }
     },
   };

@@ -6,7 +6,9 @@
  *   time with a new duration in its message;
  * - the orchestrator hears of a commit at most once per outcome, and for Azure Pipelines at most once at all
  *   (a task completes once), so the original's endless dispatch loop cannot happen;
- * - only reconcilers matching the instance's `completionReconcilers` globs may finish a pipeline.
+ * - only reconcilers matching the instance's `completionReconcilers` globs may finish a pipeline;
+ * - a reconciler that finishes a commit other than the last one it finished plans one `supersede` job, which
+ *   tells the commits in between (delivered by src/superseded.ts, planned by src/planner-superseded.ts).
  */
 import type { CommitLedger, KnownCommit, PlannedStatus } from "./commit-ledger.ts";
 import {
@@ -14,6 +16,7 @@ import {
   type CommitStatus,
   type Job,
   type Observation,
+  type OperatorType,
   type Outcome,
   type StatusContextMode,
   type SubscriberBody,
@@ -34,29 +37,54 @@ export interface PlanningInstance extends TargetFields {
 export interface Plan {
   readonly jobs: readonly Job[];
   readonly known: KnownCommit;
+  /** The observation finished its commit: it becomes the reconciler's last finished commit. */
+  readonly finished?: boolean;
 }
 
-export function planJobs(observation: Observation, instance: PlanningInstance, known: KnownCommit): Plan {
-  const fresh = observation.statuses.filter((status) => !isAlreadyPlanned(status, known));
-  const statuses: Record<string, PlannedStatus> = { ...known.statuses };
-  for (const status of fresh) statuses[status.context] = toPlannedStatus(status);
+/** What the jobs for one commit are about: the commit, and who reported it. */
+export interface JobSubject {
+  readonly commit: string;
+  readonly operator: OperatorType;
+  readonly genre: string;
+  /** `Kind/namespace/name`. */
+  readonly reconciler: string;
+}
 
-  const jobs: Job[] = [];
-  for (const status of fresh) {
-    jobs.push(toStatusJob(observation, instance, status));
-    jobs.push(...toSubscriberJobs(observation, instance, status));
-  }
-  const outcome = orchestratorOutcome(observation, instance, known);
+/** `lastFinished`: the last commit the observation's reconciler finished before, when known. */
+export function planJobs(observation: Observation, instance: PlanningInstance, known: KnownCommit, lastFinished?: string): Plan {
+  const subject: JobSubject = { commit: observation.commit, operator: observation.operator, genre: observation.genre, reconciler: reconcilerId(observation.reconciler) };
+  const statusPlan = planStatuses(subject, observation.statuses, instance, known);
+  const jobs: Job[] = [...statusPlan.jobs];
+  const counts = observation.outcome !== undefined && countsForCompletion(observation, instance.completionReconcilers);
+  const outcome = observation.outcome && counts ? notifiableOutcome(observation.outcome, instance, known) : undefined;
   const notified = outcome ? [...known.notified, outcome] : known.notified;
-  if (outcome) jobs.push(toOrchestratorJob(observation, instance, outcome));
-  return { jobs, known: { statuses, notified } };
+  if (outcome) jobs.push(toOrchestratorJob(subject, instance, outcome));
+  if (observation.outcome && lastFinished !== undefined && lastFinished !== observation.commit) {
+    jobs.push(toSupersedeJob(subject, observation, instance, lastFinished, counts && instance.ciCdOrchestratorType !== "NONE"));
+  }
+  return { jobs, known: { statuses: statusPlan.statuses, notified }, ...(observation.outcome ? { finished: true } : {}) };
 }
 
 /** Reads what is known, plans, and remembers the result: the step the intake runs per webhook. */
 export function planWithLedger(ledger: CommitLedger, observation: Observation, instance: PlanningInstance & { name: string }): readonly Job[] {
-  const plan = planJobs(observation, instance, ledger.get(instance.name, observation.commit));
+  const reconciler = reconcilerId(observation.reconciler);
+  const plan = planJobs(observation, instance, ledger.get(instance.name, observation.commit), ledger.lastFinished(instance.name, reconciler));
   ledger.put(instance.name, observation.commit, plan.known);
+  if (plan.finished) ledger.setLastFinished(instance.name, reconciler, observation.commit);
   return plan.jobs;
+}
+
+/** The status and subscriber jobs for the statuses that change their context, and the contexts afterwards. */
+export function planStatuses(subject: JobSubject, statuses: readonly CommitStatus[], instance: PlanningInstance, known: KnownCommit) {
+  const fresh = statuses.filter((status) => !isAlreadyPlanned(status, known));
+  const planned: Record<string, PlannedStatus> = { ...known.statuses };
+  for (const status of fresh) planned[status.context] = toPlannedStatus(status);
+  const jobs: Job[] = [];
+  for (const status of fresh) {
+    jobs.push(toStatusJob(subject, instance, status));
+    jobs.push(...toSubscriberJobs(subject, instance, status));
+  }
+  return { jobs, statuses: planned };
 }
 
 function toPlannedStatus(status: CommitStatus): PlannedStatus {
@@ -72,11 +100,9 @@ function isAlreadyPlanned(status: CommitStatus, known: KnownCommit): boolean {
   return last !== undefined && last.state === status.state && (last.summary ?? last.description) === (status.summary ?? status.description);
 }
 
-/** The outcome to notify the orchestrator of, or undefined when there is nothing (new) to say. */
-function orchestratorOutcome(observation: Observation, instance: PlanningInstance, known: KnownCommit): Outcome | undefined {
-  const outcome = observation.outcome;
-  if (!outcome || instance.ciCdOrchestratorType === "NONE") return undefined;
-  if (!countsForCompletion(observation, instance.completionReconcilers)) return undefined;
+/** The outcome to notify the orchestrator of, or undefined when there is nothing (new) to say for this commit. */
+export function notifiableOutcome(outcome: Outcome, instance: PlanningInstance, known: KnownCommit): Outcome | undefined {
+  if (instance.ciCdOrchestratorType === "NONE") return undefined;
   if (instance.ciCdOrchestratorType === "AZDO") return known.notified.length === 0 ? outcome : undefined;
   if (outcome === "failed" && !instance.dispatchOnFailure) return undefined;
   return known.notified.includes(outcome) ? undefined : outcome;
@@ -97,19 +123,19 @@ export function countsForCompletion(observation: Observation, globs: readonly st
   });
 }
 
-function toStatusJob(observation: Observation, instance: PlanningInstance, status: CommitStatus): Job {
+function toStatusJob(subject: JobSubject, instance: PlanningInstance, status: CommitStatus): Job {
   const target = gitTargetOf(instance);
   return {
     kind: "status",
     instance: instance.name,
     target,
-    orderingKey: `${instance.name}|${observation.commit}|${status.context}`,
-    coalesceKey: `${target}|${observation.commit}|${status.context}`,
+    orderingKey: `${instance.name}|${subject.commit}|${status.context}`,
+    coalesceKey: `${target}|${subject.commit}|${status.context}`,
     payload: {
-      commit: observation.commit,
-      operator: observation.operator,
-      genre: observation.genre,
-      reconciler: reconcilerId(observation.reconciler),
+      commit: subject.commit,
+      operator: subject.operator,
+      genre: subject.genre,
+      reconciler: subject.reconciler,
       status,
       callbackUrl: instance.gitOpsAppURL,
       statusContext: instance.statusContext,
@@ -117,34 +143,62 @@ function toStatusJob(observation: Observation, instance: PlanningInstance, statu
   };
 }
 
-function toSubscriberJobs(observation: Observation, instance: PlanningInstance, status: CommitStatus): Job[] {
+function toSubscriberJobs(subject: JobSubject, instance: PlanningInstance, status: CommitStatus): Job[] {
   const body: SubscriberBody = {
-    commit_id: observation.commit,
+    commit_id: subject.commit,
     status_name: status.name,
     state: status.state,
     message: status.description,
     callback_url: instance.gitOpsAppURL,
-    gitops_operator: observation.operator === "FLUX" ? "Flux" : "ArgoCD",
-    genre: observation.genre,
+    gitops_operator: subject.operator === "FLUX" ? "Flux" : "ArgoCD",
+    genre: subject.genre,
     context: status.context,
     instance: instance.name,
-    reconciler: reconcilerId(observation.reconciler),
+    reconciler: subject.reconciler,
   };
   return Object.entries(instance.subscribers).map(([name, url]) => ({
     kind: "subscriber" as const,
     instance: instance.name,
     target: subscriberTargetOf(name),
-    orderingKey: `${instance.name}|${observation.commit}|subscriber:${name}`,
+    orderingKey: `${instance.name}|${subject.commit}|subscriber:${name}`,
     payload: { url, body },
   }));
 }
 
-function toOrchestratorJob(observation: Observation, instance: PlanningInstance, outcome: Outcome): Job {
+/** The short form of a commit in descriptions, as git and GitHub show it. */
+export const shortCommit = (commit: string) => commit.slice(0, 7);
+
+/**
+ * The job that tells the commits between `since` and the finished commit, with the object's own statuses (no
+ * parts) described as superseded. One at a time per reconciler: the ranges follow one another.
+ */
+function toSupersedeJob(subject: JobSubject, observation: Observation, instance: PlanningInstance, since: string, notifyOrchestrator: boolean): Job {
+  const description = `superseded by ${shortCommit(subject.commit)}`;
+  return {
+    kind: "supersede",
+    instance: instance.name,
+    target: gitTargetOf(instance),
+    orderingKey: `${instance.name}|supersede|${subject.reconciler}`,
+    payload: {
+      commit: subject.commit,
+      since,
+      outcome: observation.outcome ?? "failed",
+      reconciler: subject.reconciler,
+      operator: subject.operator,
+      genre: subject.genre,
+      statuses: observation.statuses.filter((status) => !status.part).map(({ summary: _summary, ...status }) => ({ ...status, description })),
+      notifyOrchestrator,
+    },
+  };
+}
+
+/** `supersededBy`: the newer commit whose outcome this one gets (it was never deployed itself). */
+export function toOrchestratorJob(subject: JobSubject, instance: PlanningInstance, outcome: Outcome, supersededBy?: string): Job {
   return {
     kind: "orchestrator",
     instance: instance.name,
     target: orchestratorTargetOf(instance) ?? "none",
-    orderingKey: `${instance.name}|${observation.commit}`,
-    payload: { commit: observation.commit, outcome, reconciler: reconcilerId(observation.reconciler) },
+    orderingKey: `${instance.name}|${subject.commit}`,
+    payload: { commit: subject.commit, outcome, reconciler: subject.reconciler, ...(supersededBy ? { supersededBy } : {}) },
   };
 }

@@ -12,6 +12,7 @@ import type { Intake } from "./intake.ts";
 import { createNetworkDelivery } from "./network-delivery.ts";
 import { createAbandonedPrSweep } from "./orchestrators/abandoned-sweep.ts";
 import { createProviders } from "./providers.ts";
+import { createSupersededDelivery } from "./superseded.ts";
 import type { Logger, SecretRedactor } from "./observability/logger.ts";
 import { createMetrics } from "./observability/metrics.ts";
 import { observeFetch } from "./observability/outbound.ts";
@@ -107,8 +108,23 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
   const outboundFetch = observeFetch((target, outcome) => metrics.outboundResponses.inc({ target, class: outcome }));
   const providers = createProviders({ logger: logger.child({ component: "providers" }), fetch: outboundFetch });
   const stopController = new AbortController();
+  // Commits a finished one superseded are planned through the outbox like reported ones (src/superseded.ts).
+  let wakeWorker = () => {};
+  const superseded = createSupersededDelivery({
+    instanceNamed,
+    providers,
+    submit(instance, commit, plan) {
+      const jobs = store.submit(instance, commit, (known) => plan(known), Date.now());
+      for (const job of jobs) metrics.jobsPlanned.inc({ kind: job.kind, target: job.target });
+      if (jobs.length > 0) wakeWorker();
+      return jobs;
+    },
+    cutoffHours: () => config.scheduler.abandonedPrCutoffHours,
+    logger,
+  });
   const delivery =
-    options.delivery ?? (options.dryRun ? createDryRunDelivery({ logger, instanceNamed }) : createNetworkDelivery({ instanceNamed, logger, providers, fetch: outboundFetch }));
+    options.delivery ??
+    (options.dryRun ? createDryRunDelivery({ logger, instanceNamed }) : createNetworkDelivery({ instanceNamed, logger, providers, fetch: outboundFetch, superseded }));
   const worker = createOutboxWorker({
     store,
     delivery,
@@ -120,6 +136,7 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
       metrics.deliverySeconds.observe({ kind: job.job.kind, outcome }, durationMs / 1000);
     },
   });
+  wakeWorker = () => worker.wake();
   const outboxIntake = createOutboxIntake({ store, maxDepth: () => config.outbox.maxDepth, onEnqueued: () => worker.wake() });
   const intake: Intake = {
     submit(instance, observation) {

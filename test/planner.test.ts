@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { NOTHING_KNOWN, createMemoryLedger } from "../src/commit-ledger.ts";
 import type { Observation, Outcome } from "../src/model.ts";
 import { translateFlux } from "../src/operators/flux.ts";
+import { planSupersededCommit } from "../src/planner-superseded.ts";
 import { countsForCompletion, planJobs, planWithLedger } from "../src/planner.ts";
 import { azureInstance, githubInstance } from "./support/instances.ts";
 
@@ -83,7 +84,8 @@ describe("planJobs", () => {
     expect(planJobs(failed.observation, instance, known).jobs.map((job) => job.kind)).toEqual(["status", "subscriber", "status", "subscriber", "orchestrator"]);
     const ledger = createMemoryLedger();
     planWithLedger(ledger, resend("1s"), instance);
-    expect(planWithLedger(ledger, { ...resend("2s"), commit: "0".repeat(40) }, instance).map((job) => job.kind)).toEqual(["status", "subscriber", "orchestrator"]);
+    // The new commit, finished by the same reconciler, also plans telling the commits in between.
+    expect(planWithLedger(ledger, { ...resend("2s"), commit: "0".repeat(40) }, instance).map((job) => job.kind)).toEqual(["status", "subscriber", "orchestrator", "supersede"]);
   });
 
   test("knowledge recorded before summaries existed compares by description", () => {
@@ -158,5 +160,84 @@ describe("planWithLedger", () => {
     ledger.put("i", "b", { statuses: {}, notified: [] });
     expect(ledger.get("i", "a")).toEqual(NOTHING_KNOWN);
     expect(ledger.get("i", "b").notified).toEqual([]);
+  });
+});
+
+describe("superseded commits", () => {
+  const OLDER = "1".repeat(40);
+  const BETWEEN = "2".repeat(40);
+
+  test("a finish after another commit's finish plans one supersede job with the object's own statuses", () => {
+    const finished: Observation = {
+      ...observation("HealthCheckFailed", "failed"),
+      statuses: [
+        { context: "kustomization/apps-dev", name: "Status", state: "HealthCheckFailed", description: "Health check failed", summary: "HealthCheckFailed" },
+        { context: "kustomization/apps-dev/Deployment/default/web", name: "Deployment/default/web", state: "HealthCheckFailed", description: "status: 'InProgress'", part: true },
+      ],
+    };
+    const plan = planJobs(finished, azureInstance(), NOTHING_KNOWN, OLDER);
+    expect(plan.finished).toBe(true);
+    const supersede = plan.jobs.find((job) => job.kind === "supersede");
+    expect(supersede).toEqual({
+      kind: "supersede",
+      instance: "apps-azdo",
+      target: "azdo:dev.azure.com/org/project/manifests",
+      orderingKey: "apps-azdo|supersede|Kustomization/flux-system/apps-dev",
+      payload: {
+        commit: COMMIT,
+        since: OLDER,
+        outcome: "failed",
+        reconciler: "Kustomization/flux-system/apps-dev",
+        operator: "FLUX",
+        genre: "Kustomization",
+        statuses: [{ context: "kustomization/apps-dev", name: "Status", state: "HealthCheckFailed", description: `superseded by ${COMMIT.slice(0, 7)}` }],
+        notifyOrchestrator: true,
+      },
+    });
+  });
+
+  test("no supersede job for the same commit again, an unknown last finish, or an unfinished event", () => {
+    expect(planJobs(observation("ReconciliationSucceeded", "succeeded"), githubInstance(), NOTHING_KNOWN, COMMIT).jobs.some((job) => job.kind === "supersede")).toBe(false);
+    expect(planJobs(observation("ReconciliationSucceeded", "succeeded"), githubInstance(), NOTHING_KNOWN).jobs.some((job) => job.kind === "supersede")).toBe(false);
+    const progressing = planJobs(observation("Progressing"), githubInstance(), NOTHING_KNOWN, OLDER);
+    expect(progressing.jobs.some((job) => job.kind === "supersede")).toBe(false);
+    expect(progressing.finished).toBeUndefined();
+  });
+
+  test("a reconciler outside completionReconcilers still tells statuses, never the pipeline", () => {
+    const plan = planJobs(observation("ReconciliationSucceeded", "succeeded", "infra"), githubInstance({ completionReconcilers: ["kustomization/apps-*"] }), NOTHING_KNOWN, OLDER);
+    expect(plan.jobs.find((job) => job.kind === "supersede")?.payload).toMatchObject({ notifyOrchestrator: false });
+  });
+
+  const supersedeOf = (instance: ReturnType<typeof githubInstance>, outcome: Outcome = "succeeded") => {
+    const job = planJobs(observation(outcome === "succeeded" ? "ReconciliationSucceeded" : "HealthCheckFailed", outcome), instance, NOTHING_KNOWN, OLDER).jobs.find((j) => j.kind === "supersede");
+    if (job?.kind !== "supersede") throw new Error("expected a supersede job");
+    return job.payload;
+  };
+
+  test("a superseded commit gets the statuses, the subscriber posts and the pipeline notification, once", () => {
+    const instance = githubInstance();
+    const first = planSupersededCommit(BETWEEN, supersedeOf(instance), instance, NOTHING_KNOWN);
+    expect(first.jobs.map((job) => job.kind)).toEqual(["status", "subscriber", "orchestrator"]);
+    expect(first.jobs[0]?.payload).toMatchObject({ commit: BETWEEN, status: { context: "kustomization/apps-dev", state: "ReconciliationSucceeded", description: `superseded by ${COMMIT.slice(0, 7)}` } });
+    expect(first.jobs[2]?.payload).toEqual({ commit: BETWEEN, outcome: "succeeded", reconciler: "Kustomization/flux-system/apps-dev", supersededBy: COMMIT });
+    expect(planSupersededCommit(BETWEEN, supersedeOf(instance), instance, first.known).jobs).toEqual([]);
+  });
+
+  test("Azure Pipelines: a commit already told keeps its first outcome; GitHub Actions: a failure only with dispatchOnFailure", () => {
+    const azure = azureInstance();
+    const told = planJobs({ ...observation("HealthCheckFailed", "failed"), commit: BETWEEN }, azure, NOTHING_KNOWN).known;
+    expect(planSupersededCommit(BETWEEN, supersedeOf(azure), azure, told).jobs.map((job) => job.kind)).toEqual(["status"]);
+    expect(planSupersededCommit(BETWEEN, supersedeOf(githubInstance(), "failed"), githubInstance(), NOTHING_KNOWN).jobs.map((job) => job.kind)).toEqual(["status", "subscriber"]);
+    const failing = githubInstance({ dispatchOnFailure: true });
+    expect(planSupersededCommit(BETWEEN, supersedeOf(failing, "failed"), failing, NOTHING_KNOWN).jobs.map((job) => job.kind)).toEqual(["status", "subscriber", "orchestrator"]);
+  });
+
+  test("the in-memory ledger remembers each reconciler's last finished commit", () => {
+    const ledger = createMemoryLedger();
+    const instance = githubInstance({ subscribers: {} });
+    expect(planWithLedger(ledger, { ...observation("ReconciliationSucceeded", "succeeded"), commit: OLDER }, instance).map((job) => job.kind)).toEqual(["status", "orchestrator"]);
+    expect(planWithLedger(ledger, observation("ReconciliationSucceeded", "succeeded"), instance).map((job) => job.kind)).toEqual(["status", "orchestrator", "supersede"]);
+    expect(ledger.lastFinished("apps-dev", "Kustomization/flux-system/apps-dev")).toBe(COMMIT);
   });
 });

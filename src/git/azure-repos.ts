@@ -10,7 +10,7 @@ import { apiBase, type FetchLike, type OutboundRequest } from "../http-request.t
 import type { FailureParty } from "../http-failure.ts";
 import { CALLBACK_PROPERTY, parseMergedPullRequestNumber } from "../orchestrators/azure-pipelines-callback.ts";
 import { createAzureDevOpsHttp, unexpectedAnswer } from "./azure-devops-http.ts";
-import type { AbandonedPullRequest, GitRepository } from "./repository.ts";
+import { firstParentChain, type AbandonedPullRequest, type GitRepository } from "./repository.ts";
 import { toAzureReposState } from "./state-tables.ts";
 import { withoutScheme } from "../targets.ts";
 
@@ -75,6 +75,36 @@ export function toAbandonedPullRequestsRequest(instance: AzureReposFields, since
 }
 
 const CommitAnswer = v.looseObject({ comment: v.string() });
+const CommitListAnswer = v.looseObject({
+  value: v.array(
+    v.looseObject({
+      commitId: v.string(),
+      parents: v.optional(v.nullable(v.array(v.string()))),
+      comment: v.optional(v.string()),
+      committer: v.optional(v.nullable(v.looseObject({ date: v.optional(v.string()) }))),
+    }),
+  ),
+});
+
+/** How many commits to read for `limit` superseded ones: room for merged PRs' own commits, which are in the range. */
+export const commitListSizeFor = (limit: number) => Math.min(1000, limit * 10 + 1);
+
+/**
+ * The commits reachable from `head` and not from `base` (`git log base..head`), newest first: what a range of
+ * superseded commits is read from.
+ * https://learn.microsoft.com/rest/api/azure/devops/git/commits/get-commits
+ */
+export function toCommitsBetweenRequest(instance: AzureReposFields, base: string, head: string, top: number): OutboundRequest {
+  const query = new URLSearchParams({
+    "searchCriteria.itemVersion.version": head,
+    "searchCriteria.itemVersion.versionType": "commit",
+    "searchCriteria.compareVersion.version": base,
+    "searchCriteria.compareVersion.versionType": "commit",
+    "searchCriteria.$top": String(top),
+    "api-version": AZDO_API_VERSION,
+  });
+  return { method: "GET", url: `${repositoryUrl(instance, instance.azdoGitOpsRepoName)}/commits?${query}` };
+}
 const PullRequestList = v.looseObject({
   value: v.array(v.looseObject({ pullRequestId: v.number(), status: v.optional(v.string()), closedDate: v.optional(v.string()) })),
 });
@@ -119,6 +149,26 @@ export function createAzureReposRepository(options: AzureReposRepositoryOptions)
   return {
     async postStatus(job, signal) {
       await http.send(toAzureReposStatusRequest(instance, job), manifests("Code (Status) to post commit statuses"), signal);
+    },
+    async commitsBetween(base, head, limit, signal) {
+      const party = manifests("Code (Read) to read commits");
+      const answer = v.safeParse(CommitListAnswer, await http.send(toCommitsBetweenRequest(instance, base, head, commitListSizeFor(limit)), party, signal));
+      if (!answer.success) throw unexpectedAnswer(party, `a commit list in an unknown format (${base}..${head})`);
+      const commits = answer.output.value;
+      const dateOf = (commit: (typeof commits)[number]) => (commit.committer?.date ? { committedAt: commit.committer.date } : {});
+      if (commits.every((commit) => Array.isArray(commit.parents))) {
+        const byId = new Map(commits.map((commit) => [commit.commitId, commit]));
+        const parentsOf = new Map(commits.map((commit) => [commit.commitId, commit.parents ?? []]));
+        return firstParentChain(head, parentsOf, base, limit)
+          .reverse()
+          .map((sha) => ({ sha, ...dateOf(byId.get(sha)!) }));
+      }
+      // Without parents the branch's own commits are told apart by Azure Repos' PR merge message, "Merged PR <n>: …".
+      return commits
+        .filter((commit) => commit.commitId !== head && parseMergedPullRequestNumber(commit.comment ?? "") !== undefined)
+        .slice(0, limit)
+        .reverse()
+        .map((commit) => ({ sha: commit.commitId, ...dateOf(commit) }));
     },
     readCommitMessage,
     async pullRequestOfCommit(sha, signal) {

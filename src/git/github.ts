@@ -10,7 +10,7 @@ import type { Logger } from "../observability/logger.ts";
 import { createGitHubClient, JSON_CONTENT_TYPE, requireGitHubLocation, type FetchLike } from "./github-client.ts";
 import { toGitHubState, type GitHubState } from "./state-tables.ts";
 import { findCallbackInPullRequestBody } from "../orchestrators/azure-pipelines-callback.ts";
-import type { AbandonedPullRequest, GitRepository } from "./repository.ts";
+import { firstParentChain, type AbandonedPullRequest, type GitRepository } from "./repository.ts";
 
 export type { GitRepository };
 
@@ -20,6 +20,9 @@ const MAX_PAGES = 5;
 const READ_PULLS = "the repo scope (fine-grained: Pull requests read) to read pull requests";
 
 export { parseGitHubOrgUrl, type GitHubApiLocation } from "./github-client.ts";
+
+/** Commits per page of a compare; two pages at most are read (the first says how many there are). */
+const COMPARE_PAGE_SIZE = 100;
 
 /** GitHub rejects longer descriptions. */
 export const GITHUB_DESCRIPTION_LIMIT = 140;
@@ -113,7 +116,36 @@ export function createGitHubRepository(options: GitHubRepositoryOptions): GitRep
     }
   }
 
+  type Comparison = { total_commits: number; commits: Array<{ sha: string; parents: Array<{ sha: string }>; commit: { committer: { date?: string } | null } }> };
+
+  async function compare(base: string, head: string, page: number, signal: AbortSignal): Promise<Comparison> {
+    try {
+      const response = await octokit.request("GET /repos/{owner}/{repo}/compare/{basehead}", {
+        owner: location.owner,
+        repo,
+        basehead: `${base}...${head}`,
+        per_page: COMPARE_PAGE_SIZE,
+        page,
+        request: { signal },
+      });
+      return response.data;
+    } catch (error) {
+      throw toDeliveryError(error, who("the repo scope (fine-grained: Contents read) to compare commits"), signal);
+    }
+  }
+
   return {
+    async commitsBetween(base, head, limit, signal) {
+      // Commits come oldest first, a page at a time; the ones next to `head` are on the last page.
+      const first = await compare(base, head, 1, signal);
+      const pages = Math.ceil(first.total_commits / COMPARE_PAGE_SIZE);
+      const commits = pages > 1 ? [...first.commits, ...(await compare(base, head, pages, signal)).commits] : first.commits;
+      const parentsOf = new Map(commits.map((commit) => [commit.sha, commit.parents.map((parent) => parent.sha)]));
+      const dates = new Map(commits.map((commit) => [commit.sha, commit.commit.committer?.date]));
+      return firstParentChain(head, parentsOf, base, limit)
+        .reverse()
+        .map((sha) => ({ sha, ...(dates.get(sha) ? { committedAt: dates.get(sha) } : {}) }));
+    },
     async postStatus(job, signal) {
       try {
         await octokit.request("POST /repos/{owner}/{repo}/statuses/{sha}", {

@@ -3,11 +3,11 @@
  * table here.
  */
 import type { GitRepositoryType, StatusJobPayload } from "../model.ts";
-import type { FetchLike, OutboundRequest } from "../http-request.ts";
+import { apiBase, type FetchLike, type OutboundRequest } from "../http-request.ts";
 import type { Logger } from "../observability/logger.ts";
-import { createAzureReposRepository, toAzureReposStatusRequest, type AzureReposFields } from "./azure-repos.ts";
+import { commitListSizeFor, createAzureReposRepository, toAzureReposStatusRequest, toCommitsBetweenRequest, type AzureReposFields } from "./azure-repos.ts";
 import { createGitHubRepository, toGitHubStatusRequest, type GitHubRepoFields } from "./github.ts";
-import type { GitRepository } from "./repository.ts";
+import { MAX_SUPERSEDED_COMMITS, type GitRepository } from "./repository.ts";
 
 export type GitProviderFields = GitHubRepoFields & AzureReposFields & { readonly gitRepositoryType: GitRepositoryType };
 
@@ -19,6 +19,13 @@ const STATUS_REQUESTS: Record<GitRepositoryType, (instance: GitProviderFields, j
 /** The exact request that posts this status to the instance's git provider. */
 export function toStatusRequest(instance: GitProviderFields, job: StatusJobPayload): OutboundRequest {
   return STATUS_REQUESTS[instance.gitRepositoryType](instance, job);
+}
+
+/** The read that lists the commits between two (what the dry run logs for a supersede job). */
+export function describeCommitsBetween(instance: GitProviderFields, base: string, head: string): string {
+  if (instance.gitRepositoryType === "GITHUB") return `GET ${apiBase(instance.gitHubOrgUrl)}/${instance.gitHubGitOpsManifestsRepoName}/compare/${base}...${head}`;
+  const request = toCommitsBetweenRequest(instance, base, head, commitListSizeFor(MAX_SUPERSEDED_COMMITS));
+  return `${request.method} ${request.url}`;
 }
 
 export interface GitRepositoryOptions {

@@ -167,6 +167,7 @@ export function translateFlux(payload: unknown, options: TranslationOptions): Tr
   const parts: CommitStatus[] = partStatuses(event).map(({ path, ...status }) => ({
     ...status,
     context: legacy ? status.name : `${base}/${path}`,
+    part: true,
   }));
   const outcome = kind === "Kustomization" ? kustomizationOutcome(event.reason, event.severity) : undefined;
   return {

@@ -141,7 +141,9 @@ export function createAzurePipelinesOrchestrator(options: AzurePipelinesOrchestr
     async notify(job, signal) {
       const pullRequest = await repository.pullRequestOfCommit(job.commit, signal);
       if (pullRequest === undefined) {
-        logger.warn(
+        // A superseded commit is often a direct push that no pipeline waits on: no warning.
+        (job.supersededBy ? logger.info : logger.warn).call(
+          logger,
           { instance: instance.name, commit: job.commit, outcome: job.outcome },
           `commit ${job.commit} of instance ${instance.name} was not merged from a pull request ` +
             (instance.gitRepositoryType === "GITHUB" ? "(no merged PR has it as merge commit)" : '(its message has no "Merged PR <n>:")') +
@@ -149,7 +151,10 @@ export function createAzurePipelinesOrchestrator(options: AzurePipelinesOrchestr
         );
         return;
       }
-      await completeTask(pullRequest, job.outcome, `deployment of ${job.commit} ${job.outcome}`, signal);
+      const cause = job.supersededBy
+        ? `${job.commit} was superseded by ${job.supersededBy}, whose deployment ${job.outcome}`
+        : `deployment of ${job.commit} ${job.outcome}`;
+      await completeTask(pullRequest, job.outcome, cause, signal);
     },
     failAbandoned(pullRequest, signal) {
       return completeTask(pullRequest, "failed", "PR abandoned", signal);

@@ -29,7 +29,12 @@ export function describeGitHubDispatch(
       url: `${base}/${instance.gitHubGitOpsRepoName}/dispatches`,
       body: {
         event_type: toDispatchEventType(job.outcome),
-        client_payload: { sha: "<sha from the commit message>", runid: "<runid from the commit message>", commitmessage: "<commit message>" },
+        client_payload: {
+          sha: "<sha from the commit message>",
+          runid: "<runid from the commit message>",
+          commitmessage: "<commit message>",
+          ...(job.supersededBy ? { superseded_by: job.supersededBy } : {}),
+        },
       },
     },
   };
@@ -37,6 +42,14 @@ export function describeGitHubDispatch(
 
 export function toDispatchEventType(outcome: OrchestratorJobPayload["outcome"]): "sync-success" | "sync-failure" {
   return outcome === "succeeded" ? "sync-success" : "sync-failure";
+}
+
+/**
+ * The dispatch's `client_payload`: the original's `sha`, `runid` and `commitmessage`, plus `superseded_by` (the
+ * deployed commit) when this commit was never deployed itself, so a workflow can tell the two apart.
+ */
+export function toClientPayload(ids: DispatchIds, message: string, supersededBy?: string) {
+  return { sha: ids.sha, runid: ids.runid, commitmessage: message, ...(supersededBy ? { superseded_by: supersededBy } : {}) };
 }
 
 export interface DispatchIds {
@@ -107,7 +120,9 @@ export function createGitHubActionsOrchestrator(options: GitHubActionsOrchestrat
       const message = await options.readCommitMessage(job.commit, signal);
       const ids = extractDispatchIds(message, instance.commitMessagePattern);
       if (!ids) {
-        logger.warn(
+        // A superseded commit is often no deployment commit at all (a direct push, a docs change): no warning.
+        (job.supersededBy ? logger.info : logger.warn).call(
+          logger,
           { instance: instance.name, commit: job.commit, outcome: job.outcome, commitMessage: message.slice(0, 500) },
           `no GitHub Actions dispatch for commit ${job.commit} of instance ${instance.name}: its message names no run id and sha ` +
             (instance.commitMessagePattern
@@ -121,7 +136,7 @@ export function createGitHubActionsOrchestrator(options: GitHubActionsOrchestrat
           owner: location.owner,
           repo,
           event_type: toDispatchEventType(job.outcome),
-          client_payload: { sha: ids.sha, runid: ids.runid, commitmessage: message },
+          client_payload: toClientPayload(ids, message, job.supersededBy),
           headers: JSON_CONTENT_TYPE,
           request: { signal },
         });

@@ -106,6 +106,8 @@ function detailOf(job: Job): string {
       return `outcome ${job.payload.outcome} (${job.payload.reconciler})`;
     case "abandoned-pr":
       return `fail the task of abandoned PR ${job.payload.pullRequest}`;
+    case "supersede":
+      return `tell the commits since ${job.payload.since} (${job.payload.reconciler}, ${job.payload.outcome})`;
   }
 }
 

@@ -4,6 +4,7 @@
  * Retry-After) instead of growing without bound.
  */
 import { IntakeFullError, type Intake } from "../intake.ts";
+import { reconcilerId } from "../model.ts";
 import { planJobs } from "../planner.ts";
 import type { OutboxStore } from "./types.ts";
 
@@ -27,7 +28,13 @@ export function createOutboxIntake(options: {
           FULL_RETRY_AFTER_SECONDS,
         );
       }
-      const jobs = options.store.submit(instance.name, observation.commit, (known) => planJobs(observation, instance, known), now());
+      const jobs = options.store.submit(
+        instance.name,
+        observation.commit,
+        (known, context) => planJobs(observation, instance, known, context.lastFinished),
+        now(),
+        reconcilerId(observation.reconciler),
+      );
       if (jobs.length > 0) options.onEnqueued?.();
       return jobs;
     },

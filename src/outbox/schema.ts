@@ -64,6 +64,18 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX jobs_target_ready ON jobs (target, next_attempt_at) WHERE state = 'pending';
   DROP INDEX jobs_due;
   `,
+  // 4: the last commit each reconciler of an instance finished, so finishing a newer one can tell the commits in
+  // between (superseded: Flux applies only the newest commit).
+  `
+  CREATE TABLE reconciler_heads (
+    instance    TEXT    NOT NULL,
+    reconciler  TEXT    NOT NULL,
+    "commit"    TEXT    NOT NULL,
+    finished_at INTEGER NOT NULL,
+    PRIMARY KEY (instance, reconciler)
+  ) WITHOUT ROWID;
+  CREATE INDEX reconciler_heads_finished ON reconciler_heads (finished_at);
+  `,
 ];
 
 /** A file written by a newer gitops-connector; its message says what to do. */

@@ -16,7 +16,7 @@ import { NOTHING_KNOWN, type KnownCommit } from "../commit-ledger.ts";
 import type { Job } from "../model.ts";
 import { migrate, OutboxVersionError } from "./schema.ts";
 import { resolveOutboxPath } from "./paths.ts";
-import type { ClaimOptions, JobState, OutboxStore, RateLimitedTarget, StatsRow, StoredJob } from "./types.ts";
+import type { ClaimOptions, JobState, OutboxStore, PlanContext, PlanResult, RateLimitedTarget, StatsRow, StoredJob } from "./types.ts";
 
 export interface SqliteOutboxOptions {
   /** A file path, or ":memory:" (tests, throwaway runs). */
@@ -106,6 +106,12 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
     'INSERT INTO commits (instance, "commit", known, updated_at) VALUES (?, ?, ?, ?) ' +
       'ON CONFLICT (instance, "commit") DO UPDATE SET known = excluded.known, updated_at = excluded.updated_at',
   );
+  const selectHead = db.query<{ commit: string }, [string, string]>('SELECT "commit" FROM reconciler_heads WHERE instance = ? AND reconciler = ?');
+  const upsertHead = db.query<unknown, [string, string, string, number]>(
+    'INSERT INTO reconciler_heads (instance, reconciler, "commit", finished_at) VALUES (?, ?, ?, ?) ' +
+      'ON CONFLICT (instance, reconciler) DO UPDATE SET "commit" = excluded."commit", finished_at = excluded.finished_at',
+  );
+  const pruneHeads = db.query<unknown, [number]>("DELETE FROM reconciler_heads WHERE finished_at < ?");
   /** Jobs claimed by this process and not yet settled: id → ordering key. */
   const claims = new Map<number, string>();
   const claimedIds = () => JSON.stringify([...claims.keys()]);
@@ -203,11 +209,13 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
     return true;
   });
 
-  const submit = db.transaction((instance: string, commit: string, plan: (known: KnownCommit) => { jobs: readonly Job[]; known: KnownCommit }, now: number) => {
+  const submit = db.transaction((instance: string, commit: string, plan: (known: KnownCommit, context: PlanContext) => PlanResult, now: number, reconciler?: string) => {
     const row = selectKnown.get(instance, commit);
-    const result = plan(row ? (JSON.parse(row.known) as KnownCommit) : NOTHING_KNOWN);
+    const lastFinished = reconciler === undefined ? undefined : selectHead.get(instance, reconciler)?.commit;
+    const result = plan(row ? (JSON.parse(row.known) as KnownCommit) : NOTHING_KNOWN, lastFinished === undefined ? {} : { lastFinished });
     const inFlight = claimedIds();
     upsertKnown.run(instance, commit, JSON.stringify(result.known), now);
+    if (result.finished && reconciler !== undefined) upsertHead.run(instance, reconciler, commit, now);
     for (const job of result.jobs) {
       if (job.coalesceKey !== undefined) deleteSuperseded.run(job.coalesceKey, inFlight);
       insertJob.run(job.kind, job.instance, job.target, job.orderingKey, job.coalesceKey ?? null, JSON.stringify(job), now, now, now);
@@ -253,12 +261,13 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
   // Blocks that expired before `doneBefore` (a day ago by default) go too: they can no longer hold anything back.
   const prune = db.transaction((doneBefore: number, commitsBefore: number) => {
     pruneBlocks.run(doneBefore);
+    pruneHeads.run(commitsBefore);
     return { jobs: pruneDone.run(doneBefore).changes, commits: pruneCommits.run(commitsBefore).changes };
   });
 
   return {
     path: options.path,
-    submit: (instance, commit, plan, now) => submit.immediate(instance, commit, plan, now),
+    submit: (instance, commit, plan, now, reconciler) => submit.immediate(instance, commit, plan, now, reconciler),
     enqueueOnce: (onceKey, job, now) => enqueueOnce.immediate(onceKey, job, now),
     pendingDepth: () => countPending.get()?.count ?? 0,
     oldestPendingAt: () => selectOldest.get()?.at ?? undefined,

@@ -25,6 +25,19 @@ export interface StatsRow {
   readonly count: number;
 }
 
+/** What else the store knows when it plans a commit. */
+export interface PlanContext {
+  /** The last commit the reporting reconciler finished, when the submit names one and one is known. */
+  readonly lastFinished?: string;
+}
+
+export interface PlanResult {
+  readonly jobs: readonly Job[];
+  readonly known: KnownCommit;
+  /** This commit is now the reporting reconciler's last finished one. */
+  readonly finished?: boolean;
+}
+
 export interface RateLimitedTarget {
   readonly target: string;
   /** Epoch ms. */
@@ -46,7 +59,14 @@ export interface OutboxStore {
    * write both, and enqueue the jobs (a job with a coalesceKey deletes the unclaimed pending job with the same
    * key, which it supersedes). Nothing is visible to the worker before the transaction commits.
    */
-  submit(instance: string, commit: string, plan: (known: KnownCommit) => { jobs: readonly Job[]; known: KnownCommit }, now: number): readonly Job[];
+  submit(
+    instance: string,
+    commit: string,
+    plan: (known: KnownCommit, context: PlanContext) => PlanResult,
+    now: number,
+    /** The reporting reconciler (`Kind/namespace/name`): its last finished commit is read and, if finished, moved. */
+    reconciler?: string,
+  ): readonly Job[];
   /**
    * Enqueues the job unless a job with the same once-key was ever enqueued (kept until pruned); one
    * transaction, so a restart or a second sweep cannot enqueue it twice. True when enqueued.
@@ -89,8 +109,8 @@ export interface OutboxStore {
   retryDead(which: number | "all", now: number): number;
   purgeDead(): number;
   /**
-   * Deletes done jobs last updated before `doneBefore`, and the knowledge of commits not submitted since
-   * `commitsBefore`. Every submit touches its commit, so a commit Flux keeps re-announcing is never forgotten
+   * Deletes done jobs last updated before `doneBefore`, and the knowledge of commits (and reconcilers' last
+   * finished commits) not submitted since `commitsBefore`. Every submit touches its commit, so a commit Flux keeps re-announcing is never forgotten
    * (forgetting it would re-notify the orchestrator).
    */
   prune(doneBefore: number, commitsBefore: number): { jobs: number; commits: number };

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jsonLines, spawnConnector, startDaemon } from "../support/daemon.ts";
 import { isStatusPost, startFakeApi, type FakeApi } from "../support/fake-api.ts";
+import { azureMergeMessage, gitHubMergeMessage, HISTORY_SHAS, twoMergedPullRequests } from "../support/history.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");
 const PAT = "ghp_e2eRealTrafficTokenThatMustNeverLeak01";
@@ -55,10 +56,10 @@ async function daemonWith(configPath: string, options: { dataDir?: string; dryRu
   return daemon;
 }
 
-/** The captured `commit_status: update` re-send, pointed at `commit`, with `message`. */
-function resend(commit: string, message: string): Record<string, unknown> {
+/** The captured `commit_status: update` re-send, pointed at `commit`, with `message`, of Kustomization `name`. */
+function resend(commit: string, message: string, name = "apps-dev"): Record<string, unknown> {
   const event = JSON.parse(readFileSync(join(ROOT, "test", "fixtures", "flux", "kustomization-reconciliation-succeeded-commit-status-update.json"), "utf8")) as Record<string, any>;
-  return { ...event, message, metadata: { ...event.metadata, revision: `main@sha1:${commit}` } };
+  return { ...event, involvedObject: { ...event.involvedObject, name }, message, metadata: { ...event.metadata, revision: `main@sha1:${commit}` } };
 }
 
 async function post(daemon: Daemon, event: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
@@ -86,8 +87,9 @@ describe("Flux's periodic re-sends", () => {
     for (let i = 0; i < 20; i++) answers.push(await post(daemon, resend(COMMIT, `Reconciliation finished in ${(1.2 + i * 0.41).toFixed(2)}s, next run in 1m0s`)));
     expect(answers.map((answer) => [answer.status, answer.body.jobs])).toEqual(Array.from({ length: 20 }, () => [202, 0]));
 
-    // A sentinel on another commit, delivered after the re-sends were answered: only its own calls were made.
-    await post(daemon, resend(OTHER_COMMIT, "Reconciliation finished in 2s, next run in 1m0s"));
+    // A sentinel on another commit (of another Kustomization, so it supersedes nothing), delivered after the
+    // re-sends were answered: only its own calls were made.
+    await post(daemon, resend(OTHER_COMMIT, "Reconciliation finished in 2s, next run in 1m0s", "apps-sentinel"));
     await api.waitForCount(2, (request) => request.path.endsWith("/dispatches"));
     const since = api.requests().slice(callsBefore);
     expect(since.map((request) => `${request.method} ${request.path}`).sort()).toEqual(
@@ -326,4 +328,86 @@ describe("two clusters on one repository", () => {
     expect(events.map((request) => request.body)).toEqual([{ name: "TaskCompleted", taskId: callback.taskid, jobId: callback.jobid, result: "succeeded" }]);
     expect(JSON.parse(daemon.lines.find((line) => line.includes("completed the Azure Pipelines task of PR 12"))!)).toMatchObject({ instance: "apps-prod" });
   });
+});
+
+describe("superseded commits finish their pipelines", () => {
+  const { O, A, B } = HISTORY_SHAS;
+  const finished = (commit: string) => resend(commit, "Reconciliation finished in 3.2s, next run in 10m0s");
+  const isPlanEvent = (request: { method: string; path: string }) => request.method === "POST" && request.path.endsWith("/events");
+  const isDispatch = (request: { method: string; path: string }) => request.method === "POST" && request.path.endsWith("/dispatches");
+
+  /**
+   * Once O's, B's and A's notifications are recorded as delivered (a kill before that would rightly retry one),
+   * restarts on the same data dir after a SIGKILL, re-sends what Flux would, and shows nothing is planned again.
+   */
+  async function nothingTwiceAfterRestart(daemon: Daemon, configPath: string): Promise<void> {
+    const delivered = workerLine("orchestrator", "delivered");
+    await daemon.waitForLine((line) => delivered(line) && daemon.lines.filter(delivered).length >= 3);
+    daemon.proc.kill("SIGKILL");
+    await daemon.exited;
+    children.splice(children.indexOf(daemon), 1);
+    const again = await daemonWith(configPath, { dataDir: daemon.dataDir });
+    // Flux's next interval re-sends B: its statuses, its pipeline and A's are all known, so nothing is planned.
+    expect((await post(again, finished(B))).body.jobs).toBe(0);
+    expect((await post(again, finished(B))).body.jobs).toBe(0);
+  }
+
+  test("Azure Repos: PRs A and B merged, Flux reports only B → both Azure Pipelines tasks succeeded once, A's context in B's state", async () => {
+    const PROJECT = "4d3c2b1a-9e8f-4a7b-8c6d-5e4f3a2b1c0d";
+    const callback = (pr: number) => ({ taskid: `7e1c0d52-0000-4000-8000-00000000000${pr}`, jobid: `12f1170f-0000-4000-8000-00000000000${pr}`, planurl: api.azureCollectionUrl(), planid: `5e7f3a2b-0000-4000-8000-00000000000${pr}`, projectid: PROJECT, pr_num: String(pr) });
+    api.setHistory(twoMergedPullRequests(azureMergeMessage));
+    api.setPipelineCallback(1, callback(1));
+    api.setPipelineCallback(2, callback(2));
+    const configPath = writeConfig();
+    writeFileSync(
+      configPath,
+      `server: { host: 127.0.0.1, shutdownGraceMs: 2000 }
+outbox: { initialBackoffMs: 50, maxBackoffMs: 200 }
+instances:
+  - name: apps-dev
+    gitOpsOperatorType: FLUX
+    gitRepositoryType: AZDO
+    ciCdOrchestratorType: AZDO
+    gitOpsAppURL: https://dev.azure.com/org/project/_git/manifests
+    azdoOrgUrl: ${api.azureOrgUrl()}
+    azdoGitOpsRepoName: manifests
+    pat: "\${PAT}"
+`,
+    );
+    const daemon = await daemonWith(configPath);
+    expect((await post(daemon, finished(O))).status).toBe(202); // the last commit the Kustomization finished
+    await daemon.waitForLine((line) => line.includes(`commit ${O} of instance apps-dev was not merged from a pull request`));
+    expect((await post(daemon, finished(B))).status).toBe(202); // A and B merged; Flux applied only B
+
+    const events = await api.waitForCount(2, isPlanEvent, 10_000);
+    expect(events.map((request) => (request.body as { taskId: string }).taskId).sort()).toEqual([callback(1).taskid, callback(2).taskid]);
+    expect(events.map((request) => (request.body as { result: string }).result)).toEqual(["succeeded", "succeeded"]);
+    const onA = await api.waitFor((request) => request.method === "POST" && request.path.endsWith(`/commits/${A}/statuses`), 10_000);
+    expect(onA.body).toMatchObject({ state: "succeeded", description: `Status: superseded by ${B.slice(0, 7)}`, context: { name: "kustomization/apps-dev", genre: "fluxcd" } });
+    await daemon.waitForLine((line) => line.includes(`1 commit superseded by ${B.slice(0, 7)}`));
+    expect(api.requests((request) => request.path.includes(HISTORY_SHAS.a1) || request.path.includes(HISTORY_SHAS.b1))).toEqual([]); // branch commits untouched
+
+    await nothingTwiceAfterRestart(daemon, configPath);
+    expect(api.requests(isPlanEvent)).toHaveLength(2);
+  }, 30_000);
+
+  test("GitHub: two sync-success dispatches with A's and B's run ids, A's marked superseded_by B; nothing twice after a restart", async () => {
+    api.setHistory(twoMergedPullRequests(gitHubMergeMessage));
+    const configPath = writeConfig({ subscribers: false });
+    const daemon = await daemonWith(configPath);
+    expect((await post(daemon, finished(O))).status).toBe(202);
+    await daemon.waitForLine((line) => line.includes(`no GitHub Actions dispatch for commit ${O}`));
+    expect((await post(daemon, finished(B))).status).toBe(202);
+
+    const dispatches = await api.waitForCount(2, isDispatch, 10_000);
+    expect(dispatches.map((request) => request.body).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)))).toEqual([
+      { event_type: "sync-success", client_payload: { sha: "a0ffee", runid: "111", commitmessage: gitHubMergeMessage(1, "A"), superseded_by: B } },
+      { event_type: "sync-success", client_payload: { sha: "b0ffee", runid: "222", commitmessage: gitHubMergeMessage(2, "B") } },
+    ]);
+    const onA = await api.waitFor((request) => isStatusPost(request) && request.path.endsWith(`/statuses/${A}`), 10_000);
+    expect(onA.body).toMatchObject({ state: "success", context: "kustomization/apps-dev", description: `superseded by ${B.slice(0, 7)}` });
+
+    await nothingTwiceAfterRestart(daemon, configPath);
+    expect(api.requests(isDispatch)).toHaveLength(2);
+  }, 30_000);
 });

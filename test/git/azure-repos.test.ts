@@ -17,6 +17,7 @@ import {
   startFakeApi,
   type RecordedRequest,
 } from "../support/fake-api.ts";
+import { azureMergeMessage, HISTORY_SHAS, twoMergedPullRequests } from "../support/history.ts";
 
 const PAT = "azdoRepoPat0123456789abcdefghijklmnopqrstuvwxyz";
 const PAT_BASIC = Buffer.from(`:${PAT}`).toString("base64");
@@ -324,5 +325,32 @@ describe("abandonedPullRequestsSince", () => {
 
     fake.failNext(1, { status: 503, body: "" }, isAzurePullRequestList);
     expect(await failureOf(repository().abandonedPullRequestsSince(SINCE, signal()))).toMatchObject({ permanent: false, status: 503 });
+  });
+});
+
+describe("commitsBetween (commit list between two versions)", () => {
+  test("asks for head's commits not in base, and keeps the first-parent chain when the answer has parents", async () => {
+    fake.setHistory(twoMergedPullRequests(azureMergeMessage));
+    const { O, A, B } = HISTORY_SHAS;
+    expect((await repository().commitsBetween(O, B, 100, AbortSignal.timeout(5_000))).map((commit) => commit.sha)).toEqual([A]);
+    const [list] = fake.requests((request) => request.method === "GET" && request.path.endsWith("/commits"));
+    expect(list).toMatchObject({
+      path: "/org/project/_apis/git/repositories/manifests/commits",
+      query: {
+        "searchCriteria.itemVersion.version": B,
+        "searchCriteria.itemVersion.versionType": "commit",
+        "searchCriteria.compareVersion.version": O,
+        "searchCriteria.compareVersion.versionType": "commit",
+        "searchCriteria.$top": "1000",
+        "api-version": "7.1",
+      },
+    });
+    expect(list?.headers.authorization).toBe(`Basic ${PAT_BASIC}`);
+  });
+
+  test("without parents, the merge commits of PRs (\"Merged PR <n>:\") stand for the branch", async () => {
+    fake.setHistory(twoMergedPullRequests(azureMergeMessage), { azureParents: false });
+    const { O, A, B } = HISTORY_SHAS;
+    expect((await repository().commitsBetween(O, B, 100, AbortSignal.timeout(5_000))).map((commit) => commit.sha)).toEqual([A]);
   });
 });

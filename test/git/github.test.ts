@@ -3,7 +3,8 @@ import { DeliveryError } from "../../src/delivery.ts";
 import { createGitHubRepository, parseGitHubOrgUrl, toGitHubStatusBody, toGitHubStatusRequest } from "../../src/git/github.ts";
 import type { StatusJobPayload } from "../../src/model.ts";
 import { USER_AGENT } from "../../src/version.ts";
-import { isCommitRead, isStatusPost, startFakeApi } from "../support/fake-api.ts";
+import { isCommitRead, isStatusPost, startFakeApi, type FakeCommit } from "../support/fake-api.ts";
+import { gitHubMergeMessage, HISTORY_SHAS, twoMergedPullRequests } from "../support/history.ts";
 
 const PAT = "ghp_0123456789abcdefTESTTOKEN";
 const SHA = "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567";
@@ -211,5 +212,41 @@ describe("failures through the real Octokit", () => {
       const error = await attempt();
       expect(error.message).not.toContain(PAT);
     }
+  });
+});
+
+describe("commitsBetween (compare API)", () => {
+  test("the first-parent chain after base and before head, oldest first, without the PRs' own branch commits", async () => {
+    fake.setHistory(twoMergedPullRequests(gitHubMergeMessage));
+    const { O, A, B } = HISTORY_SHAS;
+    const commits = await repository().commitsBetween(O, B, 100, signal());
+    expect(commits.map((commit) => commit.sha)).toEqual([A]);
+    expect(commits[0]?.committedAt).toMatch(/^\d{4}-\d\d-\d\dT/);
+    const [compare] = fake.requests((request) => request.path.includes("/compare/"));
+    expect(compare).toMatchObject({ method: "GET", path: `/repos/org/manifests/compare/${O}...${B}`, query: { per_page: "100", page: "1" } });
+    expect(compare?.headers.authorization).toBe(`token ${PAT}`);
+  });
+
+  test("head next to base, a rollback (head behind base) and base = head: nothing in between", async () => {
+    fake.setHistory(twoMergedPullRequests(gitHubMergeMessage));
+    const { O, A, B } = HISTORY_SHAS;
+    expect(await repository().commitsBetween(A, B, 100, signal())).toEqual([]);
+    expect(await repository().commitsBetween(B, O, 100, signal())).toEqual([]);
+    expect(await repository().commitsBetween(B, B, 100, signal())).toEqual([]);
+  });
+
+  test("at most `limit`, the newest, and more than a page away the last page is read too", async () => {
+    const chain: FakeCommit[] = [{ sha: "f".repeat(40), parents: [] }];
+    for (let n = 1; n <= 150; n++) chain.push({ sha: n.toString(16).padStart(40, "0"), parents: [chain[n - 1]!.sha] });
+    fake.setHistory(chain);
+    const commits = await repository().commitsBetween(chain[0]!.sha, chain[150]!.sha, 10, signal());
+    expect(commits.map((commit) => commit.sha)).toEqual(chain.slice(140, 150).map((commit) => commit.sha));
+    expect(fake.requests((request) => request.path.includes("/compare/")).map((request) => request.query.page)).toEqual(["1", "2"]);
+  });
+
+  test("an unknown base is the API's 404, a permanent failure the caller can tell apart", async () => {
+    fake.setHistory(twoMergedPullRequests(gitHubMergeMessage));
+    const error = await failureOf(repository().commitsBetween("9".repeat(40), HISTORY_SHAS.B, 100, signal()));
+    expect(error).toMatchObject({ permanent: true, status: 404 });
   });
 });

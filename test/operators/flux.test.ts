@@ -367,6 +367,7 @@ describe("translateFlux edge cases", () => {
       name: "Deployment/default/podinfo",
       state: "HealthCheckFailed",
       description: "Health check failed",
+      part: true,
     });
   });
 

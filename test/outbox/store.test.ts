@@ -604,3 +604,35 @@ describe("migration from schema version 1", () => {
     db.close();
   });
 });
+
+describe("reconcilers' last finished commits (superseded commits)", () => {
+  const RECONCILER = "Kustomization/flux-system/apps-dev";
+  const finish = (store: SqliteOutboxStore, commit: string, at = T0) => {
+    let lastFinished: string | undefined;
+    store.submit("apps-dev", commit, (known, context) => ((lastFinished = context.lastFinished), { jobs: [], known, finished: true }), at, RECONCILER);
+    return lastFinished;
+  };
+
+  test("a submit naming its reconciler reads the last commit it finished, and a finish moves it, across reopening", () => {
+    const path = tempPath();
+    const store = openStore(path);
+    expect(finish(store, "aaa111")).toBeUndefined();
+    expect(finish(store, "bbb222")).toBe("aaa111");
+    let seen: string | undefined = "unset";
+    store.submit("apps-dev", "ccc333", (known, context) => ((seen = context.lastFinished), { jobs: [], known }), T0, RECONCILER); // not finished
+    expect(seen).toBe("bbb222");
+    store.close();
+    const reopened = openStore(path);
+    expect(finish(reopened, "ccc333")).toBe("bbb222");
+    let other: string | undefined = "unset";
+    reopened.submit("apps-prod", "ccc333", (known, context) => ((other = context.lastFinished), { jobs: [], known }), T0, RECONCILER);
+    expect(other).toBeUndefined(); // per instance
+  });
+
+  test("pruned with the commits nobody mentions any more", () => {
+    const store = openStore();
+    finish(store, "aaa111", T0);
+    store.prune(T0 + 1, T0 + 1);
+    expect(finish(store, "bbb222", T0 + 2)).toBeUndefined();
+  });
+});

@@ -20,6 +20,12 @@
  *   GET  …/_apis/distributedtask/hubs/build/plans/:id  → 200 `{planId, state: "inProgress", owner: {id: 501}}`
  *   GET  …/_apis/build/builds/:id/timeline             → 200 `{records: []}`
  *   POST …/_apis/distributedtask/hubs/build/plans/:id/events → 204
+ *   A git history (`setHistory`, oldest first), for both vendors:
+ *   GET  …/repos/:owner/:repo/compare/:base...:head    → 200 `git log base..head`, oldest first, paged (per_page,
+ *                                                         page), with parents and committer dates; 404 for an unknown commit
+ *   GET  …/_apis/git/repositories/:repo/commits?searchCriteria.itemVersion.version=H&…compareVersion.version=B
+ *                                                      → 200 `{count, value}` newest first, `parents` unless told not to
+ *   (commit reads of a commit in the history answer its message)
  *   Anything
  *   any other POST/PUT/PATCH                           → 200 `{"ok":true}` (subscribers)
  *   anything else                                      → 404 `{"message":"Not Found"}`
@@ -52,6 +58,15 @@ export type RequestPredicate = (request: RecordedRequest) => boolean;
 /** Returns an answer, or undefined to fall through to the routes and defaults. */
 export type FakeHandler = (request: RecordedRequest) => FakeAnswer | undefined | Promise<FakeAnswer | undefined>;
 
+/** One commit of the fake's git history. */
+export interface FakeCommit {
+  readonly sha: string;
+  readonly parents: readonly string[];
+  readonly message?: string;
+  /** ISO 8601; default: now. */
+  readonly date?: string;
+}
+
 export interface FakeApi {
   /** `http://127.0.0.1:<port>` */
   readonly url: string;
@@ -77,6 +92,8 @@ export interface FakeApi {
   unhang(): void;
   /** Answers before routes and defaults; undefined removes it. */
   setHandler(handler: FakeHandler | undefined): void;
+  /** The repository's history, oldest first; `azureParents: false` leaves `parents` out of Azure's commit lists. */
+  setHistory(commits: readonly FakeCommit[], options?: { azureParents?: boolean }): void;
   /** The message the default GET commit answers (GitHub and Azure DevOps) carry for this sha. */
   setCommitMessage(sha: string, message: string): void;
   /** The `callback-task-id` property the default Azure PR properties answer carries for this PR (object → JSON text). */
@@ -149,6 +166,30 @@ export function startFakeApi(): FakeApi {
   let handler: FakeHandler | undefined;
   let commitMessages = new Map<string, string>();
   let pipelineCallbacks = new Map<number, unknown>();
+  let history: readonly FakeCommit[] = [];
+  let azureParents = true;
+
+  /** Every commit reachable from `sha` (itself included). */
+  const ancestorsOf = (sha: string): Set<string> => {
+    const seen = new Set<string>();
+    const stack = [sha];
+    while (stack.length > 0) {
+      const next = stack.pop()!;
+      if (seen.has(next)) continue;
+      seen.add(next);
+      stack.push(...(history.find((commit) => commit.sha === next)?.parents ?? []));
+    }
+    return seen;
+  };
+  /** `git log base..head` in history order (oldest first); undefined when either commit is unknown. */
+  const logBetween = (base: string, head: string): FakeCommit[] | undefined => {
+    const known = (sha: string) => history.some((commit) => commit.sha === sha);
+    if (!known(base) || !known(head)) return undefined;
+    const excluded = ancestorsOf(base);
+    const included = ancestorsOf(head);
+    return history.filter((commit) => included.has(commit.sha) && !excluded.has(commit.sha));
+  };
+  const messageOf = (sha: string) => history.find((commit) => commit.sha === sha)?.message ?? commitMessages.get(sha);
   let waiters = new Set<() => void>();
   let statusIds = 1;
 
@@ -166,7 +207,34 @@ export function startFakeApi(): FakeApi {
       path: /\/repos\/[^/]+\/[^/]+\/commits\/[^/]+$/,
       answer: (request) => {
         const sha = decodeURIComponent(request.path.split("/").pop() ?? "");
-        return { status: 200, body: { sha, commit: { message: commitMessages.get(sha) ?? DEFAULT_COMMIT_MESSAGE } } };
+        return { status: 200, body: { sha, commit: { message: messageOf(sha) ?? DEFAULT_COMMIT_MESSAGE } } };
+      },
+    },
+    {
+      method: "GET",
+      path: /\/repos\/[^/]+\/[^/]+\/compare\/[^/]+$/,
+      answer: (request) => {
+        const [base = "", head = ""] = decodeURIComponent(request.path.split("/").pop() ?? "").split("...");
+        const commits = logBetween(base, head);
+        if (!commits) return { status: 404, body: { message: "Not Found", documentation_url: "https://docs.github.com/rest/commits/commits#compare-two-commits" } };
+        const perPage = Number(request.query.per_page ?? 250);
+        const page = Number(request.query.page ?? 1);
+        const behind = logBetween(head, base)?.length ?? 0;
+        return {
+          status: 200,
+          body: {
+            status: commits.length === 0 ? (behind === 0 ? "identical" : "behind") : behind === 0 ? "ahead" : "diverged",
+            ahead_by: commits.length,
+            behind_by: behind,
+            total_commits: commits.length,
+            commits: commits.slice((page - 1) * perPage, page * perPage).map((commit) => ({
+              sha: commit.sha,
+              commit: { message: commit.message ?? "", committer: { name: "fake", email: "fake@example.com", date: commit.date ?? new Date().toISOString() } },
+              parents: commit.parents.map((sha) => ({ sha })),
+            })),
+            files: [],
+          },
+        };
       },
     },
     { method: "POST", path: /\/repos\/[^/]+\/[^/]+\/dispatches$/, answer: { status: 204 } },
@@ -182,7 +250,25 @@ export function startFakeApi(): FakeApi {
       path: /\/_apis\/git\/repositories\/[^/]+\/commits\/[^/]+$/,
       answer: (request) => {
         const sha = decodeURIComponent(request.path.split("/").pop() ?? "");
-        return { status: 200, body: { commitId: sha, comment: commitMessages.get(sha) ?? DEFAULT_AZURE_COMMIT_MESSAGE } };
+        return { status: 200, body: { commitId: sha, comment: messageOf(sha) ?? DEFAULT_AZURE_COMMIT_MESSAGE } };
+      },
+    },
+    {
+      method: "GET",
+      path: /\/_apis\/git\/repositories\/[^/]+\/commits$/,
+      answer: (request) => {
+        const head = request.query["searchCriteria.itemVersion.version"] ?? "";
+        const base = request.query["searchCriteria.compareVersion.version"] ?? "";
+        const commits = logBetween(base, head);
+        if (!commits) return { status: 404, body: { message: `TF401175: The version descriptor <Commit: ${head}> could not be resolved to a version in the repository` } };
+        const top = Number(request.query["searchCriteria.$top"] ?? 100);
+        const value = [...commits].reverse().slice(0, top).map((commit) => ({
+          commitId: commit.sha,
+          comment: commit.message ?? "",
+          committer: { name: "fake", email: "fake@example.com", date: commit.date ?? new Date().toISOString() },
+          ...(azureParents ? { parents: commit.parents } : {}),
+        }));
+        return { status: 200, body: { count: value.length, value } };
       },
     },
     { method: "GET", path: /\/_apis\/git\/repositories\/[^/]+\/pullrequests$/i, answer: { status: 200, body: { count: 0, value: [] } } },
@@ -330,6 +416,10 @@ export function startFakeApi(): FakeApi {
     setHandler(next) {
       handler = next;
     },
+    setHistory(commits, options = {}) {
+      history = commits;
+      azureParents = options.azureParents ?? true;
+    },
     setCommitMessage(sha, message) {
       commitMessages.set(sha, message);
     },
@@ -343,6 +433,8 @@ export function startFakeApi(): FakeApi {
       handler = undefined;
       commitMessages = new Map();
       pipelineCallbacks = new Map();
+      history = [];
+      azureParents = true;
       hangWhen = undefined;
       for (const release of [...hanging]) release();
       hanging = new Set();
