@@ -242,3 +242,37 @@ test("GitHub manifests + Azure Pipelines: the sweep lists closed GitHub PRs and 
   expect(withOperation(github, "pulls/get").map((entry) => entry.path)).toEqual(["/repos/acme/manifests/pulls/43"]);
   expectTaskCompleted(azure.filter((entry) => entry.operationId !== "Pull Requests_Get Pull Requests"), "failed");
 });
+
+test("a superseded commit: the commit list between two commits and its statuses, as Azure DevOps describes them", async () => {
+  await start();
+  const [deployed, superseded, finished] = ["1197955e4244c18bdb9b375076bcb6ca05414672", "6b1f53303a732ccc8c6aae6640399827c15250e3", MANIFESTS_SHA];
+  const committer = { name: "Azure Pipelines", email: "build@example.com", date: new Date().toISOString() };
+  await cannedResponse(AZDO_PEER_URL, {
+    operationId: "Commits_Get Commits",
+    body: { count: 2, value: [{ commitId: finished, parents: [superseded], comment: "Merged PR 8: web 1.3", committer }, { commitId: superseded, parents: [deployed], comment: "Merged PR 7: web 1.2", committer }] },
+  });
+  const event = (await loadFixture("argocd", "succeeded-healthy.json")) as Record<string, unknown>;
+  await post("argo-azdo", { ...event, commitid: deployed });
+  await waitForJournal(AZDO_PEER_URL, (entry) => entry.operationId === "Statuses_Create" && entry.path.includes(deployed));
+  await post("argo-azdo", { ...event, commitid: finished });
+  await waitForJournal(AZDO_PEER_URL, (entry) => entry.operationId === "Statuses_Create" && entry.path.includes(superseded));
+  await drainAndStop(daemon);
+  const entries = await journal(AZDO_PEER_URL);
+
+  expectAllRequestsValid(entries);
+  const lists = withOperation(entries, "Commits_Get Commits");
+  expect(lists.map((entry) => [entry.path, entry.status])).toEqual([["/myorg/myproject/_apis/git/repositories/manifests/commits", 200]]);
+  expect(lists[0]?.query).toMatchObject({
+    "searchCriteria.itemVersion.version": finished,
+    "searchCriteria.compareVersion.version": deployed,
+    "searchCriteria.itemVersion.versionType": "commit",
+    "searchCriteria.compareVersion.versionType": "commit",
+  });
+  expect(lists[0]?.headers?.authorization).toBe(basic(PAT));
+  const onSuperseded = withOperation(entries, "Statuses_Create").filter((entry) => entry.path.includes(superseded));
+  expect(onSuperseded.map((entry) => [entry.body.context.name, entry.body.state, entry.body.description]).sort()).toEqual([
+    ["application/guestbook", "succeeded", `Phase: superseded by ${finished.slice(0, 7)}`],
+    ["application/guestbook/health", "succeeded", `Health: superseded by ${finished.slice(0, 7)}`],
+    ["application/guestbook/sync", "succeeded", `Sync: superseded by ${finished.slice(0, 7)}`],
+  ]);
+});

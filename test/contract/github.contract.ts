@@ -139,3 +139,33 @@ test("a 500-character Flux message becomes a description of at most 140 characte
   expect(message.startsWith(description.slice(0, -1).join(""))).toBe(true);
   expect(withOperation(entries, "repos/create-dispatch-event")).toEqual([]); // dispatchOnFailure is off
 });
+
+test("a superseded commit: the compare read, its status and its dispatch with superseded_by, all as GitHub describes them", async () => {
+  const spec = JSON.parse(readFileSync(join(PEERS_DIR, "specs", "github.subset.json"), "utf8"));
+  const comparison = spec.components.examples["commit-comparison"].value;
+  const example = comparison.commits[0];
+  // Committed now: commits older than abandonedPrCutoffHours are not told (the example's date is years ago).
+  const commit = { ...example.commit, committer: { ...example.commit.committer, date: new Date().toISOString() } };
+  const commitOf = (sha: string, parent: string) => ({ ...example, sha, commit, parents: [{ ...example.parents[0], sha: parent }] });
+  const [deployed, superseded, finished] = ["1197955e4244c18bdb9b375076bcb6ca05414672", "6b1f53303a732ccc8c6aae6640399827c15250e3", MANIFESTS_SHA];
+  await cannedResponse(GITHUB_PEER_URL, {
+    operationId: "repos/compare-commits-with-basehead",
+    body: { ...comparison, status: "ahead", ahead_by: 2, behind_by: 0, total_commits: 2, commits: [commitOf(superseded, deployed), commitOf(finished, superseded)] },
+  });
+  await cannedResponse(GITHUB_PEER_URL, { operationId: "repos/get-commit", body: exampleCommit(MANIFESTS_SHA, MERGE_MESSAGE), times: 3 });
+
+  await post("flux-gh", await fluxFixture("kustomization-reconciliation-succeeded.json", deployed));
+  await waitForJournal(GITHUB_PEER_URL, (entry) => entry.operationId === "repos/get-commit");
+  await post("flux-gh", await fluxFixture("kustomization-reconciliation-succeeded.json", finished));
+  await waitForJournal(GITHUB_PEER_URL, (entry) => entry.operationId === "repos/create-dispatch-event" && entry.body?.client_payload?.superseded_by === finished);
+  await drainAndStop(daemon);
+  const entries = await journal(GITHUB_PEER_URL);
+
+  expectAllRequestsValid(entries);
+  const compares = withOperation(entries, "repos/compare-commits-with-basehead");
+  expect(compares.map((entry) => [entry.path, entry.query, entry.status])).toEqual([[`/repos/acme/manifests/compare/${deployed}...${finished}`, { per_page: "100", page: "1" }, 200]]);
+  expect(entries.filter((entry) => isStatus("kustomization/apps-dev")(entry) && entry.path.endsWith(superseded)).map((entry) => [entry.body.state, entry.body.description])).toEqual([
+    ["success", `superseded by ${finished.slice(0, 7)}`],
+  ]);
+  expect(withOperation(entries, "repos/create-dispatch-event").filter((entry) => entry.body.client_payload.superseded_by === finished)).toHaveLength(1);
+});
