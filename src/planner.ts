@@ -53,7 +53,7 @@ export interface JobSubject {
 /** `lastFinished`: the last commit the observation's reconciler finished before, when known. */
 export function planJobs(observation: Observation, instance: PlanningInstance, known: KnownCommit, lastFinished?: string): Plan {
   const subject: JobSubject = { commit: observation.commit, operator: observation.operator, genre: observation.genre, reconciler: reconcilerId(observation.reconciler) };
-  const statusPlan = planStatuses(subject, observation.statuses, instance, known);
+  const statusPlan = planStatuses(subject, [...observation.statuses, ...recoveredParts(observation, instance.statusContext, known)], instance, known);
   const jobs: Job[] = [...statusPlan.jobs];
   const counts = observation.outcome !== undefined && countsForCompletion(observation, instance.completionReconcilers);
   const outcome = observation.outcome && counts ? notifiableOutcome(observation.outcome, instance, known) : undefined;
@@ -85,6 +85,25 @@ export function planStatuses(subject: JobSubject, statuses: readonly CommitStatu
     jobs.push(...toSubscriberJobs(subject, instance, status));
   }
   return { jobs, statuses: planned };
+}
+
+/** What a failed object's status says once its reconciler succeeded on the same commit. */
+const RECOVERED: Pick<CommitStatus, "state" | "description"> = { state: "Healthy", description: "healthy again" };
+
+/**
+ * A commit whose health check failed and that later succeeds (a retry, a fixed dependency) must not keep the
+ * failed objects' statuses: each part its reconciler's main context left failed is posted healthy again. Default
+ * contexts tell a reconciler's parts by the `<main>/` prefix; legacy ones are bare names, so every failed part.
+ */
+function recoveredParts(observation: Observation, mode: StatusContextMode, known: KnownCommit): CommitStatus[] {
+  if (observation.outcome !== "succeeded") return [];
+  const main = observation.statuses.find((status) => !status.part)?.context;
+  if (main === undefined) return [];
+  const reported = new Set(observation.statuses.map((status) => status.context));
+  return Object.entries(known.statuses)
+    .filter(([context, last]) => last.state === "HealthCheckFailed" && !reported.has(context) && context !== main)
+    .filter(([context]) => (mode === "legacy" ? true : context.startsWith(`${main}/`)))
+    .map(([context]) => ({ context, name: mode === "legacy" ? context : context.slice(main.length + 1), ...RECOVERED, part: true }));
 }
 
 function toPlannedStatus(status: CommitStatus): PlannedStatus {

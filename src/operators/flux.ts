@@ -55,6 +55,20 @@ export const FLUX_KNOWN_REASONS: ReadonlySet<string> = new Set([
 
 const HEALTH_CHECK_FAILED = "Health check failed";
 
+/**
+ * kustomize-controller's "Health check passed in 4.2s" (reason `Progressing`, the Ready condition's reason while
+ * it reconciles) comes after apply and prune, once every health check passed: the reconciliation succeeded. It
+ * carries no `commit_status: update` marker, so it reaches generic providers on notification-controller 1.8.0 to
+ * 1.8.3, which dropped the marked success event (fluxcd/notification-controller#1289, #1291), and it is still sent
+ * with kustomize-controller's DisableCommitStatusEvent feature gate (fluxcd/kustomize-controller#1755). It is read
+ * as ReconciliationSucceeded, so the success event that follows on other versions is a repeat.
+ */
+const HEALTH_CHECK_PASSED = /^Health check passed in \S+$/;
+
+function isHealthCheckPassed(event: FluxEvent): boolean {
+  return event.involvedObject.kind === "Kustomization" && event.reason === "Progressing" && HEALTH_CHECK_PASSED.test(event.message.trim());
+}
+
 /** The original's fixed descriptions; any other reason shows the event message. */
 const DESCRIPTIONS: Readonly<Record<string, string>> = {
   Progressing: "Reconciliation underway.",
@@ -136,7 +150,7 @@ function partStatuses(event: FluxEvent): { path: string; name: string; state: st
 export function translateFlux(payload: unknown, options: TranslationOptions): Translation {
   const parsed = parsePayload("Flux event", FluxEvent, payload);
   if (!parsed.ok) return { kind: "invalid", error: parsed.error };
-  const event = parsed.value;
+  let event = parsed.value;
   const { kind, name, namespace } = event.involvedObject;
   const reconciler = namespace ? { kind, namespace, name } : { kind, name };
   const who = `${reconcilerId(reconciler)} ${event.reason}`;
@@ -154,6 +168,7 @@ export function translateFlux(payload: unknown, options: TranslationOptions): Tr
   });
   if (!lookup.found) return { kind: "ignored", reason: `${who}: ${lookup.reason}` };
 
+  if (isHealthCheckPassed(event)) event = { ...event, reason: "ReconciliationSucceeded" };
   const legacy = options.statusContext === "legacy";
   const base = `${kind}/${name}`.toLowerCase() + (options.environment ? `/${options.environment}` : "");
   const main: CommitStatus = {

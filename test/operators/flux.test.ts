@@ -113,6 +113,11 @@ const EXPECTATIONS: Record<string, Expectation> = {
     ],
   },
   // Health check failures
+  "kustomization-health-check-passed.json": {
+    commit: SHA[5],
+    outcome: "succeeded",
+    statuses: [[APPS, "Status", "ReconciliationSucceeded", "Health check passed in 2.011542869s"]],
+  },
   "kustomization-health-check-failed.json": {
     commit: SHA[5],
     outcome: "failed",
