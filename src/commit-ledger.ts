@@ -16,6 +16,8 @@ export interface KnownCommit {
   /** Keyed by status context. */
   readonly statuses: Readonly<Record<string, PlannedStatus>>;
   readonly notified: readonly Outcome[];
+  /** Per reconciler (`Kind/namespace/name`), when the latest operation seen running on this commit began. */
+  readonly running?: Readonly<Record<string, string>>;
 }
 
 export const NOTHING_KNOWN: KnownCommit = { statuses: {}, notified: [] };

@@ -67,6 +67,11 @@ export interface Observation {
   readonly statuses: readonly CommitStatus[];
   /** Set when the deployment of this commit has finished, successfully or not. */
   readonly outcome?: Outcome;
+  /**
+   * When the operation reported began (Argo CD's `operationState.startedAt`). A finish from an operation that began
+   * before one already seen running for the same commit is stale and planned as nothing (argoproj/argo-cd#28926).
+   */
+  readonly startedAt?: string;
 }
 
 /** What an adapter makes of a payload: something to plan, a deliberate no-op, or a client error. */

@@ -53,6 +53,9 @@ export interface JobSubject {
 /** `lastFinished`: the last commit the observation's reconciler finished before, when known. */
 export function planJobs(observation: Observation, instance: PlanningInstance, known: KnownCommit, lastFinished?: string): Plan {
   const subject: JobSubject = { commit: observation.commit, operator: observation.operator, genre: observation.genre, reconciler: reconcilerId(observation.reconciler) };
+  // A finish from an operation older than one seen running since is stale (argoproj/argo-cd#28926): nothing to say.
+  const runningSince = known.running?.[subject.reconciler];
+  if (observation.outcome && isBefore(observation.startedAt, runningSince)) return { jobs: [], known };
   const statusPlan = planStatuses(subject, [...observation.statuses, ...recoveredParts(observation, instance.statusContext, known)], instance, known);
   const jobs: Job[] = [...statusPlan.jobs];
   const counts = observation.outcome !== undefined && countsForCompletion(observation, instance.completionReconcilers);
@@ -62,7 +65,17 @@ export function planJobs(observation: Observation, instance: PlanningInstance, k
   if (observation.outcome && lastFinished !== undefined && lastFinished !== observation.commit) {
     jobs.push(toSupersedeJob(subject, observation, instance, lastFinished, counts && instance.ciCdOrchestratorType !== "NONE"));
   }
-  return { jobs, known: { statuses: statusPlan.statuses, notified }, ...(observation.outcome ? { finished: true } : {}) };
+  const running = !observation.outcome && observation.startedAt && !isBefore(observation.startedAt, runningSince)
+    ? { ...known.running, [subject.reconciler]: observation.startedAt }
+    : known.running;
+  return { jobs, known: { statuses: statusPlan.statuses, notified, ...(running ? { running } : {}) }, ...(observation.outcome ? { finished: true } : {}) };
+}
+
+/** Whether time `a` is before time `b` (ISO 8601); false when either is unknown or unreadable. */
+function isBefore(a: string | undefined, b: string | undefined): boolean {
+  if (a === undefined || b === undefined) return false;
+  const [at, bt] = [Date.parse(a), Date.parse(b)];
+  return Number.isFinite(at) && Number.isFinite(bt) && at < bt;
 }
 
 /** Reads what is known, plans, and remembers the result: the step the intake runs per webhook. */

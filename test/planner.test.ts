@@ -241,3 +241,26 @@ describe("superseded commits", () => {
     expect(ledger.lastFinished("apps-dev", "Kustomization/flux-system/apps-dev")).toBe(COMMIT);
   });
 });
+
+describe("a stale finish (argoproj/argo-cd#28926)", () => {
+  const argo = (phase: string, startedAt: string, outcome?: Outcome): Observation => ({
+    operator: "ARGOCD",
+    commit: COMMIT,
+    reconciler: { kind: "Application", name: "guestbook" },
+    genre: "ArgoCD",
+    statuses: [{ context: "application/guestbook", name: "Phase", state: phase, description: phase }],
+    startedAt,
+    ...(outcome ? { outcome } : {}),
+  });
+
+  test("a Succeeded from an operation older than one seen running on the commit plans nothing; the real finish does", () => {
+    const instance = githubInstance({ subscribers: {} });
+    const running = planJobs(argo("Running", "2026-11-30T10:05:00Z"), instance, NOTHING_KNOWN);
+    expect(running.known.running).toEqual({ "Application/guestbook": "2026-11-30T10:05:00Z" });
+    const stale = planJobs(argo("Succeeded", "2026-11-30T10:00:00Z", "succeeded"), instance, running.known);
+    expect(stale.jobs).toEqual([]);
+    expect(stale.finished).toBeUndefined();
+    const real = planJobs(argo("Succeeded", "2026-11-30T10:05:00Z", "succeeded"), instance, running.known);
+    expect(real.jobs.map((job) => job.kind)).toEqual(["status", "orchestrator"]);
+  });
+});

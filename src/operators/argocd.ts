@@ -24,7 +24,14 @@ export const ArgoCdResource = v.looseObject({
 });
 export type ArgoCdResource = v.InferOutput<typeof ArgoCdResource>;
 
-/** The body our Argo CD webhook template posts. */
+const Revisions = v.nullish(v.array(v.nullish(v.string())));
+
+/**
+ * The body our Argo CD webhook template posts. `commitid` (`operationState.operation.sync.revision`, the seeds'
+ * template) is what was asked for; ours adds what was actually synced (`operationState.syncResult.revision`), the
+ * revision the app is compared against (`status.sync.revision`), their multi-source `revisions` lists, and when
+ * the operation started and finished.
+ */
 export const ArgoCdNotification = v.looseObject({
   commitid: v.nullish(v.string()),
   phase: v.string(),
@@ -34,6 +41,13 @@ export const ArgoCdNotification = v.looseObject({
   resources: v.nullish(v.array(ArgoCdResource)),
   app: v.optional(v.string()),
   gitops_connector_config_name: v.optional(v.string()),
+  sync_result_revision: v.nullish(v.string()),
+  sync_result_revisions: Revisions,
+  operation_revisions: Revisions,
+  sync_revision: v.nullish(v.string()),
+  sync_revisions: Revisions,
+  started_at: v.nullish(v.string()),
+  finished_at: v.nullish(v.string()),
 });
 export type ArgoCdNotification = v.InferOutput<typeof ArgoCdNotification>;
 
@@ -54,10 +68,33 @@ export function summariseResources(values: readonly (string | undefined)[], tota
   return [...counts].map(([value, count]) => `${count}/${total} ${value}`).join(", ");
 }
 
-/** Finished unless the operation runs or the application is still progressing; successful only if healthy. */
-export function argoCdOutcome(phase: string, health: string): Outcome | undefined {
+/**
+ * Finished unless the operation runs or the application is still progressing; successful only if healthy. An
+ * operation that says Succeeded without a finish time (our template sends `finished_at`; Argo CD can notify a
+ * Succeeded while the sync still runs, argoproj/argo-cd#28926) has not finished. Sync status does not decide: an
+ * application can stay OutOfSync for ever (a field a controller mutates) after deploying the commit.
+ */
+export function argoCdOutcome(phase: string, health: string, finishedAt?: string | null): Outcome | undefined {
   if (UNFINISHED_PHASES.has(phase) || health === "Progressing") return undefined;
+  if (finishedAt !== undefined && !present(finishedAt)) return undefined;
   return phase === "Succeeded" && health === "Healthy" ? "succeeded" : "failed";
+}
+
+const isCommit = (value: string | null | undefined): value is string => COMMIT_SHA.test(present(value) ?? "");
+const firstCommit = (values: readonly (string | null | undefined)[] | null | undefined) => (values ?? []).find(isCommit);
+
+/**
+ * The commit this notification is about: what the operation synced (`syncResult.revision`, or the first git
+ * commit of a multi-source app's `revisions`; a Helm chart's source has a version there), else what it was asked
+ * to sync (`commitid`, a commit and not a branch name). `status.sync.revision` is the repository's head, which
+ * can be a commit that never touched this app (argoproj/argo-cd#16601), so it stands in only for an operation
+ * that failed before it resolved a revision (an empty `operation.sync.revision`, argoproj/argo-cd#29575).
+ */
+export function pickArgoCdCommit(body: ArgoCdNotification, phase: string | undefined): string | undefined {
+  const synced = [body.sync_result_revision, firstCommit(body.sync_result_revisions), body.commitid, firstCommit(body.operation_revisions)].find(isCommit);
+  if (synced) return present(synced);
+  if (phase === "Failed" || phase === "Error") return [body.sync_revision, firstCommit(body.sync_revisions)].find(isCommit)?.trim();
+  return undefined;
 }
 
 /** Translates one Argo CD notification; never throws, whatever the payload. */
@@ -67,13 +104,14 @@ export function translateArgoCd(payload: unknown, options: TranslationOptions): 
   const body = parsed.value;
   const app = present(body.app) ?? options.instanceName;
   const who = `Application/${app}`;
-  const commit = present(body.commitid);
-  if (!commit) return { kind: "ignored", reason: `${who}: commitid is empty or ${NO_VALUE}: no sync operation yet` };
-  if (!body.resources) return { kind: "ignored", reason: `${who}: resources is null or missing: nothing to report` };
-  if (!COMMIT_SHA.test(commit)) {
-    return { kind: "ignored", reason: `${who}: commitid "${commit}" is not a git commit SHA (a Helm chart version?)` };
-  }
   const phase = present(body.phase);
+  const commit = pickArgoCdCommit(body, phase);
+  if (!commit) {
+    const requested = present(body.commitid);
+    if (!requested) return { kind: "ignored", reason: `${who}: commitid is empty or ${NO_VALUE}: no sync operation yet` };
+    return { kind: "ignored", reason: `${who}: commitid "${requested}" is not a git commit SHA (a Helm chart version?)` };
+  }
+  if (!body.resources) return { kind: "ignored", reason: `${who}: resources is null or missing: nothing to report` };
   if (!phase) return { kind: "ignored", reason: `${who}: phase is empty or ${NO_VALUE}: no sync operation yet` };
   const sync = present(body.sync_status) ?? "Unknown";
   const health = present(body.health) ?? "Unknown";
@@ -96,7 +134,8 @@ export function translateArgoCd(payload: unknown, options: TranslationOptions): 
     resources.map((resource) => resource.health?.status),
     resources.length,
   );
-  const outcome = argoCdOutcome(phase, health);
+  const outcome = argoCdOutcome(phase, health, body.finished_at);
+  const startedAt = present(body.started_at);
   return {
     kind: "observation",
     observation: {
@@ -110,6 +149,7 @@ export function translateArgoCd(payload: unknown, options: TranslationOptions): 
         status("Health", health, healthSummary ?? `${health} (no per-resource health reported)`),
       ],
       ...(outcome ? { outcome } : {}),
+      ...(startedAt ? { startedAt } : {}),
     },
   };
 }

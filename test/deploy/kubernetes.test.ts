@@ -394,8 +394,11 @@ describe("deploy/argocd", () => {
           phase: "Succeeded",
           message: 'successfully synced (all tasks run); hook "pre-sync"\nfinished',
           operation: { sync: { revision: "9f84ad6b89dc26670c0d6e7a3f81093b41c04438" } },
+          syncResult: { revision: "9f84ad6b89dc26670c0d6e7a3f81093b41c04438" },
+          startedAt: "2026-11-30T10:00:01Z",
+          finishedAt: "2026-11-30T10:00:09Z",
         },
-        sync: { status: "Synced" },
+        sync: { status: "Synced", revision: "9f84ad6b89dc26670c0d6e7a3f81093b41c04438" },
         health: { status: "Healthy" },
         resources,
       },
@@ -409,6 +412,24 @@ describe("deploy/argocd", () => {
       kind: "observation",
       observation: { commit: "9f84ad6b89dc26670c0d6e7a3f81093b41c04438", outcome: "succeeded", reconciler: { name: "guestbook" } },
     });
+  });
+
+  test("the body carries every revision field, and the connector picks the one Argo CD synced (argo-cd#16601, #29575, multi-source)", () => {
+    const [synced, head] = ["48c7489aa2e8309a658e9b785074e360a5eff369", "9e8adf58ef5b87814490a4fe0cfaacd8f96effc2"];
+    const render = (status: Record<string, unknown>) => JSON.parse(renderGoTemplate(body().body, { app: { ...application(), status: { resources: [], health: { status: "Healthy" }, ...status } } }));
+    const commitOf = (payload: unknown) => {
+      const translation = translateArgoCd(payload, { statusContext: "default", instanceName: "payments-prod" });
+      return translation.kind === "observation" ? [translation.observation.commit, translation.observation.outcome ?? "pending"] : translation.kind;
+    };
+    const finished = { startedAt: "2026-11-30T10:00:01Z", finishedAt: "2026-11-30T10:00:09Z" };
+    // The head moved on (a commit for another app); the app synced its own commit.
+    expect(commitOf(render({ operationState: { ...finished, phase: "Succeeded", operation: { sync: { revision: synced } }, syncResult: { revision: synced } }, sync: { status: "Synced", revision: head } }))).toEqual([synced, "succeeded"]);
+    // An early failure: no requested revision; the compared one stands in.
+    expect(commitOf(render({ operationState: { ...finished, phase: "Error", operation: { sync: {} } }, sync: { status: "Unknown", revision: head } }))).toEqual([head, "failed"]);
+    // Multi-source: a chart version and a commit.
+    expect(commitOf(render({ operationState: { ...finished, phase: "Succeeded", operation: { sync: { revisions: ["65.3.2", synced] } }, syncResult: { revisions: ["65.3.2", synced] } }, sync: { status: "Synced", revisions: ["65.3.2", head] } }))).toEqual([synced, "succeeded"]);
+    // Succeeded before the operation finished.
+    expect(commitOf(render({ operationState: { startedAt: finished.startedAt, phase: "Succeeded", operation: { sync: { revision: synced } }, syncResult: { revision: synced } }, sync: { status: "Synced", revision: synced } }))).toEqual([synced, "pending"]);
   });
 
   test("for an application never synced and without annotations the body is still JSON, ignored rather than rejected", () => {

@@ -60,6 +60,35 @@ const EXPECTATIONS: Record<string, Expectation> = {
     outcome: "succeeded",
     statuses: statuses("Succeeded", ["OutOfSync", "1/3 OutOfSync, 2/3 Synced"], ["Healthy", "2/3 Healthy"]),
   },
+  // argoproj/argo-cd#29575: an early failure leaves operation.sync.revision empty; the compared revision stands in.
+  "argo3-early-failure-empty-revision.json": {
+    commit: SHA[11],
+    outcome: "failed",
+    statuses: statuses("Error", ["Unknown", "2/2 Synced"], ["Healthy", "Healthy (no per-resource health reported)"]),
+  },
+  // argoproj/argo-cd#16601: status.sync.revision is the repository's head; the synced commit is reported.
+  "argo3-sync-revision-is-repo-head.json": {
+    commit: SHA[10],
+    outcome: "succeeded",
+    statuses: statuses("Succeeded", ["Synced", "2/2 Synced"], ["Healthy", "Healthy (no per-resource health reported)"]),
+  },
+  // A multi-source application: the first git commit of its revisions (the chart's source has a version there).
+  "argo3-multi-source-revisions.json": {
+    commit: SHA[10],
+    outcome: "succeeded",
+    statuses: statuses("Succeeded", ["Synced", "2/2 Synced"], ["Healthy", "Healthy (no per-resource health reported)"]),
+  },
+  // argoproj/argo-cd#28926: Succeeded while the operation has not finished is not a finish.
+  "argo3-succeeded-before-finished.json": {
+    commit: SHA[10],
+    statuses: statuses("Succeeded", ["Synced", "2/2 Synced"], ["Healthy", "Healthy (no per-resource health reported)"]),
+  },
+  // A manual sync of a branch: commitid is the branch name, the synced commit is in syncResult.revision.
+  "argo3-manual-sync-of-a-branch.json": {
+    commit: SHA[10],
+    outcome: "succeeded",
+    statuses: statuses("Succeeded", ["Synced", "2/2 Synced"], ["Healthy", "Healthy (no per-resource health reported)"]),
+  },
   "argo3-without-health.json": {
     commit: SHA[8],
     outcome: "succeeded",
