@@ -3,8 +3,9 @@
  * daemon's own `gitops_connector_outbound_responses_total`. The instance has the GitHub Actions orchestrator,
  * so a finished deployment also reads the manifests commit and sends a repository_dispatch. Scenarios, each on
  * a fresh commit: (a) one ReconciliationSucceeded; (b) one Progressing (4-line change-set), then one
- * ReconciliationSucceeded; (c) the success of (a) sent 10 more times (Flux re-sends it every interval), which
- * should add no call. Each step waits until the daemon says it is done (see `settle`), never on a bare sleep.
+ * ReconciliationSucceeded, which also compares (a)'s commit with (b)'s to find commits it superseded (the fake
+ * has no history, so none: one call); (c) the success of (a) sent 10 more times (Flux re-sends it every interval),
+ * which should add no call. Each step waits until the daemon says it is done (see `settle`), never on a bare sleep.
  */
 import type { FakeApi, RecordedRequest } from "../test/support/fake-api.ts";
 import { postEvent, scrapeMetrics, sumMetric } from "./daemon-client.ts";
@@ -51,7 +52,10 @@ export interface ScenarioCount {
 
 /** `METHOD /path` with 40-hex commits (benchCommit()'s, passed on as they are) and numeric ids generalised. */
 export function routeOf(request: RecordedRequest): string {
-  const path = request.path.replace(/\/[0-9a-f]{40}(?=\/|$)/g, "/:sha").replace(/\/\d+(?=\/|$)/g, "/:number");
+  const path = request.path
+    .replace(/\/[0-9a-f]{40}\.\.\.[0-9a-f]{40}$/, "/:base...:head")
+    .replace(/\/[0-9a-f]{40}(?=\/|$)/g, "/:sha")
+    .replace(/\/\d+(?=\/|$)/g, "/:number");
   return `${request.method} ${path}`;
 }
 

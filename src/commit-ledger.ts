@@ -16,6 +16,11 @@ export interface KnownCommit {
   /** Keyed by status context. */
   readonly statuses: Readonly<Record<string, PlannedStatus>>;
   readonly notified: readonly Outcome[];
+  /**
+   * The reconcilers (`Kind/namespace/name`) that finished this commit before. Finishing it again (a re-send after
+   * a newer commit, a rollback) supersedes nothing: whatever lay between was told when it first finished.
+   */
+  readonly finishedBy?: readonly string[];
   /** Per reconciler (`Kind/namespace/name`), when the latest operation seen running on this commit began. */
   readonly running?: Readonly<Record<string, string>>;
 }

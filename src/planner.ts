@@ -62,13 +62,19 @@ export function planJobs(observation: Observation, instance: PlanningInstance, k
   const outcome = observation.outcome && counts ? notifiableOutcome(observation.outcome, instance, known) : undefined;
   const notified = outcome ? [...known.notified, outcome] : known.notified;
   if (outcome) jobs.push(toOrchestratorJob(subject, instance, outcome));
-  if (observation.outcome && lastFinished !== undefined && lastFinished !== observation.commit) {
+  const finishedBefore = known.finishedBy?.includes(subject.reconciler) ?? false;
+  if (observation.outcome && lastFinished !== undefined && lastFinished !== observation.commit && !finishedBefore) {
     jobs.push(toSupersedeJob(subject, observation, instance, lastFinished, counts && instance.ciCdOrchestratorType !== "NONE"));
   }
   const running = !observation.outcome && observation.startedAt && !isBefore(observation.startedAt, runningSince)
     ? { ...known.running, [subject.reconciler]: observation.startedAt }
     : known.running;
-  return { jobs, known: { statuses: statusPlan.statuses, notified, ...(running ? { running } : {}) }, ...(observation.outcome ? { finished: true } : {}) };
+  const finishedBy = observation.outcome && !finishedBefore ? [...(known.finishedBy ?? []), subject.reconciler] : known.finishedBy;
+  return {
+    jobs,
+    known: { statuses: statusPlan.statuses, notified, ...(finishedBy ? { finishedBy } : {}), ...(running ? { running } : {}) },
+    ...(observation.outcome ? { finished: true } : {}),
+  };
 }
 
 /** Whether time `a` is before time `b` (ISO 8601); false when either is unknown or unreadable. */

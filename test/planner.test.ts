@@ -204,6 +204,15 @@ describe("superseded commits", () => {
     expect(progressing.finished).toBeUndefined();
   });
 
+  test("a commit the reconciler finished before supersedes nothing when it is finished again (a late re-send, a rollback)", () => {
+    const instance = githubInstance({ subscribers: {} });
+    const first = planJobs(observation("ReconciliationSucceeded", "succeeded"), instance, NOTHING_KNOWN, OLDER);
+    expect(first.known.finishedBy).toEqual(["Kustomization/flux-system/apps-dev"]);
+    const again = planJobs(observation("ReconciliationSucceeded", "succeeded"), instance, first.known, BETWEEN);
+    expect(again.jobs).toEqual([]);
+    expect(again.finished).toBe(true); // it is the last finished commit again
+  });
+
   test("a reconciler outside completionReconcilers still tells statuses, never the pipeline", () => {
     const plan = planJobs(observation("ReconciliationSucceeded", "succeeded", "infra"), githubInstance({ completionReconcilers: ["kustomization/apps-*"] }), NOTHING_KNOWN, OLDER);
     expect(plan.jobs.find((job) => job.kind === "supersede")?.payload).toMatchObject({ notifyOrchestrator: false });
