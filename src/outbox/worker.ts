@@ -210,7 +210,8 @@ export function createOutboxWorker(options: WorkerOptions): OutboxWorker {
       pump();
     },
     reconfigure(next) {
-      settings = { ...next };
+      const { concurrency, timeoutMs, maxAttempts, initialBackoffMs, maxBackoffMs } = next;
+      settings = { concurrency, timeoutMs, maxAttempts, initialBackoffMs, maxBackoffMs };
       pump();
     },
     wake: () => pump(),

@@ -15,7 +15,7 @@ import type { Logger } from "../observability/logger.ts";
 import type { PlanningInstance } from "../planner.ts";
 import { readBodyWithLimit } from "./read-body.ts";
 import { selectInstance, type SelectableInstance } from "./select-instance.ts";
-import { isAuthenticated, type WebhookAuth } from "./webhook-auth.ts";
+import { isAuthenticated, isAuthRequired, type WebhookAuth } from "./webhook-auth.ts";
 
 export type ServedInstance = PlanningInstance &
   SelectableInstance & {
@@ -111,8 +111,11 @@ export function createWebhookHandler(deps: WebhookDeps) {
       const verifies = (auth: WebhookAuth) => isAuthenticated(auth, request.headers, body.bytes);
       const knownBeforeParsing = pathInstance !== undefined || !settings.instances.some((instance) => instance.auth);
       if (knownBeforeParsing && !verifies(named?.auth ?? settings.auth)) return unauthorized();
-      const refuse = (result: WebhookResult, status: number, error: string) =>
-        knownBeforeParsing || verifies(settings.auth) ? reject(result, status, error) : unauthorized();
+      // Before routing, a refusal needs the global keys; with none and every instance keyed, one instance's keys.
+      const everyInstanceKeyed = settings.instances.every((instance) => instance.auth);
+      const mayLearnWhy = () =>
+        isAuthRequired(settings.auth) || !everyInstanceKeyed ? verifies(settings.auth) : settings.instances.some((instance) => instance.auth && verifies(instance.auth));
+      const refuse = (result: WebhookResult, status: number, error: string) => (knownBeforeParsing || mayLearnWhy() ? reject(result, status, error) : unauthorized());
 
       let payload: unknown;
       try {
