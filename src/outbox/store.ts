@@ -37,6 +37,8 @@ const BUSY_TIMEOUT_MS = 5_000;
 
 interface JobRow {
   id: number;
+  /** As SQLite holds it: the key claims are compared with, which may differ from the payload's (see claimDue). */
+  ordering_key: string;
   payload: string;
   state: JobState;
   attempts: number;
@@ -46,7 +48,7 @@ interface JobRow {
   last_error: string | null;
 }
 
-const JOB_COLUMNS = "id, payload, state, attempts, next_attempt_at, created_at, updated_at, last_error";
+const JOB_COLUMNS = "id, ordering_key, payload, state, attempts, next_attempt_at, created_at, updated_at, last_error";
 
 function toStoredJob(row: JobRow): StoredJob {
   const stored = {
@@ -141,8 +143,9 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
      SELECT target FROM targets WHERE target IS NOT NULL`,
   );
   const isClaimableHead = `j.id = (SELECT MIN(h.id) FROM jobs AS h INDEXED BY jobs_ordering_head WHERE h.ordering_key = j.ordering_key AND h.state = 'pending')
-       AND j.ordering_key NOT IN (SELECT value FROM json_each($claimedKeys))`;
-  const selectDueOfTarget = db.query<JobRow, { target: string; now: number; limit: number; claimedKeys: string }>(
+       AND j.ordering_key NOT IN (SELECT value FROM json_each($claimedKeys))
+       AND j.id NOT IN (SELECT value FROM json_each($claimedIds))`;
+  const selectDueOfTarget = db.query<JobRow, { target: string; now: number; limit: number; claimedKeys: string; claimedIds: string }>(
     `SELECT ${JOB_COLUMNS} FROM jobs AS j INDEXED BY jobs_target_ready
      WHERE j.target = $target AND j.state = 'pending' AND j.next_attempt_at <= $now AND ${isClaimableHead}
      ORDER BY j.next_attempt_at, j.id
@@ -150,7 +153,7 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
   );
   // A job queued behind another of its key becomes due when that one finishes, which the worker sees anyway;
   // counting it would report a due time in the past and make the worker spin. Only claimable heads count.
-  const selectNextDueOfTarget = db.query<{ at: number }, { target: string; claimedKeys: string }>(
+  const selectNextDueOfTarget = db.query<{ at: number }, { target: string; claimedKeys: string; claimedIds: string }>(
     `SELECT j.next_attempt_at AS at FROM jobs AS j INDEXED BY jobs_target_ready
      WHERE j.target = $target AND j.state = 'pending' AND ${isClaimableHead}
      ORDER BY j.next_attempt_at, j.id
@@ -235,22 +238,26 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
   const claimDue = db.transaction((options: ClaimOptions) => {
     if (options.limit <= 0) return [];
     const keys = claimedKeys();
+    const ids = claimedIds();
     const rows = openTargets(options.now, options.excludeTargets)
-      .flatMap((target) => selectDueOfTarget.all({ target, now: options.now, limit: options.limit, claimedKeys: keys }))
-      .sort((a, b) => a.next_attempt_at - b.next_attempt_at || a.id - b.id);
-    // Only a key's lowest pending id is claimable, so no key repeats among these.
-    const claimed = rows.slice(0, options.limit).map(toStoredJob);
-    for (const stored of claimed) claims.set(stored.id, stored.job.orderingKey);
-    return claimed;
+      .flatMap((target) => selectDueOfTarget.all({ target, now: options.now, limit: options.limit, claimedKeys: keys, claimedIds: ids }))
+      .sort((a, b) => a.next_attempt_at - b.next_attempt_at || a.id - b.id)
+      .slice(0, options.limit);
+    // Only a key's lowest pending id is claimable, so no key repeats among these. The claim notes the key as
+    // SQLite holds it: a string it cannot store as it is (a lone UTF-16 surrogate) comes back changed, and a note
+    // of the payload's spelling would never match, so the job would be claimed again while in flight.
+    for (const row of rows) claims.set(row.id, row.ordering_key);
+    return rows.map(toStoredJob);
   });
 
   // A blocked target's head is due when both its attempt time and the block have passed.
   const nextDueAt = db.transaction((excludeTargets: readonly string[]) => {
     const keys = claimedKeys();
+    const ids = claimedIds();
     let earliest: number | undefined;
     for (const { target } of selectPendingTargets.all()) {
       if (excludeTargets.includes(target)) continue;
-      const head = selectNextDueOfTarget.get({ target, claimedKeys: keys });
+      const head = selectNextDueOfTarget.get({ target, claimedKeys: keys, claimedIds: ids });
       if (!head) continue;
       const at = Math.max(head.at, selectBlockedUntil.get(target)?.until ?? 0);
       if (earliest === undefined || at < earliest) earliest = at;

@@ -110,6 +110,12 @@ export function createOutboxWorker(options: WorkerOptions): OutboxWorker {
       while (inFlight.size < settings.concurrency) {
         const [job] = options.store.claimDue({ now: now(), limit: 1, excludeTargets: busyTargets() });
         if (!job) break;
+        // A job already in flight coming back would be delivered twice and, claimed again at once, spin this loop
+        // without ever yielding; the store excludes claimed jobs, so this is a guard, not a path.
+        if (inFlight.has(job.id)) {
+          log.error({ jobId: job.id, kind: job.job.kind, target: job.job.target }, "the outbox offered a job already in flight; not delivering it twice");
+          break;
+        }
         startDelivery(job);
       }
     } catch (error) {

@@ -14,6 +14,7 @@ import { reconcilerId, type OperatorType, type Translation, type TranslationOpti
 import type { Logger } from "../observability/logger.ts";
 import type { PlanningInstance } from "../planner.ts";
 import { readBodyWithLimit } from "./read-body.ts";
+import { toWellFormedJson } from "./well-formed.ts";
 import { selectInstance, type SelectableInstance } from "./select-instance.ts";
 import { isAuthenticated, isAuthRequired, type WebhookAuth } from "./webhook-auth.ts";
 
@@ -119,7 +120,8 @@ export function createWebhookHandler(deps: WebhookDeps) {
 
       let payload: unknown;
       try {
-        payload = JSON.parse(new TextDecoder().decode(body.bytes));
+        const text = new TextDecoder().decode(body.bytes);
+        payload = toWellFormedJson(JSON.parse(text), text);
       } catch (error) {
         return refuse("invalid", 400, `malformed JSON: ${(error as Error).message}`);
       }

@@ -636,3 +636,16 @@ describe("reconcilers' last finished commits (superseded commits)", () => {
     expect(finish(store, "bbb222", T0 + 2)).toBeUndefined();
   });
 });
+
+describe("keys SQLite cannot store as they are", () => {
+  test("a job whose ordering key holds a lone surrogate is claimed once while in flight", () => {
+    const store = openStore();
+    const key = "apps-dev|abc123|kustomization/web\ud800x";
+    store.submit("apps-dev", "abc123", (known) => ({ jobs: [{ ...statusJob(), orderingKey: key, coalesceKey: key }], known }), T0);
+    const [first] = store.claimDue({ now: T0, limit: 5, excludeTargets: [] });
+    expect(first).toBeDefined();
+    expect(store.claimDue({ now: T0, limit: 5, excludeTargets: [] })).toEqual([]);
+    store.markDone(first!.id, T0);
+    expect(store.pendingDepth()).toBe(0);
+  });
+});
