@@ -296,6 +296,9 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
       upsertBlock.run(target, until);
     },
     rateLimitedTargets: (now) => selectRateLimited.all(now),
+    releaseClaim(id) {
+      claims.delete(id);
+    },
     releaseClaims() {
       const released = claims.size;
       claims.clear();

@@ -98,6 +98,8 @@ export interface OutboxStore {
   blockTarget(target: string, until: number): void;
   /** Targets waiting out a rate limit at `now`: until when, and how many pending jobs wait with them. */
   rateLimitedTargets(now: number): RateLimitedTarget[];
+  /** Forgets one claim of this process without recording anything: the job is claimable again. */
+  releaseClaim(id: number): void;
   /**
    * Releases every claim this store holds (after shutdown), and clears the claimed marks that versions which kept
    * claims in the file left there (at start-up). Returns how many of this store's claims it released.

@@ -29,6 +29,8 @@ export interface WorkerOptions {
   maxBackoffMs: number;
   now?: () => number;
   random?: () => number;
+  /** The first wait before recording a result again after a storage error (default 1 s); tests shorten it. */
+  recordRetryMinMs?: number;
   /** The shortest wait a rate limit imposes (default 1 s, see MIN_RATE_LIMIT_WAIT_MS); tests shorten it. */
   minRateLimitWaitMs?: number;
   /** Longest sleep between looks at the store when nothing is due (a safety net; enqueues wake the worker). */
@@ -39,6 +41,10 @@ export interface WorkerOptions {
    * in the outbox file (and `outbox dead`), which the log's redaction does not cover.
    */
   redact?(text: string): string;
+  /** A read or write of the outbox failed (the daemon counts it and turns unready). */
+  onStorageError?(error: unknown): void;
+  /** A read or write of the outbox worked again. */
+  onStorageOk?(): void;
 }
 
 /** The settings a config reload may change while the worker runs. */
@@ -65,6 +71,10 @@ export interface OutboxWorker {
  */
 const MIN_RATE_LIMIT_WAIT_MS = 1_000;
 const MAX_RATE_LIMIT_WAIT_MS = 24 * 3_600_000;
+
+/** Between tries to record a result while storage fails: a second, doubling up to half a minute. */
+const RECORD_RETRY_MIN_MS = 1_000;
+const RECORD_RETRY_MAX_MS = 30_000;
 
 /** How long aborted deliveries get to record their result before stop() returns anyway. */
 const ABORT_SETTLE_MS = 1_000;
@@ -94,6 +104,7 @@ export function createOutboxWorker(options: WorkerOptions): OutboxWorker {
   };
   const perTargetLimit = () => Math.max(1, Math.floor(settings.concurrency / 2));
   const inFlight = new Map<number, { target: string; controller: AbortController; done: Promise<void> }>();
+  const pauses = new Set<() => void>();
   let timer: ReturnType<typeof setTimeout> | undefined;
   let running = false;
 
@@ -113,12 +124,15 @@ export function createOutboxWorker(options: WorkerOptions): OutboxWorker {
         // A job already in flight coming back would be delivered twice and, claimed again at once, spin this loop
         // without ever yielding; the store excludes claimed jobs, so this is a guard, not a path.
         if (inFlight.has(job.id)) {
+          options.store.releaseClaim(job.id);
           log.error({ jobId: job.id, kind: job.job.kind, target: job.job.target }, "the outbox offered a job already in flight; not delivering it twice");
           break;
         }
         startDelivery(job);
       }
+      options.onStorageOk?.();
     } catch (error) {
+      options.onStorageError?.(error);
       log.error({ err: error }, "could not read due jobs from the outbox; will try again");
     }
     scheduleNextLook();
@@ -152,16 +166,55 @@ export function createOutboxWorker(options: WorkerOptions): OutboxWorker {
     const started = performance.now();
     const done = withOutboundScope(scope, () => options.delivery.deliver(stored.job, controller.signal))
       .then(
-        () => settle(stored, undefined, performance.now() - started, scope.lastStatus),
-        (error: unknown) => settle(stored, controller.signal.aborted ? controller.signal.reason : error, performance.now() - started),
+        () => ({ error: undefined as unknown, lastStatus: scope.lastStatus }),
+        (error: unknown) => ({ error: controller.signal.aborted ? controller.signal.reason : error, lastStatus: undefined }),
       )
-      .catch((error: unknown) => log.error({ err: error, jobId: stored.id }, "could not record a delivery result; the job stays claimed until restart"))
-      .finally(() => {
+      .then((result) => {
         clearTimeout(timeout);
+        return record(stored, result.error, performance.now() - started, result.lastStatus);
+      })
+      .finally(() => {
         inFlight.delete(stored.id);
         pump();
       });
     inFlight.set(stored.id, { target: stored.job.target, controller, done });
+  }
+
+  /**
+   * Records an attempt's result. When storage fails (a full disk, a read-only remount, a lock held past
+   * busy_timeout), the write is tried again with a backoff, the job meanwhile held as in flight, so it is neither
+   * lost nor delivered twice and its key's later jobs keep their order; a stop gives up and leaves it pending.
+   */
+  async function record(stored: StoredJob, error: unknown, durationMs: number, lastStatus: number | undefined): Promise<void> {
+    for (let tries = 1; ; tries++) {
+      try {
+        settle(stored, error, durationMs, lastStatus);
+        options.onStorageOk?.();
+        return;
+      } catch (failure) {
+        options.onStorageError?.(failure);
+        if (!running) {
+          log.error({ err: failure, jobId: stored.id }, "could not record a delivery result while stopping; the job stays pending for the next start");
+          return;
+        }
+        const waitMs = backoffDelay(tries, options.recordRetryMinMs ?? RECORD_RETRY_MIN_MS, RECORD_RETRY_MAX_MS, random);
+        log.error({ err: failure, jobId: stored.id, kind: stored.job.kind, target: stored.job.target, nextTryInMs: waitMs }, "could not record a delivery result (storage error); trying again, the job waits meanwhile");
+        await pause(waitMs);
+      }
+    }
+  }
+
+  /** A wait that a stop cuts short. */
+  function pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        pauses.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      pauses.add(wake);
+    });
   }
 
   /** `lastStatus`: the last HTTP answer of a successful attempt; a failure carries its own status. */
@@ -225,6 +278,7 @@ export function createOutboxWorker(options: WorkerOptions): OutboxWorker {
     async stop(graceMs) {
       running = false;
       if (timer) clearTimeout(timer);
+      for (const wake of [...pauses]) wake(); // results waiting for storage give up: their jobs stay pending
       const pending = [...inFlight.values()];
       const all = Promise.all(pending.map((entry) => entry.done));
       const graceTimer = new Promise<"grace">((resolve) => setTimeout(resolve, graceMs, "grace").unref?.());

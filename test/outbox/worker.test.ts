@@ -269,6 +269,44 @@ describe("outbox worker", () => {
     expect(h.attempts.map((entry) => entry.outcome)).toEqual(["retried", "retried", "dead"]);
   });
 
+  test("a result that cannot be recorded (disk full) is recorded later: delivered once, its key's next job after it, no restart", async () => {
+    const real = createSqliteOutboxStore({ path: ":memory:" });
+    let refusals = 3;
+    const storageErrors: unknown[] = [];
+    const store: OutboxStore = {
+      ...real,
+      markDone(id, at) {
+        if (refusals-- > 0) throw Object.assign(new Error("database or disk is full"), { code: "SQLITE_FULL" });
+        real.markDone(id, at);
+      },
+    };
+    const calls: string[] = [];
+    const worker = createOutboxWorker({
+      store,
+      delivery: { deliver: async (j) => void calls.push(labelOf(j)) },
+      logger,
+      concurrency: 4,
+      timeoutMs: 2_000,
+      maxAttempts: 5,
+      initialBackoffMs: 5,
+      maxBackoffMs: 20,
+      idleCheckMs: 20,
+      recordRetryMinMs: 5,
+      onStorageError: (error) => void storageErrors.push(error),
+      onAttempt: (_stored, outcome) => void (outcome === "delivered" && ++delivered === 2 && bothRecorded.resolve()),
+    });
+    let delivered = 0;
+    const bothRecorded = signalled();
+    store.submit("apps-dev", "c1", (known) => ({ jobs: [job("github:x", "k1", "first"), job("github:x", "k1", "second")], known }), Date.now());
+    worker.start();
+    await bothRecorded.promise;
+    await worker.stop(0);
+    expect(real.pendingDepth()).toBe(0);
+    expect(calls).toEqual(["first", "second"]); // each once, in order
+    expect(storageErrors).toHaveLength(3);
+    real.close();
+  });
+
   test("a permanent failure is dead at once with its message; others are unaffected", async () => {
     const h = start(async (j) => {
       if (labelOf(j) === "bad") throw new DeliveryError("422 from GitHub: Validation Failed (description is too long)", { permanent: true, status: 422 });
