@@ -21,15 +21,20 @@ export interface Intake {
   readiness(): Readiness;
 }
 
-/** The intake cannot take more work now; the webhook answers 503 with Retry-After. */
-export class IntakeFullError extends Error {
+/** The intake cannot take this event now (full, storage failing); the webhook answers 503 with Retry-After. */
+export class IntakeUnavailableError extends Error {
   constructor(
     message: string,
     readonly retryAfterSeconds: number,
   ) {
     super(message);
-    this.name = "IntakeFullError";
+    this.name = "IntakeUnavailableError";
   }
+}
+
+/** The intake is at capacity (outbox.maxDepth). */
+export class IntakeFullError extends IntakeUnavailableError {
+  override readonly name = "IntakeFullError";
 }
 
 export function createDirectIntake(options: { ledger: CommitLedger; delivery: Delivery; logger: Logger }): Intake {

@@ -19,6 +19,7 @@ import { observeFetch } from "./observability/outbound.ts";
 import { translate } from "./operators/index.ts";
 import { createOutboxIntake } from "./outbox/intake.ts";
 import { createScheduler, type PeriodicTask } from "./outbox/scheduler.ts";
+import { createStorageHealth, isStorageError } from "./outbox/storage-health.ts";
 import { createSqliteOutboxStore } from "./outbox/store.ts";
 import { dryRunOutboxPath, resolveOutboxPath } from "./outbox/paths.ts";
 import { createOutboxWorker } from "./outbox/worker.ts";
@@ -99,6 +100,11 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
   if (leftPending > 0) logger.info({ component: "outbox", jobs: leftPending }, "resuming jobs left pending by the last process");
 
   const metrics = createMetrics();
+  const storage = createStorageHealth({
+    probe: () => store.probeWrite(Date.now()),
+    logger,
+    onError: (operation) => metrics.storageErrors.inc({ operation }),
+  });
   metrics.observeOutbox({
     depth: () => store.pendingDepth(),
     oldestPendingAt: () => store.oldestPendingAt(),
@@ -131,13 +137,15 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
     logger,
     ...config.outbox,
     redact: (text) => redactor.redact(text),
+    onStorageError: (operation, error) => storage.failed(operation, error),
+    onStorageOk: () => storage.ok(),
     onAttempt(job, outcome, durationMs) {
       metrics.jobs.inc({ kind: job.job.kind, target: job.job.target, outcome });
       metrics.deliverySeconds.observe({ kind: job.job.kind, outcome }, durationMs / 1000);
     },
   });
   wakeWorker = () => worker.wake();
-  const outboxIntake = createOutboxIntake({ store, maxDepth: () => config.outbox.maxDepth, onEnqueued: () => worker.wake() });
+  const outboxIntake = createOutboxIntake({ store, maxDepth: () => config.outbox.maxDepth, onEnqueued: () => worker.wake(), health: storage });
   const intake: Intake = {
     submit(instance, observation) {
       const jobs = outboxIntake.submit(instance, observation);
@@ -152,14 +160,22 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
       intervalMs: PRUNE_INTERVAL_MS,
       jitterMs: PRUNE_INTERVAL_MS / 10,
       run() {
-        const now = Date.now();
-        const pruned = store.prune(now - config.scheduler.pruneDoneAfterHours * HOUR_MS, now - COMMIT_KNOWLEDGE_RETENTION_MS);
-        // A PR stays findable by the sweep for abandonedPrCutoffHours; its once-key must outlive that.
-        const onceKeys = store.pruneOnceKeys(now - Math.max(COMMIT_KNOWLEDGE_RETENTION_MS, 2 * config.scheduler.abandonedPrCutoffHours * HOUR_MS));
-        if (pruned.jobs + pruned.commits + onceKeys > 0) logger.info({ component: "outbox", ...pruned, onceKeys }, "pruned done jobs and forgotten commits");
+        try {
+          pruneOutbox();
+        } catch (error) {
+          if (isStorageError(error)) storage.failed("schedule", error);
+          throw error;
+        }
       },
     },
   ];
+  function pruneOutbox() {
+    const now = Date.now();
+    const pruned = store.prune(now - config.scheduler.pruneDoneAfterHours * HOUR_MS, now - COMMIT_KNOWLEDGE_RETENTION_MS);
+    // A PR stays findable by the sweep for abandonedPrCutoffHours; its once-key must outlive that.
+    const onceKeys = store.pruneOnceKeys(now - Math.max(COMMIT_KNOWLEDGE_RETENTION_MS, 2 * config.scheduler.abandonedPrCutoffHours * HOUR_MS));
+    if (pruned.jobs + pruned.commits + onceKeys > 0) logger.info({ component: "outbox", ...pruned, onceKeys }, "pruned done jobs and forgotten commits");
+  }
   // The dry run calls no API, so it has nothing to sweep with.
   if (!options.dryRun) {
     const sweep = createAbandonedPrSweep({
@@ -265,6 +281,7 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
         const result = await worker.stop(config.server.shutdownGraceMs);
         await scheduler.stop();
         await app.stop(true);
+        storage.stop();
         store.releaseClaims();
         const pending = store.pendingDepth();
         store.close();

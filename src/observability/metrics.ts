@@ -25,6 +25,8 @@ export interface Metrics {
   readonly deliverySeconds: Histogram<"kind" | "outcome">;
   readonly outboundResponses: Counter<"target" | "class">;
   readonly configReloads: Counter<"result">;
+  /** Outbox reads and writes that failed (a full disk, a read-only volume, a lock held past busy_timeout). */
+  readonly storageErrors: Counter<"operation">;
   /** Points the outbox gauges at a live store (read at scrape time). */
   observeOutbox(gauges: OutboxGauges): void;
 }
@@ -82,6 +84,13 @@ export function createMetrics(): Metrics {
   });
   // Both series exist from the start, so an alert on increase(…{result="failure"}) sees the first failure.
   for (const result of ["success", "failure"]) configReloads.inc({ result }, 0);
+  const storageErrors = new Counter({
+    name: "gitops_connector_storage_errors_total",
+    help: "Outbox reads and writes that failed, by operation (intake, claim, record, probe, schedule)",
+    labelNames: ["operation"],
+    registers: [registry],
+  });
+  for (const operation of ["intake", "claim", "record", "probe", "schedule"]) storageErrors.inc({ operation }, 0);
   return {
     registry,
     webhooks: new Counter({
@@ -116,6 +125,7 @@ export function createMetrics(): Metrics {
       registers: [registry],
     }),
     configReloads,
+    storageErrors,
     observeOutbox(gauges) {
       outbox = gauges;
     },

@@ -76,6 +76,13 @@ const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX reconciler_heads_finished ON reconciler_heads (finished_at);
   `,
+  // 5: one row the daemon rewrites to find out whether storage takes writes again after a failure (disk full).
+  `
+  CREATE TABLE storage_probe (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    at INTEGER NOT NULL
+  );
+  `,
 ];
 
 /** A file written by a newer gitops-connector; its message says what to do. */

@@ -114,6 +114,7 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
       'ON CONFLICT (instance, reconciler) DO UPDATE SET "commit" = excluded."commit", finished_at = excluded.finished_at',
   );
   const pruneHeads = db.query<unknown, [number]>("DELETE FROM reconciler_heads WHERE finished_at < ?");
+  const writeProbe = db.query<unknown, [number]>("INSERT INTO storage_probe (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at");
   /** Jobs claimed by this process and not yet settled: id → ordering key. */
   const claims = new Map<number, string>();
   const claimedIds = () => JSON.stringify([...claims.keys()]);
@@ -296,6 +297,9 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
       upsertBlock.run(target, until);
     },
     rateLimitedTargets: (now) => selectRateLimited.all(now),
+    probeWrite(now) {
+      writeProbe.run(now);
+    },
     releaseClaim(id) {
       claims.delete(id);
     },

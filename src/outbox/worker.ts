@@ -42,7 +42,7 @@ export interface WorkerOptions {
    */
   redact?(text: string): string;
   /** A read or write of the outbox failed (the daemon counts it and turns unready). */
-  onStorageError?(error: unknown): void;
+  onStorageError?(operation: "claim" | "record", error: unknown): void;
   /** A read or write of the outbox worked again. */
   onStorageOk?(): void;
 }
@@ -132,7 +132,7 @@ export function createOutboxWorker(options: WorkerOptions): OutboxWorker {
       }
       options.onStorageOk?.();
     } catch (error) {
-      options.onStorageError?.(error);
+      options.onStorageError?.("claim", error);
       log.error({ err: error }, "could not read due jobs from the outbox; will try again");
     }
     scheduleNextLook();
@@ -192,7 +192,7 @@ export function createOutboxWorker(options: WorkerOptions): OutboxWorker {
         options.onStorageOk?.();
         return;
       } catch (failure) {
-        options.onStorageError?.(failure);
+        options.onStorageError?.("record", failure);
         if (!running) {
           log.error({ err: failure, jobId: stored.id }, "could not record a delivery result while stopping; the job stays pending for the next start");
           return;

@@ -9,7 +9,7 @@
  * and operator there are a configured instance's or "unknown", never a name from the request, so an
  * unauthenticated caller cannot create metric series at will. The payload itself is logged only at debug.
  */
-import { IntakeFullError, type Intake } from "../intake.ts";
+import { IntakeUnavailableError, type Intake } from "../intake.ts";
 import { reconcilerId, type OperatorType, type Translation, type TranslationOptions } from "../model.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { PlanningInstance } from "../planner.ts";
@@ -159,7 +159,7 @@ export function createWebhookHandler(deps: WebhookDeps) {
         jobs: jobs.length,
       });
     } catch (error) {
-      if (error instanceof IntakeFullError) {
+      if (error instanceof IntakeUnavailableError) {
         return reject("unavailable", 503, error.message, { "Retry-After": String(error.retryAfterSeconds) });
       }
       log.error({ err: error, instance: instanceName }, "webhook handler failed");

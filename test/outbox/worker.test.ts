@@ -292,7 +292,7 @@ describe("outbox worker", () => {
       maxBackoffMs: 20,
       idleCheckMs: 20,
       recordRetryMinMs: 5,
-      onStorageError: (error) => void storageErrors.push(error),
+      onStorageError: (_operation, error) => void storageErrors.push(error),
       onAttempt: (_stored, outcome) => void (outcome === "delivered" && ++delivered === 2 && bothRecorded.resolve()),
     });
     let delivered = 0;

@@ -1,0 +1,100 @@
+/**
+ * When the outbox's volume turns hostile (issue 12, items 2 and 3), end to end: the real daemon process on a
+ * small tmpfs that the test fills up. Webhooks that cannot be stored get 503 + Retry-After and /readyz says why;
+ * once space is freed every acknowledged job is delivered, without a restart. Mounting needs root: CI runs as
+ * root (and sets REQUIRE_ROOT_TESTS=1, so there it fails rather than skips); elsewhere it is skipped with the
+ * reason printed.
+ */
+import { afterEach, describe, expect, test } from "bun:test";
+import { mkdtempSync, openSync, rmSync, writeSync, closeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { isStatusPost } from "../support/fake-api.ts";
+import { post, resend, useTraffic } from "../support/traffic.ts";
+
+const traffic = useTraffic();
+
+function tryMountTmpfs(sizeKiB: number): { dir: string } | { reason: string } {
+  const dir = mkdtempSync(join(tmpdir(), "gitops-connector-tmpfs-"));
+  if (process.getuid?.() !== 0) return { reason: "not root: cannot mount a tmpfs" };
+  const mounted = Bun.spawnSync(["mount", "-t", "tmpfs", "-o", `size=${sizeKiB}k`, "tmpfs", dir]);
+  if (mounted.exitCode !== 0) return { reason: `mount -t tmpfs failed: ${mounted.stderr.toString().trim()}` };
+  return { dir };
+}
+
+const mounts: string[] = [];
+afterEach(() => {
+  for (const dir of mounts.splice(0)) Bun.spawnSync(["umount", "-l", dir]);
+});
+
+/** Writes zeros until the volume is full; returns the file, to delete when space should come back. */
+function fillUp(dir: string): string {
+  const path = join(dir, "filler");
+  const fd = openSync(path, "w");
+  const chunk = Buffer.alloc(64 * 1024);
+  try {
+    for (;;) writeSync(fd, chunk);
+  } catch (error) {
+    if ((error as { code?: string }).code !== "ENOSPC") throw error;
+  } finally {
+    closeSync(fd);
+  }
+  return path;
+}
+
+const sha = (n: number) => `${n.toString(16).padStart(4, "0")}${"5eed".repeat(9)}`;
+
+describe("a full volume", () => {
+  const mount = tryMountTmpfs(16 * 1024);
+  const required = process.env.REQUIRE_ROOT_TESTS === "1";
+  if ("reason" in mount) {
+    if (required) test("a tmpfs can be mounted (REQUIRE_ROOT_TESTS=1)", () => expect(mount.reason).toBe("mounted"));
+    else console.warn(`storage-daemon.test.ts skipped: ${mount.reason}`);
+    return;
+  }
+  mounts.push(mount.dir);
+
+  test("webhooks get 503 + Retry-After and /readyz 503 while writes fail; after freeing space every acknowledged job is delivered", async () => {
+    const daemon = await traffic.daemonWith(traffic.writeConfig({ subscribers: false }).replace("ciCdOrchestratorType: GITHUB", "ciCdOrchestratorType: NONE"), { dataDir: mount.dir });
+    traffic.api.hang(isStatusPost); // accepted jobs stay pending while the disk fills
+    const acknowledged: string[] = [];
+    for (let n = 0; n < 3; n++) {
+      const answer = await post(daemon, resend(sha(n), "Reconciliation finished in 1s, next run in 1m0s", `apps-${n}`));
+      expect(answer.status).toBe(202);
+      acknowledged.push(sha(n));
+    }
+    const filler = fillUp(mount.dir);
+
+    let refused: { status: number; body: Record<string, unknown> } | undefined;
+    let retryAfter: string | null = null;
+    for (let n = 3; n < 200 && !refused; n++) {
+      const response = await fetch(`${daemon.url}/gitopsphase`, {
+        method: "POST",
+        body: JSON.stringify(resend(sha(n), "Reconciliation finished in 1s, next run in 1m0s", `apps-${n}`)),
+        headers: { "content-type": "application/json" },
+      });
+      const body = (await response.json()) as Record<string, unknown>;
+      if (response.status === 202) acknowledged.push(sha(n));
+      else {
+        refused = { status: response.status, body };
+        retryAfter = response.headers.get("retry-after");
+      }
+    }
+    expect(refused?.status).toBe(503);
+    expect(Number(retryAfter)).toBeGreaterThan(0);
+    expect(String(refused?.body.error)).toContain("outbox storage failing");
+    const ready = await fetch(`${daemon.url}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(String(((await ready.json()) as { error: string }).error)).toContain("storage");
+    traffic.api.unhang(); // deliveries finish; recording them waits for space
+
+    rmSync(filler);
+    await daemon.waitForLine((line) => line.includes("outbox storage works again"), 15_000);
+    const delivered = await traffic.api.waitForCount(acknowledged.length, (request) => isStatusPost(request) && request.answeredWith === 201, 20_000);
+    expect(new Set(delivered.map((request) => request.path.split("/").pop()))).toEqual(new Set(acknowledged));
+    expect((await fetch(`${daemon.url}/readyz`)).status).toBe(200);
+    expect((await post(daemon, resend(sha(999), "Reconciliation finished in 1s, next run in 1m0s", "apps-after"))).status).toBe(202);
+    const metrics = await (await fetch(`${daemon.url}/metrics`)).text();
+    expect(metrics).toMatch(/^gitops_connector_storage_errors_total\{operation="intake"\} [1-9]/m);
+  }, 60_000);
+});
