@@ -4,6 +4,8 @@
  * webhooks and /readyz answer 503, deliveries in flight get `server.shutdownGraceMs` to finish, the rest stays
  * pending on disk for the next start.
  */
+import { statfsSync } from "node:fs";
+import { dirname } from "node:path";
 import { createConfigReloader } from "./config/reload.ts";
 import { requireTokens, type Config, type LoadResult } from "./config/load.ts";
 import type { Delivery } from "./delivery.ts";
@@ -82,6 +84,34 @@ function toWebhookSettings(config: Config): WebhookSettings {
   };
 }
 
+/**
+ * Free space below which start-up warns: SQLite's write-ahead log grows by up to ~4 MiB (1000 pages) before each
+ * checkpoint copies it into the database file, which must then have room to grow too (README "Sizing the outbox
+ * volume"). A volume with less is full before the first checkpoint.
+ */
+const MIN_FREE_BYTES = 32 * 1024 * 1024;
+
+/** Free bytes on the outbox's volume; undefined for :memory: or when the system cannot say. */
+export function freeBytesFor(outboxPath: string): number | undefined {
+  if (outboxPath === ":memory:") return undefined;
+  try {
+    const stats = statfsSync(dirname(outboxPath));
+    return stats.bavail * stats.bsize;
+  } catch {
+    return undefined;
+  }
+}
+
+function warnWhenTight(outboxPath: string, logger: Logger): void {
+  const free = freeBytesFor(outboxPath);
+  if (free === undefined || free >= MIN_FREE_BYTES) return;
+  logger.warn(
+    { component: "outbox", outbox: outboxPath, freeBytes: free },
+    `the outbox's volume has ${(free / 1048576).toFixed(1)} MiB free: SQLite's write-ahead log alone needs up to 4 MiB before each checkpoint; ` +
+      "give it at least 64 MiB (README: Sizing the outbox volume), or webhooks will get 503 when it fills",
+  );
+}
+
 /** Starts the daemon; throws when the outbox cannot be opened or the port cannot be bound. */
 export function startDaemon(options: ServeOptions): RunningDaemon {
   const { logger, redactor } = options;
@@ -96,6 +126,7 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
   const outboxPath = options.dryRun ? dryRunOutboxPath(liveOutboxPath) : liveOutboxPath;
   const store = createSqliteOutboxStore({ path: outboxPath, synchronous: config.outbox.synchronous });
   store.releaseClaims(); // a file last written by a version that kept claims in it
+  warnWhenTight(outboxPath, logger);
   const leftPending = store.pendingDepth();
   if (leftPending > 0) logger.info({ component: "outbox", jobs: leftPending }, "resuming jobs left pending by the last process");
 
@@ -106,6 +137,7 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
     onError: (operation) => metrics.storageErrors.inc({ operation }),
   });
   metrics.observeOutbox({
+    freeBytes: () => freeBytesFor(outboxPath),
     depth: () => store.pendingDepth(),
     oldestPendingAt: () => store.oldestPendingAt(),
     rateLimited: () => store.rateLimitedTargets(Date.now()),

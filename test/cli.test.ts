@@ -2,10 +2,11 @@
  * The CLI contract of DESIGN §3, run as a real process: subcommands, --help, exit codes.
  */
 import { describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, mkdtempSync, openSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import packageJson from "../package.json" with { type: "json" };
+import { createSqliteOutboxStore } from "../src/outbox/store.ts";
 import { spawnConnector } from "./support/daemon.ts";
 
 async function run(args: string[], env: Record<string, string> = {}) {
@@ -132,6 +133,23 @@ instances:
     const { code, output } = await run(["serve", "--dry-run", "--config", "config.example.yaml", "--port", "0", "--data-dir", join(dir, "not-a-db")]);
     expect(code).toBe(1);
     expect(output).toContain("outbox.dry-run.db");
+  });
+
+  test("serve exits 1 naming a damaged outbox file and what to do (SQLite's quick_check at open)", async () => {
+    const dataDir = join(dir, "damaged");
+    const path = join(dataDir, "outbox.dry-run.db");
+    const store = createSqliteOutboxStore({ path });
+    for (let n = 0; n < 200; n++) {
+      store.submit("apps-dev", `c${n}`, (known) => ({ jobs: [{ kind: "subscriber", instance: "apps-dev", target: "subscriber:s", orderingKey: `k${n}`, payload: { url: "http://s.local", body: { pad: "x".repeat(500) } as never } }], known }), 1);
+    }
+    store.close();
+    const fd = openSync(path, "r+");
+    writeSync(fd, Buffer.alloc(4096, 0x5a), 0, 4096, 4096 * 3); // one page of garbage in the middle
+    closeSync(fd);
+    const { code, output } = await run(["serve", "--dry-run", "--config", "config.example.yaml", "--port", "0", "--data-dir", dataDir]);
+    expect(code).toBe(1);
+    expect(output).toContain(`outbox ${path} is not a valid database`);
+    expect(output).toContain("move the file aside");
   });
 
   test("serve with a bad config logs every error as JSON and exits 2", async () => {

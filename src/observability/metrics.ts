@@ -9,6 +9,8 @@ import { OUTBOUND_CLASSES } from "./outbound.ts";
 import { VERSION } from "../version.ts";
 
 export interface OutboxGauges {
+  /** Free bytes on the outbox's volume, when known. */
+  freeBytes?(): number | undefined;
   depth(): number;
   oldestPendingAt(): number | undefined;
   /** Targets waiting out a rate limit now, with their pending jobs. */
@@ -52,6 +54,16 @@ export function createMetrics(): Metrics {
     collect() {
       const oldest = outbox?.oldestPendingAt();
       this.set(oldest === undefined ? 0 : Math.max(0, (Date.now() - oldest) / 1000));
+    },
+  });
+  new Gauge({
+    name: "gitops_connector_outbox_volume_free_bytes",
+    help: "Free bytes on the outbox's volume (absent for an in-memory outbox)",
+    registers: [registry],
+    collect() {
+      this.reset();
+      const free = outbox?.freeBytes?.();
+      if (free !== undefined) this.set(free);
     },
   });
   // One series per target while it waits out a rate limit; a target whose wait is over drops out.

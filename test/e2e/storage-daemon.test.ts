@@ -56,6 +56,8 @@ describe("a full volume", () => {
 
   test("webhooks get 503 + Retry-After and /readyz 503 while writes fail; after freeing space every acknowledged job is delivered", async () => {
     const daemon = await traffic.daemonWith(traffic.writeConfig({ subscribers: false }).replace("ciCdOrchestratorType: GITHUB", "ciCdOrchestratorType: NONE"), { dataDir: mount.dir });
+    // 16 MiB is less than the write-ahead log and the file need to grow: start-up says so.
+    expect(daemon.lines.some((line) => line.includes("the outbox's volume has") && line.includes("Sizing the outbox volume"))).toBe(true);
     traffic.api.hang(isStatusPost); // accepted jobs stay pending while the disk fills
     const acknowledged: string[] = [];
     for (let n = 0; n < 3; n++) {
@@ -96,5 +98,6 @@ describe("a full volume", () => {
     expect((await post(daemon, resend(sha(999), "Reconciliation finished in 1s, next run in 1m0s", "apps-after"))).status).toBe(202);
     const metrics = await (await fetch(`${daemon.url}/metrics`)).text();
     expect(metrics).toMatch(/^gitops_connector_storage_errors_total\{operation="intake"\} [1-9]/m);
+    expect(metrics).toMatch(/^gitops_connector_outbox_volume_free_bytes \d+/m);
   }, 60_000);
 });
