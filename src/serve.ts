@@ -22,7 +22,8 @@ import { translate } from "./operators/index.ts";
 import { createOutboxIntake } from "./outbox/intake.ts";
 import { createScheduler, type PeriodicTask } from "./outbox/scheduler.ts";
 import { createStorageHealth, isStorageError } from "./outbox/storage-health.ts";
-import { createSqliteOutboxStore } from "./outbox/store.ts";
+import { acquireOutboxLock, thisHolder } from "./outbox/lock.ts";
+import { createSqliteOutboxStore, readLockHolder } from "./outbox/store.ts";
 import { dryRunOutboxPath, resolveOutboxPath } from "./outbox/paths.ts";
 import { createOutboxWorker } from "./outbox/worker.ts";
 import { createApp } from "./server/app.ts";
@@ -124,7 +125,16 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
   const liveOutboxPath = resolveOutboxPath({ configuredPath: config.outbox.path, dataDir: options.dataDir });
   // A dry run keeps its own file, so nothing it "delivers" makes a later live run skip a commit.
   const outboxPath = options.dryRun ? dryRunOutboxPath(liveOutboxPath) : liveOutboxPath;
-  const store = createSqliteOutboxStore({ path: outboxPath, synchronous: config.outbox.synchronous });
+  // One daemon per outbox: taken before the file is opened (so no second daemon migrates or delivers from it).
+  const lock = outboxPath === ":memory:" ? undefined : acquireOutboxLock(outboxPath, () => readLockHolder(outboxPath));
+  let store: ReturnType<typeof createSqliteOutboxStore>;
+  try {
+    store = createSqliteOutboxStore({ path: outboxPath, synchronous: config.outbox.synchronous });
+    store.recordHolder(thisHolder(Date.now()));
+  } catch (error) {
+    lock?.release();
+    throw error;
+  }
   store.releaseClaims(); // a file last written by a version that kept claims in it
   warnWhenTight(outboxPath, logger);
   const leftPending = store.pendingDepth();
@@ -244,9 +254,11 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
 
   const port = options.port ?? config.server.port;
   try {
-    app.listen({ hostname: config.server.host, port });
+    // Elysia asks Bun for SO_REUSEPORT by default, with which a second daemon would share the port unnoticed.
+    app.listen({ hostname: config.server.host, port, reusePort: false });
   } catch (error) {
     store.close();
+    lock?.release();
     throw error;
   }
   const url = `http://${config.server.host}:${app.server?.port ?? port}`;
@@ -317,6 +329,7 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
         store.releaseClaims();
         const pending = store.pendingDepth();
         store.close();
+        lock?.release();
         logger.info({ component: "daemon", ...result, pending }, "stopped; pending jobs stay in the outbox");
       })();
       return stopping;

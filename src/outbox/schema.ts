@@ -82,6 +82,13 @@ const MIGRATIONS: readonly string[] = [
     id INTEGER PRIMARY KEY CHECK (id = 1),
     at INTEGER NOT NULL
   );
+  -- The daemon holding the outbox's lock (src/outbox/lock.ts), so a second one can name it.
+  CREATE TABLE lock_holder (
+    id    INTEGER PRIMARY KEY CHECK (id = 1),
+    pid   INTEGER NOT NULL,
+    host  TEXT    NOT NULL,
+    since INTEGER NOT NULL
+  );
   `,
 ];
 

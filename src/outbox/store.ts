@@ -105,6 +105,21 @@ function open(path: string, synchronous: "normal" | "full", now: number): Databa
   }
 }
 
+/** Who holds the outbox's lock, as recorded in the file; undefined when it cannot be read. */
+export function readLockHolder(path: string): { pid: number; host: string; since: number } | undefined {
+  if (path === ":memory:") return undefined;
+  let db: Database | undefined;
+  try {
+    db = new Database(path, { readonly: true });
+    db.run(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    return db.query<{ pid: number; host: string; since: number }, []>("SELECT pid, host, since FROM lock_holder WHERE id = 1").get() ?? undefined;
+  } catch {
+    return undefined;
+  } finally {
+    db?.close();
+  }
+}
+
 /** The outbox file fails SQLite's integrity check; its message says what to do. */
 export class OutboxCorruptError extends Error {
   override readonly name = "OutboxCorruptError";
@@ -150,6 +165,9 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
       'ON CONFLICT (instance, reconciler) DO UPDATE SET "commit" = excluded."commit", finished_at = excluded.finished_at',
   );
   const pruneHeads = db.query<unknown, [number]>("DELETE FROM reconciler_heads WHERE finished_at < ?");
+  const writeHolder = db.query<unknown, [number, string, number]>(
+    "INSERT INTO lock_holder (id, pid, host, since) VALUES (1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET pid = excluded.pid, host = excluded.host, since = excluded.since",
+  );
   const writeProbe = db.query<unknown, [number]>("INSERT INTO storage_probe (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at");
   /** Jobs claimed by this process and not yet settled: id → ordering key. */
   const claims = new Map<number, string>();
@@ -333,6 +351,9 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
       upsertBlock.run(target, until);
     },
     rateLimitedTargets: (now) => selectRateLimited.all(now),
+    recordHolder(holder) {
+      writeHolder.run(holder.pid, holder.host, holder.since);
+    },
     probeWrite(now) {
       writeProbe.run(now);
     },

@@ -98,6 +98,8 @@ export interface OutboxStore {
   blockTarget(target: string, until: number): void;
   /** Targets waiting out a rate limit at `now`: until when, and how many pending jobs wait with them. */
   rateLimitedTargets(now: number): RateLimitedTarget[];
+  /** Notes which daemon holds the outbox's lock (src/outbox/lock.ts). */
+  recordHolder(holder: { readonly pid: number; readonly host: string; readonly since: number }): void;
   /** One small write transaction; throws when storage does not take writes (a full disk, a read-only volume). */
   probeWrite(now: number): void;
   /** Forgets one claim of this process without recording anything: the job is claimable again. */

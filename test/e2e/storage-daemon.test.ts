@@ -9,8 +9,9 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, openSync, rmSync, writeSync, closeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { spawnConnector } from "../support/daemon.ts";
 import { isStatusPost } from "../support/fake-api.ts";
-import { post, resend, useTraffic } from "../support/traffic.ts";
+import { COMMIT, PAT, post, resend, useTraffic, workerLine } from "../support/traffic.ts";
 
 const traffic = useTraffic();
 
@@ -100,4 +101,41 @@ describe("a full volume", () => {
     expect(metrics).toMatch(/^gitops_connector_storage_errors_total\{operation="intake"\} [1-9]/m);
     expect(metrics).toMatch(/^gitops_connector_outbox_volume_free_bytes \d+/m);
   }, 60_000);
+});
+
+describe("one daemon per outbox", () => {
+  test("a second serve on the same data dir exits 1 naming the first one's PID; the first keeps serving; each dispatch once", async () => {
+    const configPath = traffic.writeConfig({ subscribers: false });
+    const first = await traffic.daemonWith(configPath);
+    const second = spawnConnector(["serve", "--port", "0", "--config", configPath, "--data-dir", first.dataDir], { PAT });
+    expect(await second.exited).toBe(1);
+    const refusal = second.lines.join("\n");
+    expect(refusal).toContain(`pid ${first.proc.pid} on host`);
+    expect(refusal).toContain("one daemon per outbox");
+
+    expect((await post(first, resend(COMMIT, "Reconciliation finished in 1s, next run in 1m0s"))).status).toBe(202);
+    await traffic.api.waitFor((request) => request.path.endsWith("/dispatches"), 10_000);
+    await first.waitForLine(workerLine("orchestrator", "delivered"));
+    expect(traffic.api.requests((request) => request.path.endsWith("/dispatches"))).toHaveLength(1);
+  });
+
+  test("a second daemon on another data dir but the same port does not share it", async () => {
+    const configPath = traffic.writeConfig({ subscribers: false });
+    const first = await traffic.daemonWith(configPath);
+    const port = new URL(first.url).port;
+    const second = spawnConnector(["serve", "--port", port, "--config", configPath, "--data-dir", mkdtempSync(join(tmpdir(), "gitops-connector-other-"))], { PAT });
+    expect(await second.exited).toBe(1);
+    expect(second.lines.join("\n")).toContain(`port ${port} in use`);
+    expect((await fetch(`${first.url}/healthz`)).status).toBe(200);
+  });
+
+  test("after the holder is killed with SIGKILL, a new daemon takes the outbox at once (the lock is never stale)", async () => {
+    const configPath = traffic.writeConfig({ subscribers: false });
+    const first = await traffic.daemonWith(configPath);
+    first.proc.kill("SIGKILL");
+    await first.exited;
+    traffic.forget(first);
+    const next = await traffic.daemonWith(configPath, { dataDir: first.dataDir });
+    expect((await fetch(`${next.url}/readyz`)).status).toBe(200);
+  });
 });
