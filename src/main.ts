@@ -133,6 +133,15 @@ function serve(args: string[]): number | undefined {
       logger,
       logLevelFromCli: levelFlag !== undefined,
       redactor,
+      onFatal() {
+        const stopping = daemon ? daemon.stop("fatal") : Promise.resolve();
+        // Bounded: whatever the stop waits for, the process goes.
+        const deadline = setTimeout(() => process.exit(EXIT_RUNTIME), result.config.server.shutdownGraceMs + 2_000);
+        void stopping.finally(() => {
+          clearTimeout(deadline);
+          process.exit(EXIT_RUNTIME);
+        });
+      },
     });
   } catch (error) {
     logger.fatal({ component: "daemon", err: error }, `could not start: ${(error as Error).message}`);

@@ -10,7 +10,7 @@ import { createConfigReloader } from "./config/reload.ts";
 import { requireTokens, type Config, type LoadResult } from "./config/load.ts";
 import type { Delivery } from "./delivery.ts";
 import { createDryRunDelivery } from "./dry-run.ts";
-import type { Intake } from "./intake.ts";
+import { IntakeUnavailableError, type Intake } from "./intake.ts";
 import { createNetworkDelivery } from "./network-delivery.ts";
 import { createAbandonedPrSweep } from "./orchestrators/abandoned-sweep.ts";
 import { createProviders } from "./providers.ts";
@@ -22,6 +22,7 @@ import { translate } from "./operators/index.ts";
 import { createOutboxIntake } from "./outbox/intake.ts";
 import { createScheduler, type PeriodicTask } from "./outbox/scheduler.ts";
 import { createStorageHealth, isStorageError } from "./outbox/storage-health.ts";
+import { watchFileIdentity } from "./outbox/file-identity.ts";
 import { acquireOutboxLock, thisHolder } from "./outbox/lock.ts";
 import { createSqliteOutboxStore, readLockHolder } from "./outbox/store.ts";
 import { dryRunOutboxPath, resolveOutboxPath } from "./outbox/paths.ts";
@@ -50,6 +51,11 @@ export interface ServeOptions {
   redactor: SecretRedactor;
   /** Replaces the network delivery (tests); never used by the CLI. */
   delivery?: Delivery;
+  /**
+   * The daemon cannot go on (its outbox file was deleted or replaced): the caller stops it and exits non-zero,
+   * so the supervisor starts a fresh one.
+   */
+  onFatal?: (reason: string) => void;
 }
 
 export interface RunningDaemon {
@@ -188,13 +194,29 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
   });
   wakeWorker = () => worker.wake();
   const outboxIntake = createOutboxIntake({ store, maxDepth: () => config.outbox.maxDepth, onEnqueued: () => worker.wake(), health: storage });
+  // A file deleted or replaced under the daemon is fatal: checked before each webhook is stored and every 2 s.
+  const identity = watchFileIdentity(outboxPath);
+  let fatal: string | undefined;
+  const checkIdentity = () => {
+    const changed = fatal ?? identity.changed();
+    if (changed && !fatal) {
+      fatal = `outbox ${changed} while the daemon ran: nothing more can be stored in it; exiting so the supervisor starts afresh`;
+      logger.fatal({ component: "outbox", outbox: outboxPath }, fatal);
+      options.onFatal?.(fatal);
+    }
+    return fatal;
+  };
+  const identityTimer = setInterval(checkIdentity, 2_000);
+  identityTimer.unref?.();
   const intake: Intake = {
     submit(instance, observation) {
+      const gone = checkIdentity();
+      if (gone) throw new IntakeUnavailableError(gone, 30);
       const jobs = outboxIntake.submit(instance, observation);
       for (const job of jobs) metrics.jobsPlanned.inc({ kind: job.kind, target: job.target });
       return jobs;
     },
-    readiness: () => outboxIntake.readiness(),
+    readiness: () => (fatal ? { ready: false, reason: fatal } : outboxIntake.readiness()),
   };
   const tasks: PeriodicTask[] = [
     {
@@ -319,6 +341,7 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
     stop(reason) {
       stopping ??= (async () => {
         draining = true;
+        clearInterval(identityTimer);
         stopController.abort();
         logger.info({ component: "daemon", reason, inFlight: worker.inFlight() }, "stopping: webhooks now get 503; finishing deliveries in flight");
         reloader.stop();

@@ -6,7 +6,7 @@
  * reason printed.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, openSync, rmSync, writeSync, closeSync } from "node:fs";
+import { closeSync, copyFileSync, mkdtempSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnConnector } from "../support/daemon.ts";
@@ -137,5 +137,30 @@ describe("one daemon per outbox", () => {
     traffic.forget(first);
     const next = await traffic.daemonWith(configPath, { dataDir: first.dataDir });
     expect((await fetch(`${next.url}/readyz`)).status).toBe(200);
+  });
+});
+
+describe("the outbox file deleted or replaced under the daemon", () => {
+  test("deleted while running: webhooks are no longer acknowledged, and the daemon exits non-zero within seconds, saying why", async () => {
+    const daemon = await traffic.daemonWith(traffic.writeConfig({ subscribers: false }));
+    rmSync(join(daemon.dataDir, "outbox.db"));
+    const answer = await post(daemon, resend(COMMIT, "Reconciliation finished in 1s, next run in 1m0s"));
+    expect(answer.status).toBe(503);
+    expect(String(answer.body.error)).toContain("was deleted");
+    const started = performance.now();
+    expect(await daemon.exited).toBe(1);
+    expect(performance.now() - started).toBeLessThan(5_000);
+    traffic.forget(daemon);
+    expect(daemon.lines.some((line) => line.includes('"level":"fatal"') && line.includes("outbox.db was deleted while the daemon ran"))).toBe(true);
+  });
+
+  test("replaced by another file: noticed by the periodic check without any webhook", async () => {
+    const daemon = await traffic.daemonWith(traffic.writeConfig({ subscribers: false }));
+    const path = join(daemon.dataDir, "outbox.db");
+    renameSync(path, `${path}.old`);
+    copyFileSync(`${path}.old`, path);
+    expect(await daemon.exited).toBe(1);
+    traffic.forget(daemon);
+    expect(daemon.lines.some((line) => line.includes("was replaced by another file"))).toBe(true);
   });
 });
