@@ -92,6 +92,8 @@ export interface TranslationOptions {
    * second segment.
    */
   readonly environment?: string;
+  /** At most this many part statuses per event, then one "… and N more" (default 50). */
+  readonly maxParts?: number;
 }
 
 // ---------------------------------------------------------------------------------------------------------

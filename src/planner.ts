@@ -198,7 +198,9 @@ function toSubscriberJobs(subject: JobSubject, instance: PlanningInstance, statu
     kind: "subscriber" as const,
     instance: instance.name,
     target: subscriberTargetOf(name),
-    orderingKey: `${instance.name}|${subject.commit}|subscriber:${name}`,
+    // In order per subscriber and context, which is all a subscriber can tell apart; one key per commit would
+    // queue a commit's thousand reconcilers one behind the other (and make each claim walk the queue).
+    orderingKey: `${instance.name}|${subject.commit}|subscriber:${name}|${status.context}`,
     payload: { url, body },
   }));
 }

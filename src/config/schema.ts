@@ -145,6 +145,7 @@ export const InstanceConfig = v.pipe(
         ),
       ),
       statusContext: v.optional(choice(["default", "legacy"]), "default"),
+      maxPartStatuses: v.optional(integer(0, 1000), 50),
       dispatchOnFailure: v.optional(flag(), false),
       commitMessagePattern: CommitMessagePattern,
       completionReconcilers: v.optional(

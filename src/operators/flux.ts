@@ -146,6 +146,22 @@ function partStatuses(event: FluxEvent): { path: string; name: string; state: st
   return [];
 }
 
+/** Part statuses per event unless the instance says otherwise (`maxPartStatuses`). */
+export const DEFAULT_MAX_PARTS = 50;
+
+type Part = ReturnType<typeof partStatuses>[number];
+
+/**
+ * At most `max` part statuses, then one that says how many more there were: a Kustomization with thousands of
+ * resource types must not plan thousands of jobs (and statuses nobody reads) from one event.
+ */
+function capParts(parts: Part[], max: number): Part[] {
+  if (parts.length <= max) return parts;
+  const more = parts.length - max;
+  const state = parts.slice(max).some((part) => part.state === "HealthCheckFailed") ? "HealthCheckFailed" : "NotApplicable";
+  return [...parts.slice(0, max), { path: "more", name: "more", state, description: `… and ${more.toLocaleString("en-US")} more` }];
+}
+
 /** Translates one Flux event; never throws, whatever the payload. */
 export function translateFlux(payload: unknown, options: TranslationOptions): Translation {
   const parsed = parsePayload("Flux event", FluxEvent, payload);
@@ -179,7 +195,7 @@ export function translateFlux(payload: unknown, options: TranslationOptions): Tr
     // The message (its duration changes every interval) is shown, the reason decides whether anything changed.
     summary: event.reason,
   };
-  const parts: CommitStatus[] = partStatuses(event).map(({ path, ...status }) => ({
+  const parts: CommitStatus[] = capParts(partStatuses(event), options.maxParts ?? DEFAULT_MAX_PARTS).map(({ path, ...status }) => ({
     ...status,
     context: legacy ? status.name : `${base}/${path}`,
     part: true,

@@ -23,6 +23,8 @@ export type ServedInstance = PlanningInstance &
     readonly gitOpsOperatorType: OperatorType;
     /** The instance's own webhook keys, replacing the global ones for requests routed to it. */
     readonly auth?: WebhookAuth;
+    /** Part statuses per event before one "… and N more" (TranslationOptions.maxParts). */
+    readonly maxPartStatuses?: number;
   };
 
 /** The parts of the current config the webhook reads; fetched per request so a reload applies at once. */
@@ -142,6 +144,7 @@ export function createWebhookHandler(deps: WebhookDeps) {
         statusContext: instance.statusContext,
         instanceName: instance.name,
         ...(instance.environment ? { environment: instance.environment } : {}),
+        ...(instance.maxPartStatuses !== undefined ? { maxParts: instance.maxPartStatuses } : {}),
       });
       if (translation.kind === "invalid") {
         return reject("invalid", 400, `not a valid ${operator} payload for instance ${instance.name}: ${translation.error}`);

@@ -108,3 +108,34 @@ describe("strings storage cannot keep as they are", () => {
     expect(daemon.lines.length).toBeLessThan(answered * 40);
   }, 60_000);
 });
+
+describe("fan-out from one webhook", () => {
+  test("a Progressing event listing 20,000 resource types plans a bounded number of jobs; /healthz stays fast and memory stays under the Deployment's limit", async () => {
+    const daemon = await traffic.daemonWith(traffic.writeConfig()); // one subscriber: every status is two jobs
+    const event = JSON.parse(readFileSync(join(FIXTURES, "flux", "kustomization-progressing.json"), "utf8"));
+    const message = Array.from({ length: 20_000 }, (_, n) => `Kind${n}.example.com/apps/web-${n} configured`).join("\n");
+
+    // /healthz answered all the while, as a liveness probe would ask.
+    let slowest = 0;
+    let probing = true;
+    const probes = (async () => {
+      while (probing) {
+        const started = performance.now();
+        expect((await fetch(`${daemon.url}/healthz`)).status).toBe(200);
+        slowest = Math.max(slowest, performance.now() - started);
+        await Bun.sleep(20); // the probe's period
+      }
+    })();
+    const answer = await post(daemon, { ...event, message });
+    expect(answer.status).toBe(202);
+    // The main status, 50 parts and one "… and 19,950 more", each with its subscriber post.
+    expect(answer.body.jobs).toBe((1 + 50 + 1) * 2);
+    const statuses = await traffic.api.waitForCount(52, isStatusPost, 20_000);
+    probing = false;
+    await probes;
+    expect(statuses.map((request) => (request.body as { description: string }).description)).toContain("… and 19,950 more");
+    expect(slowest).toBeLessThan(100);
+    const peakKiB = Number(/^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${daemon.proc.pid}/status`, "utf8"))?.[1]);
+    expect(peakKiB / 1024).toBeLessThan(160); // deploy/kubernetes/base: limits.memory 160Mi
+  }, 30_000);
+});

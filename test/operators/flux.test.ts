@@ -298,6 +298,30 @@ describe("translateFlux with an environment (two clusters on one repository)", (
   });
 });
 
+describe("translateFlux bounds the part statuses of one event", () => {
+  const progressing = (lines: number, maxParts?: number) => {
+    const message = Array.from({ length: lines }, (_, n) => `Kind${n}/apps/web-${n} configured`).join("\n");
+    const translation = translateFlux(
+      { involvedObject: { kind: "Kustomization", namespace: "flux-system", name: "apps-dev" }, severity: "info", reason: "Progressing", message, metadata: { revision: `main@sha1:${SHA[0]}` } },
+      { ...OPTIONS, ...(maxParts !== undefined ? { maxParts } : {}) },
+    );
+    if (translation.kind !== "observation") throw new Error("expected an observation");
+    return translation.observation.statuses;
+  };
+
+  test("20,000 resource types: the main status, 50 parts and one that counts the rest", () => {
+    const statuses = progressing(20_000);
+    expect(statuses).toHaveLength(52);
+    expect(statuses.at(-1)).toEqual({ context: `${APPS}/more`, name: "more", state: NA, description: "… and 19,950 more", part: true });
+  });
+
+  test("the bound is the instance's maxPartStatuses; at or under it nothing is summarised", () => {
+    expect(progressing(5, 3).map((status) => status.context)).toEqual([APPS, `${APPS}/kind0`, `${APPS}/kind1`, `${APPS}/kind2`, `${APPS}/more`]);
+    expect(progressing(3, 3)).toHaveLength(4);
+    expect(progressing(3, 0).map((status) => status.description)).toEqual(["Reconciliation underway.", "… and 3 more"]);
+  });
+});
+
 describe("translateFlux invalid payloads", () => {
   const event = {
     involvedObject: { kind: "Kustomization", namespace: "flux-system", name: "apps-dev" },
