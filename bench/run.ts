@@ -1,6 +1,6 @@
 /**
  * `bun run bench [--quick] [--only <section>[,<section>]]`: every benchmark section in turn (outbox enqueue, end
- * to end latency, webhook throughput, slow API, lifecycle, API calls), each table printed as its section ends,
+ * to end latency, webhook throughput, slow API, lifecycle, API calls, fan-out), each table printed as its section ends,
  * then one row per target of the issue with the figure measured against it. The daemon sections all run the
  * compiled binary, built once up front. Exits 0 whatever the figures are (STYLE rule 13); only a crash makes it
  * fail. Loopback only; about 6 minutes in full on 2 cores, about 3 with --quick.
@@ -9,6 +9,7 @@ import { availableParallelism, cpus, freemem, loadavg, release, tmpdir, totalmem
 import { parseArgs } from "node:util";
 import { apiCallsSection } from "./api-calls.ts";
 import { e2eLatencySection } from "./e2e-latency.ts";
+import { fanOutSection } from "./fan-out.ts";
 import { benchBinary } from "./harness.ts";
 import { lifecycleSection } from "./lifecycle.ts";
 import { outboxEnqueueSection } from "./outbox-enqueue.ts";
@@ -18,7 +19,7 @@ import { formatTargets } from "./targets.ts";
 import { webhookThroughputSection } from "./webhook-throughput.ts";
 import { wrkVersion } from "./wrk.ts";
 
-const SECTIONS = [outboxEnqueueSection, e2eLatencySection, webhookThroughputSection, slowApiSection, lifecycleSection, apiCallsSection] as const;
+const SECTIONS = [outboxEnqueueSection, e2eLatencySection, webhookThroughputSection, slowApiSection, lifecycleSection, apiCallsSection, fanOutSection] as const;
 const IDS: readonly string[] = SECTIONS.map((section) => section.id);
 const USAGE = `usage: bun run bench [--quick] [--only <section>[,<section>]]   sections: ${IDS.join(", ")}`;
 
@@ -73,6 +74,7 @@ const throughput = await run(webhookThroughputSection);
 const slowApi = await run(slowApiSection);
 const lifecycle = await run(lifecycleSection);
 const apiCalls = await run(apiCallsSection);
+await run(fanOutSection);
 
 console.log(`\n## targets\n\n${formatTargets({ e2e, throughput, slowApi, lifecycle, apiCalls })}`);
 console.log(`\nload average (1, 5, 15 min) at end: ${load()}`);
