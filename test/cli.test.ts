@@ -50,14 +50,14 @@ describe("gitops-connector CLI", () => {
   });
 
   test("check-config exits 0 on config.example.yaml with its tokens set, one line per instance", async () => {
-    const { code, output } = await run(["check-config", "--config", "config.example.yaml"], { GITHUB_TOKEN: "ghp_x", AZDO_PAT: "azdo_x" });
+    const { code, output } = await run(["check-config", "--config", "config.example.yaml"], { GITHUB_TOKEN: "ghp_placeholder", AZDO_PAT: "azdo_placeholder" });
     expect(code).toBe(0);
     expect(output).toContain("config ok");
     expect(output).toContain("apps-dev");
   });
 
   test("a live instance without its token is a config error naming the path; --dry-run only warns", async () => {
-    const live = await run(["check-config", "--config", "config.example.yaml"], { AZDO_PAT: "azdo_x" });
+    const live = await run(["check-config", "--config", "config.example.yaml"], { AZDO_PAT: "azdo_placeholder" });
     expect(live.code).toBe(2);
     expect(live.output).toContain("instances[0].pat: empty; statuses to github.com/contoso/gitops-manifests need it");
     expect(live.output).toContain("instances[0].orchestratorPat: not set and pat is empty; dispatches to github.com/contoso/app-src need one of them");
@@ -68,7 +68,7 @@ describe("gitops-connector CLI", () => {
     expect(dry.output).toContain("warning: instances[1].pat: empty; statuses to dev.azure.com/contoso/payments/_git/payments-manifests need it");
     expect(dry.output).toContain("config ok for --dry-run");
 
-    const serve = await run(["serve", "--config", "config.example.yaml", "--port", "0", "--data-dir", join(dir, "no-token")], { AZDO_PAT: "azdo_x" });
+    const serve = await run(["serve", "--config", "config.example.yaml", "--port", "0", "--data-dir", join(dir, "no-token")], { AZDO_PAT: "azdo_placeholder" });
     expect(serve.code).toBe(2);
     expect(serve.output).toContain("instances[0].pat: empty; statuses to github.com/contoso/gitops-manifests need it");
     expect(serve.output).toContain("not starting");

@@ -28,9 +28,29 @@ export function optionalText(what: string) {
   return v.optional(v.pipe(v.nullable(v.string(message)), v.transform(blankToUndefined)));
 }
 
-/** A token: optional like `optionalText`, and its messages never contain the value. */
+/**
+ * The shortest token accepted. Every token is redacted wherever it appears in the output, so a one-character one
+ * would turn every `x` of every log line into `[REDACTED]`; real tokens (GitHub 40, Azure DevOps 52 characters)
+ * and any HMAC key worth the name are far longer.
+ */
+export const MIN_SECRET_LENGTH = 8;
+
+function longEnough<T extends string | undefined>() {
+  return v.rawCheck<T>(({ dataset, addIssue }) => {
+    if (!dataset.typed) return;
+    const value = dataset.value;
+    if (value === undefined || value === "" || value.length >= MIN_SECRET_LENGTH) return;
+    addIssue({
+      message:
+        `is ${value.length} characters; a token that short would be redacted everywhere it appears in the logs: ` +
+        `use a real one (at least ${MIN_SECRET_LENGTH} characters)`,
+    });
+  });
+}
+
+/** A token: optional like `optionalText`, at least MIN_SECRET_LENGTH long, and its messages never contain the value. */
 export function secretText() {
-  return optionalText("a token given as quoted text");
+  return v.pipe(optionalText("a token given as quoted text"), longEnough<string | undefined>());
 }
 
 /** A list of tokens; empty entries are dropped later, so `- ${OLD_KEY:-}` can stand for "none". */
@@ -40,6 +60,7 @@ export function secretList() {
       v.pipe(
         v.nullable(v.string((issue) => `must be a token given as quoted text (got ${describeType(issue.input)})`)),
         v.transform((value) => value ?? ""),
+        longEnough<string>(),
       ),
       (issue) => `must be a list of tokens (got ${describeType(issue.input)})`,
     ),

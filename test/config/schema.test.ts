@@ -74,8 +74,8 @@ describe("defaults", () => {
     const [instance] = valid({ instances: [{ ...azdo, pat: "azdo-token" }] }).instances;
     expect(instance?.orchestratorPat).toBe("azdo-token");
     expect(instance?.azdoPrRepoName).toBe("payments-manifests");
-    const [explicit] = valid({ instances: [{ ...azdo, pat: "a", orchestratorPat: "b", azdoPrRepoName: "hld" }] }).instances;
-    expect(explicit?.orchestratorPat).toBe("b");
+    const [explicit] = valid({ instances: [{ ...azdo, pat: "token-aaaa", orchestratorPat: "token-bbbb", azdoPrRepoName: "hld" }] }).instances;
+    expect(explicit?.orchestratorPat).toBe("token-bbbb");
     expect(explicit?.azdoPrRepoName).toBe("hld");
   });
 
@@ -102,11 +102,11 @@ describe("defaults", () => {
 describe("auth", () => {
   test("single keys and lists merge; empty values and duplicates are dropped", () => {
     const config = valid({
-      auth: { hmacKey: "k1", hmacKeys: ["k2", "", "k1"], bearerToken: "", bearerTokens: ["t1"] },
+      auth: { hmacKey: "hmac-key-1", hmacKeys: ["hmac-key-2", "", "hmac-key-1"], bearerToken: "", bearerTokens: ["bearer-token-1"] },
       instances: [github],
     });
-    expect(config.hmacKeys).toEqual(["k1", "k2"]);
-    expect(config.bearerTokens).toEqual(["t1"]);
+    expect(config.hmacKeys).toEqual(["hmac-key-1", "hmac-key-2"]);
+    expect(config.bearerTokens).toEqual(["bearer-token-1"]);
   });
 });
 
@@ -124,8 +124,8 @@ describe("environment", () => {
 
 describe("an instance's own webhook keys", () => {
   test("merge like the global ones, and are absent unless given", () => {
-    const config = valid({ auth: { hmacKey: "global" }, instances: [{ ...github, auth: { hmacKey: "a1", hmacKeys: ["a2"], bearerTokens: ["t"] } }, { ...azdo, name: "other" }] });
-    expect(config.instances[0]?.auth).toEqual({ hmacKeys: ["a1", "a2"], bearerTokens: ["t"] });
+    const config = valid({ auth: { hmacKey: "global-key" }, instances: [{ ...github, auth: { hmacKey: "instance-1", hmacKeys: ["instance-2"], bearerTokens: ["instance-bearer"] } }, { ...azdo, name: "other" }] });
+    expect(config.instances[0]?.auth).toEqual({ hmacKeys: ["instance-1", "instance-2"], bearerTokens: ["instance-bearer"] });
     expect(config.instances[1]?.auth).toBeUndefined();
   });
 
@@ -137,6 +137,13 @@ describe("an instance's own webhook keys", () => {
       "instances[0].auth: is empty; give it hmacKey(s) or bearerToken(s), or remove it to use the global auth",
     ]);
     expect(errorsOf({ instances: [{ ...github, auth: { hmacKy: "x" } }] })).toEqual(["instances[0].auth.hmacKy: unknown key; did you mean hmacKey?"]);
+  });
+
+  test("a token shorter than 8 characters is an error that shows its length, never its value", () => {
+    expect(errorsOf({ auth: { bearerTokens: ["x"] }, instances: [{ ...github, pat: "abc" }] })).toEqual([
+      "auth.bearerTokens[0]: is 1 characters; a token that short would be redacted everywhere it appears in the logs: use a real one (at least 8 characters)",
+      "instances[0].pat: is 3 characters; a token that short would be redacted everywhere it appears in the logs: use a real one (at least 8 characters)",
+    ]);
   });
 });
 
@@ -192,7 +199,7 @@ describe("cross-field rules", () => {
   });
 
   test("GitHub manifests driving Azure Pipelines (separate tokens) is valid", () => {
-    valid({ instances: [{ ...github, ciCdOrchestratorType: "AZDO", azdoOrgUrl: azdo.azdoOrgUrl, pat: "gh", orchestratorPat: "az" }] });
+    valid({ instances: [{ ...github, ciCdOrchestratorType: "AZDO", azdoOrgUrl: azdo.azdoOrgUrl, pat: "ghp_github-token", orchestratorPat: "azdo-pipelines-token" }] });
   });
 
   test("duplicate names are reported on the repeat, naming the first", () => {

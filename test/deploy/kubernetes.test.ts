@@ -311,7 +311,7 @@ describe.skipIf(!kubectl)("deploy/kubernetes/overlays/flux-sidecar", () => {
     // The config passes check-config with the Secret's keys and the variables the patch sets itself.
     const env = {
       ...secretKeys(join(BASE, "secret.example.yaml")),
-      ...Object.fromEntries((connector.env ?? []).map((variable) => [variable.name, "dummy"])),
+      ...Object.fromEntries((connector.env ?? []).map((variable) => [variable.name, "dummy-value"])),
     };
     const result = await checkConfig(config, env);
     expect(result.output).toContain("config ok");

@@ -111,7 +111,7 @@ describe("outbox stats", () => {
         "",
       ].join("\n"),
     );
-    const withToken = await run(["stats", "--config", config, "--data-dir", dataDir, "--json"], { GITHUB_TOKEN: "ghp_x" });
+    const withToken = await run(["stats", "--config", config, "--data-dir", dataDir, "--json"], { GITHUB_TOKEN: "ghp_placeholder" });
     expect(withToken.code).toBe(0);
     expect(JSON.parse(withToken.output).path).toBe(join(dataDir, "queue", "custom.db"));
     // The operator's shell often lacks the daemon's token variables: outbox.path is still read, with a warning.
