@@ -6,9 +6,10 @@ import type { Delivery } from "./delivery.ts";
 import { describeCommitsBetween, toStatusRequest, type GitProviderFields } from "./git/registry.ts";
 import type { Job } from "./model.ts";
 import type { Logger } from "./observability/logger.ts";
+import { subscriberUrlOf } from "./subscribers.ts";
 import { describeOrchestratorCall, type OrchestratorFields } from "./orchestrators/registry.ts";
 
-export type DryRunInstance = GitProviderFields & OrchestratorFields & { readonly name: string };
+export type DryRunInstance = GitProviderFields & OrchestratorFields & { readonly name: string; readonly subscribers?: Readonly<Record<string, string>> };
 
 /** What the job would do on the wire. */
 export function describeJob(job: Job, instance: DryRunInstance | undefined): Record<string, unknown> {
@@ -17,7 +18,7 @@ export function describeJob(job: Job, instance: DryRunInstance | undefined): Rec
     case "status":
       return { request: toStatusRequest(instance, job.payload) };
     case "subscriber":
-      return { request: { method: "POST", url: job.payload.url, body: job.payload.body } };
+      return { request: { method: "POST", url: subscriberUrlOf(job.payload, instance.subscribers ?? {}) ?? `<subscriber ${job.payload.subscriber} no longer configured>`, body: job.payload.body } };
     case "orchestrator": {
       const plan = describeOrchestratorCall(instance, job.payload);
       return plan ? { reads: plan.reads, request: plan.request } : { note: "orchestrator NONE" };

@@ -111,9 +111,16 @@ export interface StatusJobPayload {
   readonly statusContext: StatusContextMode;
 }
 
-/** POST the original's subscriber JSON (DESIGN §7, §10) to one subscriber. */
+/**
+ * POST the original's subscriber JSON (DESIGN §7, §10) to one subscriber. The job names the subscriber; its URL
+ * is read from the current config when the job is delivered, so a URL's credentials (`https://user:pass@…`,
+ * `?token=…`) are never stored in the outbox, and a reload that moves a subscriber applies to jobs already queued.
+ */
 export interface SubscriberJobPayload {
-  readonly url: string;
+  /** The key of the instance's `subscribers`. */
+  readonly subscriber?: string;
+  /** Only in jobs stored by versions before the subscriber's name was; delivered to as it is. */
+  readonly url?: string;
   readonly body: SubscriberBody;
 }
 

@@ -9,11 +9,11 @@ import type { FetchLike } from "./http-request.ts";
 import type { AbandonedPullRequestJob, Job, OrchestratorJob } from "./model.ts";
 import type { Logger } from "./observability/logger.ts";
 import { createProviders, type ProviderInstance, type Providers } from "./providers.ts";
-import { postToSubscriber } from "./subscribers.ts";
+import { postToSubscriber, subscriberUrlOf } from "./subscribers.ts";
 import type { SupersededDelivery } from "./superseded.ts";
 
 /** The instance settings delivery reads; a full InstanceConfig fits. */
-export type DeliveryInstance = ProviderInstance;
+export type DeliveryInstance = ProviderInstance & { readonly subscribers?: Readonly<Record<string, string>> };
 
 export interface NetworkDeliveryOptions {
   /** The current config's instance by name; read per job so a reload applies at once. */
@@ -65,8 +65,12 @@ export function createNetworkDelivery(options: NetworkDeliveryOptions): Delivery
       switch (job.kind) {
         case "status":
           return providers.repositoryOf(instance).postStatus(job.payload, signal);
-        case "subscriber":
-          return postToSubscriber(job.payload, signal, options.fetch, subscriberNameOf(job.target));
+        case "subscriber": {
+          const url = subscriberUrlOf(job.payload, instance.subscribers ?? {});
+          if (url === undefined)
+            throw new DeliveryError(`subscriber ${job.payload.subscriber} is no longer configured for instance ${job.instance}; its post cannot be delivered`, { permanent: true });
+          return postToSubscriber(job.payload, url, signal, options.fetch, subscriberNameOf(job.target));
+        }
         case "orchestrator":
           return deliverToOrchestrator(instance, job, signal);
         case "abandoned-pr":

@@ -194,14 +194,14 @@ function toSubscriberJobs(subject: JobSubject, instance: PlanningInstance, statu
     instance: instance.name,
     reconciler: subject.reconciler,
   };
-  return Object.entries(instance.subscribers).map(([name, url]) => ({
+  return Object.keys(instance.subscribers).map((name) => ({
     kind: "subscriber" as const,
     instance: instance.name,
     target: subscriberTargetOf(name),
     // In order per subscriber and context, which is all a subscriber can tell apart; one key per commit would
     // queue a commit's thousand reconcilers one behind the other (and make each claim walk the queue).
     orderingKey: `${instance.name}|${subject.commit}|subscriber:${name}|${status.context}`,
-    payload: { url, body },
+    payload: { subscriber: name, body },
   }));
 }
 

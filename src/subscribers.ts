@@ -7,9 +7,16 @@ import type { FetchLike } from "./git/github-client.ts";
 import type { SubscriberJobPayload } from "./model.ts";
 import { USER_AGENT } from "./version.ts";
 
-/** POSTs the job's body to its subscriber; throws a DeliveryError on a non-2xx answer or a network failure. */
+/** The URL a subscriber job goes to: the instance's current one for its name, or what an older job stored. */
+export function subscriberUrlOf(job: SubscriberJobPayload, subscribers: Readonly<Record<string, string>>): string | undefined {
+  if (job.subscriber !== undefined) return Object.hasOwn(subscribers, job.subscriber) ? subscribers[job.subscriber] : undefined;
+  return job.url;
+}
+
+/** POSTs the job's body to `url`; throws a DeliveryError on a non-2xx answer or a network failure. */
 export async function postToSubscriber(
   job: SubscriberJobPayload,
+  url: string,
   signal: AbortSignal,
   fetch: FetchLike = globalThis.fetch,
   subscriberName?: string,
@@ -17,11 +24,11 @@ export async function postToSubscriber(
   const who: FailureParty = {
     service: subscriberName ? `subscriber ${subscriberName}` : "subscriber",
     instance: job.body.instance,
-    resource: describeUrl(job.url),
+    resource: describeUrl(url),
   };
   let response: Response;
   try {
-    response = await fetch(job.url, {
+    response = await fetch(url, {
       method: "POST",
       headers: { "content-type": "application/json", "user-agent": USER_AGENT, accept: "application/json, */*" },
       body: JSON.stringify(job.body),

@@ -30,7 +30,7 @@ describe("planJobs", () => {
       coalesceKey: `github:api.github.com/repos/org/manifests|${COMMIT}|kustomization/apps-dev`,
     });
     expect(subscriber?.payload).toEqual({
-      url: "http://spektate.local:5000/api/flux",
+      subscriber: "spektate",
       body: {
         commit_id: COMMIT,
         status_name: "Status",

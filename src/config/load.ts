@@ -9,6 +9,7 @@ import { formatConfigErrors, formatPath, type ConfigError, type ConfigPath, type
 import { expandTree } from "./expand.ts";
 import { hideValues, secretCandidates } from "./hide-values.ts";
 import { missingTokens } from "./required-tokens.ts";
+import { MIN_SECRET_LENGTH } from "./schema-parts.ts";
 import { isLegacyEnvMode, legacyEnvToTree, readSubscriberFiles, toLegacyError } from "./legacy-env.ts";
 import type { ConfigFile, InstanceConfig } from "./schema.ts";
 import { validateConfigFile } from "./validate.ts";
@@ -87,10 +88,29 @@ function startsWith(path: ConfigPath, prefix: ConfigPath): boolean {
   return prefix.length <= path.length && prefix.every((segment, index) => path[index] === segment);
 }
 
+/** Query parameters whose values are credentials (`?token=…`, `&api_key=…`, a signed URL's `sig`). */
+const SECRET_QUERY_PARAMETER = /token|key|secret|passw|pwd|sig|auth|credential|code/i;
+
+/** The credentials a subscriber URL carries: its userinfo and its credential-like query parameters. */
+export function urlSecrets(url: string): string[] {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return [];
+  }
+  // A user name is often a plain word (`user`, `admin`); it counts only when long enough to be a credential.
+  const found = [decodeURIComponent(parsed.password), parsed.password];
+  if (parsed.username.length >= MIN_SECRET_LENGTH) found.push(decodeURIComponent(parsed.username), parsed.username);
+  for (const [name, value] of parsed.searchParams) if (SECRET_QUERY_PARAMETER.test(name) && value.length >= MIN_SECRET_LENGTH) found.push(value, encodeURIComponent(value));
+  return found.filter((value) => value.length >= 4);
+}
+
 function collectSecrets(config: ConfigFile): string[] {
   const values = [...config.hmacKeys, ...config.bearerTokens];
   for (const instance of config.instances) {
     values.push(instance.pat ?? "", instance.orchestratorPat ?? "", ...(instance.auth?.hmacKeys ?? []), ...(instance.auth?.bearerTokens ?? []));
+    for (const url of Object.values(instance.subscribers)) values.push(...urlSecrets(url));
   }
   return [...new Set(values.filter((value) => value !== ""))];
 }

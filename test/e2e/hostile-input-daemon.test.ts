@@ -6,10 +6,11 @@
  * measurement, not a wait for an event.
  */
 import { describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { spawnConnector } from "../support/daemon.ts";
 import { isStatusPost } from "../support/fake-api.ts";
-import { post, useTraffic, workerLine } from "../support/traffic.ts";
+import { PAT, post, useTraffic, workerLine } from "../support/traffic.ts";
 
 const traffic = useTraffic();
 const FIXTURES = join(import.meta.dir, "..", "fixtures");
@@ -138,4 +139,28 @@ describe("fan-out from one webhook", () => {
     const peakKiB = Number(/^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${daemon.proc.pid}/status`, "utf8"))?.[1]);
     expect(peakKiB / 1024).toBeLessThan(160); // deploy/kubernetes/base: limits.memory 160Mi
   }, 30_000);
+});
+
+describe("no secret of a subscriber URL in the outbox or the logs", () => {
+  test("userinfo and ?token= of a subscriber URL: not in `outbox dead --json`, not in debug logs, not in the stored error", async () => {
+    const password = "s3cretSubscriberPass";
+    const token = "tok3n-subscriber-query-value";
+    traffic.api.on("POST", "/hook", (request) => ({ status: 400, body: { message: `rejected ${request.headers.authorization ?? ""} from url with token=${token}` } }));
+    const url = `http://hookuser:${password}@127.0.0.1:${traffic.api.port}/hook?token=${token}`;
+    const configPath = traffic.writeConfig({ subscribers: false, instanceExtra: `    subscribers: { hook: "${url}" }\n` }).replace("ciCdOrchestratorType: GITHUB", "ciCdOrchestratorType: NONE");
+    writeFileSync(configPath, readFileSync(configPath, "utf8").replace("ciCdOrchestratorType: GITHUB", "ciCdOrchestratorType: NONE").replace("server: {", "logLevel: debug\nserver: {"));
+    const daemon = await traffic.daemonWith(configPath);
+    expect((await post(daemon, JSON.parse(readFileSync(join(FIXTURES, "flux", "kustomization-reconciliation-succeeded.json"), "utf8")))).status).toBe(202);
+    await daemon.waitForLine(workerLine("subscriber", "dead"), 10_000);
+    const dead = spawnConnector(["outbox", "dead", "--json", "--data-dir", daemon.dataDir, "--config", configPath], { PAT });
+    expect(await dead.exited).toBe(0);
+    const outputs = [dead.lines.join("\n"), daemon.lines.join("\n")];
+    expect(outputs[0]).toContain('"subscriber":"hook"');
+    for (const output of outputs) {
+      expect(output).not.toContain(password);
+      expect(output).not.toContain(token);
+    }
+    // The post itself went to the URL with its credentials.
+    expect(traffic.api.requests((request) => request.path === "/hook")[0]?.headers.authorization).toBe(`Basic ${Buffer.from(`hookuser:${password}`).toString("base64")}`);
+  });
 });

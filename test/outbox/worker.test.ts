@@ -26,7 +26,7 @@ function job(target: string, orderingKey: string, label: string, coalesceKey?: s
   };
 }
 
-const labelOf = (j: Job) => (j.kind === "subscriber" ? j.payload.url.split("/").pop()! : "?");
+const labelOf = (j: Job) => (j.kind === "subscriber" ? (j.payload.url ?? "").split("/").pop()! : "?");
 
 let commits = 0;
 function enqueue(store: OutboxStore, jobs: Job[]): void {
