@@ -8,6 +8,7 @@
  * are built from config keys and the API's own message, never from a token.
  */
 import { DeliveryError } from "./delivery.ts";
+import { cutText } from "./observability/logger.ts";
 
 /** Who was called, for the message: never a token, only names. */
 export interface FailureParty {
@@ -74,7 +75,8 @@ function rateLimitResetMs(headers: HeaderBag | undefined, now: number): number |
 function shorten(message: string | undefined): string | undefined {
   const flat = message?.replace(/\s+/g, " ").trim();
   if (!flat) return undefined;
-  return flat.length <= MESSAGE_LIMIT ? flat : `${flat.slice(0, MESSAGE_LIMIT - 1)}…`;
+  // Cut before anyone redacts it: the redactor also removes a piece of a secret left at the cut.
+  return cutText(flat, MESSAGE_LIMIT);
 }
 
 function isRetryableStatus(status: number): boolean {

@@ -23,6 +23,42 @@ function wireForms(secret: string): string[] {
   return [...forms].filter((form) => form.length > 0);
 }
 
+/** A piece of a secret this long or longer, left at a cut, is still redacted. */
+export const MIN_SECRET_PIECE = 8;
+/** What marks a cut in our output (cutText): what was left of it may end in a secret's beginning. */
+export const CUT = "…";
+
+/**
+ * Replaces the part of `text` next to each cut that is a piece of `form` of MIN_SECRET_PIECE or more: a prefix
+ * of it right before the ellipsis, a suffix of it right after one.
+ */
+function redactPiecesAtCuts(text: string, form: string): string {
+  if (form.length <= MIN_SECRET_PIECE) return text;
+  let out = text;
+  for (let at = out.indexOf(CUT); at >= 0; at = out.indexOf(CUT, at + 1)) {
+    for (let length = Math.min(form.length - 1, at); length >= MIN_SECRET_PIECE; length--) {
+      if (out.slice(at - length, at) === form.slice(0, length)) {
+        out = `${out.slice(0, at - length)}${REDACTED}${out.slice(at)}`;
+        at = at - length + REDACTED.length;
+        break;
+      }
+    }
+    const after = at + CUT.length;
+    for (let length = Math.min(form.length - 1, out.length - after); length >= MIN_SECRET_PIECE; length--) {
+      if (out.slice(after, after + length) === form.slice(form.length - length)) {
+        out = `${out.slice(0, after)}${REDACTED}${out.slice(after + length)}`;
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+/** At most `limit` characters of `text`, a longer one cut and ending in CUT (which the redactor looks behind). */
+export function cutText(text: string, limit: number): string {
+  return text.length <= limit ? text : `${text.slice(0, limit - 1)}${CUT}`;
+}
+
 export function createSecretRedactor(initial: Iterable<string> = []): SecretRedactor {
   let forms: string[] = [];
   const redactor: SecretRedactor = {
@@ -35,6 +71,8 @@ export function createSecretRedactor(initial: Iterable<string> = []): SecretReda
     redact(text) {
       let out = text;
       for (const form of forms) if (out.includes(form)) out = out.split(form).join(REDACTED);
+      // A message cut before it was redacted (an API's error echoing a token, cut at 300) may keep a piece.
+      if (out.includes(CUT)) for (const form of forms) out = redactPiecesAtCuts(out, form);
       return out;
     },
   };

@@ -7,7 +7,7 @@
 import { apiBase } from "../http-request.ts";
 import { toDeliveryError } from "../http-failure.ts";
 import type { OrchestratorJobPayload } from "../model.ts";
-import type { Logger } from "../observability/logger.ts";
+import { cutText, type Logger } from "../observability/logger.ts";
 import { createGitHubClient, JSON_CONTENT_TYPE, requireGitHubLocation, type FetchLike } from "../git/github-client.ts";
 import type { OrchestratorPlan } from "./registry.ts";
 
@@ -123,7 +123,7 @@ export function createGitHubActionsOrchestrator(options: GitHubActionsOrchestrat
         // A superseded commit is often no deployment commit at all (a direct push, a docs change): no warning.
         (job.supersededBy ? logger.info : logger.warn).call(
           logger,
-          { instance: instance.name, commit: job.commit, outcome: job.outcome, commitMessage: message.slice(0, 500) },
+          { instance: instance.name, commit: job.commit, outcome: job.outcome, commitMessage: cutText(message, 500) },
           `no GitHub Actions dispatch for commit ${job.commit} of instance ${instance.name}: its message names no run id and sha ` +
             (instance.commitMessagePattern
               ? `matching commitMessagePattern ${instance.commitMessagePattern.source}`

@@ -11,7 +11,7 @@
  */
 import { IntakeUnavailableError, type Intake } from "../intake.ts";
 import { reconcilerId, type OperatorType, type Translation, type TranslationOptions } from "../model.ts";
-import type { Logger } from "../observability/logger.ts";
+import { cutText, type Logger } from "../observability/logger.ts";
 import type { PlanningInstance } from "../planner.ts";
 import { readBodyWithLimit } from "./read-body.ts";
 import { toWellFormedJson } from "./well-formed.ts";
@@ -60,7 +60,7 @@ const REASON_LIMIT = 300;
 const UNKNOWN = "unknown";
 
 function shorten(text: string): string {
-  return text.length <= REASON_LIMIT ? text : `${text.slice(0, REASON_LIMIT - 1)}…`;
+  return cutText(text, REASON_LIMIT);
 }
 
 function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {

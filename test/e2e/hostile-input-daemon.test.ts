@@ -164,3 +164,29 @@ describe("no secret of a subscriber URL in the outbox or the logs", () => {
     expect(traffic.api.requests((request) => request.path === "/hook")[0]?.headers.authorization).toBe(`Basic ${Buffer.from(`hookuser:${password}`).toString("base64")}`);
   });
 });
+
+describe("no partial secrets", () => {
+  test("an API echoing the token in a 400-character error: no piece of 8 or more characters of the token in any output", async () => {
+    const configPath = traffic.writeConfig({ subscribers: false });
+    // The token lands around character 290 of the message: a cut at 300 would keep most of it.
+    traffic.api.setHandler((request) =>
+      isStatusPost(request)
+        ? { status: 422, body: { message: `${"Validation failed on the status context field; ".repeat(6).slice(0, 280)} ${request.headers.authorization} ${"z".repeat(120)}` } }
+        : undefined,
+    );
+    const daemon = await traffic.daemonWith(configPath);
+    expect((await post(daemon, JSON.parse(readFileSync(join(FIXTURES, "flux", "kustomization-reconciliation-succeeded.json"), "utf8")))).status).toBe(202);
+    await daemon.waitForLine(workerLine("status", "dead"), 10_000);
+    const outputs = [daemon.lines.join("\n")];
+    for (const flags of [[], ["--json"]]) {
+      const dead = spawnConnector(["outbox", "dead", ...flags, "--data-dir", daemon.dataDir, "--config", configPath], { PAT });
+      expect(await dead.exited).toBe(0);
+      outputs.push(dead.lines.join("\n"));
+    }
+    expect(outputs[1]).toContain("422 from GitHub");
+    for (const output of outputs) {
+      const pieces = Array.from({ length: PAT.length - 7 }, (_, at) => PAT.slice(at, at + 8)).filter((piece) => output.includes(piece));
+      expect(pieces).toEqual([]);
+    }
+  });
+});
