@@ -16,6 +16,18 @@ export interface ExpandContext {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Reads a whole file as UTF-8; throws when it cannot. */
   readonly readFile: (path: string) => string;
+  /**
+   * When set, `${file:…}` reads only files inside these directories (after following symlinks, with `realpath`),
+   * so a config cannot pull in `/etc/shadow` as a repository name. Undefined: any file (tests).
+   */
+  readonly fileRoots?: readonly string[];
+  readonly realpath?: (path: string) => string;
+}
+
+/** Whether `path` is `root` or inside it. */
+function isInside(path: string, root: string): boolean {
+  const base = root.endsWith("/") ? root : `${root}/`;
+  return path === root || path.startsWith(base);
 }
 
 type Node =
@@ -107,6 +119,16 @@ function evaluate(nodes: readonly Node[], context: ExpandContext, problems: stri
         continue;
       }
       try {
+        if (context.fileRoots) {
+          const real = (context.realpath ?? ((p: string) => p))(path);
+          if (!context.fileRoots.some((root) => isInside(real, root))) {
+            problems.push(
+              `file ${path} is outside the directories \${file:…} may read from (${context.fileRoots.join(", ")}); ` +
+                "put the file there, or add its directory to secretFileRoots",
+            );
+            continue;
+          }
+        }
         out += context.readFile(path).replace(/\r?\n$/, "");
       } catch (error) {
         problems.push(`cannot read file ${path} named in \${file:…}: ${reasonOf(error)}`);

@@ -39,10 +39,17 @@ export const instanceRules: ObjectRules = (instance, report) => {
   }
 };
 
+/** Subscribers per instance: every status is posted to each, so the jobs of one event grow with them. */
+export const MAX_SUBSCRIBERS = 20;
+
 /** Subscriber name → http(s) URL; an empty `subscribers:` means none. */
 export const Subscribers = v.pipe(
   v.optional(v.nullable(v.unknown()), () => ({})),
   v.transform((value) => value ?? {}),
+  v.check(
+    (value) => typeof value !== "object" || value === null || Object.keys(value).length <= MAX_SUBSCRIBERS,
+    (issue) => `lists ${Object.keys(issue.input as object).length} subscribers; at most ${MAX_SUBSCRIBERS} per instance (each status is posted to every one)`,
+  ),
   v.record(
     v.pipe(v.string(), v.nonEmpty("subscriber names must not be empty")),
     v.pipe(

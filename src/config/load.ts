@@ -3,8 +3,8 @@
  * a ready `Config`; or, with no file and GIT_REPOSITORY_TYPE set, the original's environment variables.
  * Every problem is returned at once, each with a path; nothing here logs or exits.
  */
-import { existsSync, readFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
+import { dirname, isAbsolute, resolve } from "node:path";
 import { formatConfigErrors, formatPath, type ConfigError, type ConfigPath, type LocatedError } from "./errors.ts";
 import { expandTree } from "./expand.ts";
 import { hideValues, secretCandidates } from "./hide-values.ts";
@@ -132,8 +132,39 @@ export function requireTokens(config: Config): LoadResult {
   return config.missingTokens.length === 0 ? { ok: true, config } : { ok: false, errors: [...config.missingTokens] };
 }
 
+/** Where `${file:…}` may read by default: next to the config, and where Kubernetes and systemd put secrets. */
+export const DEFAULT_SECRET_FILE_ROOTS = ["/run/secrets", "/var/run/secrets"] as const;
+
+function realpathOrSelf(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path; // reading it will say why
+  }
+}
+
+/** The config's directory, the defaults, $CREDENTIALS_DIRECTORY and the file's own `secretFileRoots`. */
+function fileRootsOf(tree: unknown, configPath: string, env: Env): string[] {
+  const listed = (tree as { secretFileRoots?: unknown } | null)?.secretFileRoots;
+  const own = Array.isArray(listed) ? listed.filter((root): root is string => typeof root === "string" && isAbsolute(root)) : [];
+  const credentials = env.CREDENTIALS_DIRECTORY ? [env.CREDENTIALS_DIRECTORY] : [];
+  return [...new Set([dirname(configPath), ...DEFAULT_SECRET_FILE_ROOTS, ...credentials, ...own].map(realpathOrSelf))];
+}
+
+/** Config files larger than this are refused before they are read ($GITOPS_CONNECTOR_MAX_CONFIG_BYTES). */
+const DEFAULT_MAX_CONFIG_BYTES = 1024 * 1024;
+
 function loadFile(path: string, env: Env, readFile: (path: string) => string): LoadResult {
   let text: string;
+  const limit = Number(env.GITOPS_CONNECTOR_MAX_CONFIG_BYTES) || DEFAULT_MAX_CONFIG_BYTES;
+  try {
+    const size = statSync(path).size;
+    if (size > limit) {
+      return { ok: false, errors: [{ path, message: `the config file is ${size} bytes, over the limit of ${limit} (set GITOPS_CONNECTOR_MAX_CONFIG_BYTES to allow more)` }] };
+    }
+  } catch {
+    // reading it says why
+  }
   try {
     text = readFile(path);
   } catch (error) {
@@ -145,7 +176,7 @@ function loadFile(path: string, env: Env, readFile: (path: string) => string): L
   if (parsed.tree === null || parsed.tree === undefined)
     return { ok: false, errors: [{ path, message: "the file is empty; it needs at least an instances: list (see config.example.yaml)" }] };
 
-  const expanded = expandTree(parsed.tree, { env, readFile });
+  const expanded = expandTree(parsed.tree, { env, readFile, fileRoots: fileRootsOf(parsed.tree, path, env), realpath: realpathOrSelf });
   const result = validateConfigFile(expanded.value);
   if (result.ok && expanded.errors.length === 0) return finish(result.value, path, expanded.value, formatted);
   // A value that failed to expand was validated unexpanded: its schema errors would only be noise.

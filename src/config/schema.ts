@@ -6,7 +6,7 @@
  */
 import * as v from "valibot";
 import { GIT_REPOSITORY_TYPES, OPERATOR_TYPES, ORCHESTRATOR_TYPES } from "../model.ts";
-import { formatPath } from "./errors.ts";
+import { describeType, formatPath } from "./errors.ts";
 import {
   choice,
   flag,
@@ -203,6 +203,16 @@ export const ConfigFile = v.pipe(
     outbox: OutboxSettings,
     scheduler: SchedulerSettings,
     logLevel: v.optional(choice(LOG_LEVELS)),
+    // Read raw by the loader before `${file:…}` is expanded (src/config/load.ts); validated here.
+    secretFileRoots: v.optional(
+      v.array(
+        v.pipe(
+          text("an absolute directory such as /etc/gitops-connector/secrets"),
+          v.check((root) => root.startsWith("/"), "must be an absolute directory such as /etc/gitops-connector/secrets"),
+        ),
+        (issue) => `must be a list of directories (got ${describeType(issue.input)})`,
+      ),
+    ),
     instances: v.pipe(
       v.array(InstanceConfig, "must be a list of instances (each starts with '- name: …')"),
       v.minLength(1, "list at least one instance"),

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import {
   describeInstance,
   formatConfigErrors,
@@ -122,7 +122,7 @@ instances:
   - { <<: *github, name: prod }
 `;
     // x-github is not a key of the file: anchors must live where keys are allowed, so this is an error...
-    expect(errorLines(load(writeTemp(yaml)))).toEqual(["x-github: unknown key; remove it or use one of: server, auth, outbox, scheduler, logLevel, instances"]);
+    expect(errorLines(load(writeTemp(yaml)))).toEqual(["x-github: unknown key; remove it or use one of: server, auth, outbox, scheduler, logLevel, secretFileRoots, instances"]);
     // ...while an anchor on the first instance works.
     const inline = `
 instances:
@@ -154,13 +154,45 @@ describe("expansion in a file", () => {
     expect(config.secrets).toEqual(["ghp_fromCredentialFile"]);
   });
 
+  test("${file:} reads only under the config's directory, /run/secrets, /var/run/secrets, $CREDENTIALS_DIRECTORY and secretFileRoots", () => {
+    const outside = join(temp, "elsewhere");
+    mkdirSync(outside, { recursive: true });
+    writeFileSync(join(outside, "repo-name"), "root:$6$hash:19000:0:99999:7:::\n");
+    const asRepoName = (path: string, top = "") => minimalYaml.replace("gitHubGitOpsManifestsRepoName: gitops-manifests", `gitHubGitOpsManifestsRepoName: "\${file:${path}}"`).replace("instances:", `${top}instances:`);
+    const refused = errorLines(load(writeTemp(asRepoName("/etc/shadow"))));
+    expect(refused).toEqual([expect.stringMatching(/^instances\[0\]\.gitHubGitOpsManifestsRepoName: file \/etc\/shadow is outside the directories \$\{file:…\} may read from \(/)]);
+    const outsideRefused = errorLines(load(writeTemp(asRepoName(join(outside, "repo-name")))));
+    expect(outsideRefused[0]).toContain("is outside the directories");
+    expect(outsideRefused.join("\n")).not.toContain("root:$6$");
+    // A symlink beside the config that points outside is followed, and refused.
+    const path = writeTemp(asRepoName("./link"));
+    symlinkSync(join(outside, "repo-name"), join(dirname(path), "link"));
+    writeFileSync(path, asRepoName(join(dirname(path), "link")));
+    expect(errorLines(load(path))[0]).toContain("is outside the directories");
+    // Beside the config, or under a listed root: read.
+    const beside = writeTemp(asRepoName("PLACEHOLDER"));
+    writeFileSync(join(dirname(beside), "repo"), "manifests-from-file\n");
+    writeFileSync(beside, asRepoName(join(dirname(beside), "repo")));
+    expect(configOf(load(beside)).instances[0]?.gitHubGitOpsManifestsRepoName).toBe("manifests-from-file");
+    writeFileSync(join(outside, "repo"), "manifests-from-root\n");
+    expect(configOf(load(writeTemp(asRepoName(join(outside, "repo"), `secretFileRoots: [${outside}]\n`)))).instances[0]?.gitHubGitOpsManifestsRepoName).toBe("manifests-from-root");
+  });
+
+  test("a config file over 1 MiB is refused before it is read; subscribers are capped at 20 per instance", () => {
+    const big = writeTemp(`${minimalYaml}\n# ${"x".repeat(1024 * 1024)}\n`);
+    expect(errorLines(load(big))).toEqual([`${big}: the config file is ${statSync(big).size} bytes, over the limit of 1048576 (set GITOPS_CONNECTOR_MAX_CONFIG_BYTES to allow more)`]);
+    const subscribers = Array.from({ length: 21 }, (_, n) => `s${n}: http://s${n}.local/hook`).join(", ");
+    const many = writeTemp(minimalYaml.replace("ciCdOrchestratorType: NONE", `ciCdOrchestratorType: NONE\n    subscribers: { ${subscribers} }`));
+    expect(errorLines(load(many))).toEqual(["instances[0].subscribers: lists 21 subscribers; at most 20 per instance (each status is posted to every one)"]);
+  });
+
   test("a missing variable names it and the path; the unexpanded value adds no noise", () => {
     const yaml = minimalYaml
       .replace("gitHubOrgUrl: https://api.github.com/repos/contoso", "gitHubOrgUrl: ${GITHUB_ORG_URL}")
-      .replace("ciCdOrchestratorType: NONE", "ciCdOrchestratorType: NONE\n    pat: ${PAT}\n    orchestratorPat: ${file:/nonexistent/token}");
+      .replace("ciCdOrchestratorType: NONE", "ciCdOrchestratorType: NONE\n    pat: ${PAT}\n    orchestratorPat: ${file:/run/secrets/nonexistent-token}");
     expect(errorLines(load(writeTemp(yaml)))).toEqual([
       "instances[0].pat: environment variable PAT is not set (set it, or write ${PAT:-} for an empty default)",
-      "instances[0].orchestratorPat: cannot read file /nonexistent/token named in ${file:…}: it does not exist",
+      "instances[0].orchestratorPat: cannot read file /run/secrets/nonexistent-token named in ${file:…}: it does not exist",
       "instances[0].gitHubOrgUrl: environment variable GITHUB_ORG_URL is not set (set it, or write ${GITHUB_ORG_URL:-} for an empty default)",
     ]);
   });
