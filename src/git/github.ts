@@ -4,6 +4,7 @@
  * request GitHub expects (the dry run logs exactly that); the provider sends the same body through Octokit.
  */
 import type { StatusJobPayload } from "../model.ts";
+import { DeliveryError } from "../delivery.ts";
 import { apiBase, type OutboundRequest } from "../http-request.ts";
 import { toDeliveryError, type FailureParty } from "../http-failure.ts";
 import type { Logger } from "../observability/logger.ts";
@@ -103,6 +104,7 @@ export function createGitHubRepository(options: GitHubRepositoryOptions): GitRep
   }
 
   async function readCommitMessage(sha: string, signal: AbortSignal): Promise<string> {
+    let data: unknown;
     try {
       const response = await octokit.request("GET /repos/{owner}/{repo}/commits/{ref}", {
         owner: location.owner,
@@ -110,10 +112,19 @@ export function createGitHubRepository(options: GitHubRepositoryOptions): GitRep
         ref: sha,
         request: { signal },
       });
-      return response.data.commit.message;
+      data = response.data;
     } catch (error) {
       throw toDeliveryError(error, who("the repo scope (fine-grained: Contents read) to read commits"), signal);
     }
+    const message = (data as { commit?: { message?: unknown } } | null)?.commit?.message;
+    if (typeof message !== "string") {
+      // An answer, but not a commit: a proxy's page, another API behind gitHubOrgUrl. No retry makes it one.
+      throw new DeliveryError(
+        `GitHub for instance ${instance.name} answered GET ${location.owner}/${repo}/commits/${sha} without commit.message; check gitHubOrgUrl points at the GitHub API`,
+        { permanent: true },
+      );
+    }
+    return message;
   }
 
   type Comparison = { total_commits: number; commits: Array<{ sha: string; parents: Array<{ sha: string }>; commit: { committer: { date?: string } | null } }> };

@@ -43,6 +43,7 @@ export type WebhookResult =
   | "too_large"
   | "unsupported_media_type"
   | "unavailable"
+  | "client_gone"
   | "internal_error";
 
 export interface WebhookDeps {
@@ -81,7 +82,8 @@ export function createWebhookHandler(deps: WebhookDeps) {
     let instanceName = UNKNOWN;
     const finish = (result: WebhookResult, response: Response, fields: Record<string, unknown> = {}) => {
       deps.onResult?.(result, operator, instanceName);
-      log.info({ instance: instanceName, operator, result, status: response.status, jobs: 0, ...fields }, "webhook");
+      // A sender that went away mid-body hears nothing: worth a debug line, not an info line per dropped request.
+      (result === "client_gone" ? log.debug : log.info).call(log, { instance: instanceName, operator, result, status: response.status, jobs: 0, ...fields }, "webhook");
       return response;
     };
     /** Answers `{ error }` and logs the same text as the reason. */
@@ -101,7 +103,13 @@ export function createWebhookHandler(deps: WebhookDeps) {
       if (!isJsonMediaType(request.headers.get("content-type"))) {
         return reject("unsupported_media_type", 415, `unsupported Content-Type "${shorten(request.headers.get("content-type") ?? "")}": send application/json`);
       }
-      const body = await readBodyWithLimit(request, settings.maxBodyBytes);
+      let body: Awaited<ReturnType<typeof readBodyWithLimit>>;
+      try {
+        body = await readBodyWithLimit(request, settings.maxBodyBytes);
+      } catch {
+        // The connection closed before the body was complete: nothing to answer, nothing wrong here.
+        return finish("client_gone", json(400, { error: "the request body was cut off before it ended" }), { reason: "the client went away before sending the whole body" });
+      }
       if (!body.ok) {
         return reject("too_large", 413, `body larger than ${settings.maxBodyBytes} bytes (server.maxBodyBytes)`);
       }

@@ -250,3 +250,13 @@ describe("commitsBetween (compare API)", () => {
     expect(error).toMatchObject({ permanent: true, status: 404 });
   });
 });
+
+describe("a commit read whose answer is not a commit", () => {
+  test("is a permanent error naming the API and what to check, not a network failure", async () => {
+    fake.on("GET", `/repos/org/manifests/commits/${SHA}`, { status: 200, body: { message: "this is a proxy's JSON, not a commit" } });
+    const error = await failureOf(repository().readCommitMessage(SHA, signal()));
+    expect(error).toMatchObject({ permanent: true });
+    expect(error.message).toContain(`GitHub for instance apps-dev answered GET org/manifests/commits/${SHA} without commit.message`);
+    expect(error.message).not.toContain("could not reach");
+  });
+});

@@ -226,6 +226,23 @@ describe("webhook authentication", () => {
   });
 });
 
+describe("a sender that goes away mid-body", () => {
+  test("is a debug line with result client_gone, not an error counted as internal_error", async () => {
+    const { app, logs } = buildTestApp();
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        controller.enqueue(new TextEncoder().encode('{"involvedObject":'));
+        controller.error(new Error("socket hang up"));
+      },
+    });
+    const response = await app.handle(post("/gitopsphase", body));
+    expect(response.status).toBe(400);
+    const lines = logs.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines.filter((line) => line.level === "error")).toEqual([]);
+    expect(lines.filter((line) => line.msg === "webhook")).toEqual([expect.objectContaining({ level: "debug", result: "client_gone" })]);
+  });
+});
+
 describe("per-instance webhook keys", () => {
   const KEY_A = "instance-a-hmac-key";
   const KEY_B = "instance-b-hmac-key";
