@@ -113,10 +113,15 @@ describe("one daemon per outbox", () => {
     expect(refusal).toContain(`pid ${first.proc.pid} on host`);
     expect(refusal).toContain("one daemon per outbox");
 
+    expect(second.lines.some((line) => line.includes('"msg":"gitops-connector listening"'))).toBe(false);
+
     expect((await post(first, resend(COMMIT, "Reconciliation finished in 1s, next run in 1m0s"))).status).toBe(202);
     await traffic.api.waitFor((request) => request.path.endsWith("/dispatches"), 10_000);
     await first.waitForLine(workerLine("orchestrator", "delivered"));
-    expect(traffic.api.requests((request) => request.path.endsWith("/dispatches"))).toHaveLength(1);
+    // Every dispatch the API saw is one the first daemon made: one orchestrator attempt, delivered.
+    const attempts = first.lines.filter((line) => line.includes('"component":"worker"') && line.includes('"kind":"orchestrator"'));
+    expect(attempts).toHaveLength(1);
+    expect(traffic.api.requests((request) => request.path.endsWith("/dispatches")).length).toBe(attempts.length);
   });
 
   test("a second daemon on another data dir but the same port does not share it", async () => {
