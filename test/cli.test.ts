@@ -2,7 +2,7 @@
  * The CLI contract of DESIGN §3, run as a real process: subcommands, --help, exit codes.
  */
 import { describe, expect, test } from "bun:test";
-import { closeSync, mkdirSync, mkdtempSync, openSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import packageJson from "../package.json" with { type: "json" };
@@ -125,6 +125,15 @@ instances:
     const { code, output } = await run(["check-config", "--config", join(dir, "nope.yaml")]);
     expect(code).toBe(2);
     expect(output).toContain("nope.yaml");
+  });
+
+  test("serve creates a --data-dir that does not exist yet (the README's first command on a fresh clone)", async () => {
+    const dataDir = join(dir, "fresh", "not", "there");
+    const child = spawnConnector(["serve", "--dry-run", "--config", "config.example.yaml", "--port", "0", "--data-dir", dataDir]);
+    await child.waitForLine((line) => line.includes('"msg":"gitops-connector listening"'));
+    child.proc.kill("SIGTERM");
+    expect(await child.exited).toBe(0);
+    expect(existsSync(join(dataDir, "outbox.dry-run.db"))).toBe(true);
   });
 
   test("serve exits 1 naming the file when the outbox cannot be opened", async () => {

@@ -7,7 +7,9 @@
  * daemon can say which process holds it. (Several replicas share work through PostgreSQL, not through one file.)
  */
 import { Database } from "bun:sqlite";
+import { mkdirSync } from "node:fs";
 import { hostname } from "node:os";
+import { dirname } from "node:path";
 
 export interface OutboxLock {
   readonly path: string;
@@ -31,6 +33,8 @@ export interface LockHolder {
 /** Takes the outbox's lock, or throws OutboxLockedError naming the holder that `describeHolder` finds. */
 export function acquireOutboxLock(outboxPath: string, describeHolder: () => LockHolder | undefined): OutboxLock {
   const path = lockPathOf(outboxPath);
+  // The lock comes before the outbox, so it is the first to need the data dir (a fresh --data-dir does not exist).
+  mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path, { create: true, readwrite: true });
   try {
     db.run("PRAGMA busy_timeout = 0");
