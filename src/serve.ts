@@ -155,9 +155,12 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
   metrics.observeOutbox({
     freeBytes: () => freeBytesFor(outboxPath),
     depth: () => store.pendingDepth(),
+    dead: () => store.deadCount(),
+    maxDepth: () => config.outbox.maxDepth,
     oldestPendingAt: () => store.oldestPendingAt(),
     rateLimited: () => store.rateLimitedTargets(Date.now()),
   });
+  metrics.observeInstances(() => config.instances.length);
   // Every call to a provider or subscriber is counted by target and status class (src/observability/outbound.ts).
   const outboundFetch = observeFetch((target, outcome) => metrics.outboundResponses.inc({ target, class: outcome }));
   const providers = createProviders({ logger: logger.child({ component: "providers" }), fetch: outboundFetch });

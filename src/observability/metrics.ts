@@ -12,6 +12,10 @@ export interface OutboxGauges {
   /** Free bytes on the outbox's volume, when known. */
   freeBytes?(): number | undefined;
   depth(): number;
+  /** Jobs that gave up (kept for `outbox dead` and `outbox retry`). */
+  dead(): number;
+  /** outbox.maxDepth of the running config: pending jobs at which webhooks are answered 503. */
+  maxDepth(): number;
   oldestPendingAt(): number | undefined;
   /** Targets waiting out a rate limit now, with their pending jobs. */
   rateLimited(): readonly { readonly target: string; readonly until: number; readonly pending: number }[];
@@ -20,6 +24,8 @@ export interface OutboxGauges {
 export interface Metrics {
   readonly registry: Registry;
   readonly webhooks: Counter<"operator" | "instance" | "result">;
+  /** When the last webhook arrived, whatever its result; the daemon's start until the first one. */
+  readonly lastWebhook: Gauge;
   /** Jobs entering the outbox: planned from webhooks, or found by the abandoned-PR sweep. */
   readonly jobsPlanned: Counter<"kind" | "target">;
   /** Delivery attempts by outcome: delivered and dead end a job, retried means another attempt follows. */
@@ -31,6 +37,8 @@ export interface Metrics {
   readonly storageErrors: Counter<"operation">;
   /** Points the outbox gauges at a live store (read at scrape time). */
   observeOutbox(gauges: OutboxGauges): void;
+  /** Points the instances gauge at the running config (read at scrape time). */
+  observeInstances(count: () => number): void;
 }
 
 export function createMetrics(): Metrics {
@@ -39,12 +47,44 @@ export function createMetrics(): Metrics {
   const buildInfo = new Gauge({ name: "gitops_connector_build_info", help: "Build information", labelNames: ["version"], registers: [registry] });
   buildInfo.set({ version: VERSION }, 1);
   let outbox: OutboxGauges | undefined;
+  let instances: (() => number) | undefined;
+  new Gauge({
+    name: "gitops_connector_instances",
+    help: "Instances in the running config",
+    registers: [registry],
+    collect() {
+      if (instances) this.set(instances());
+    },
+  });
+  // Set from the start, so "no webhook for an hour" can fire for a daemon that never received one.
+  const lastWebhook = new Gauge({
+    name: "gitops_connector_last_webhook_timestamp_seconds",
+    help: "Unix time of the last webhook received, whatever its result; the daemon's start time until the first",
+    registers: [registry],
+  });
+  lastWebhook.setToCurrentTime();
   new Gauge({
     name: "gitops_connector_outbox_depth",
     help: "Pending jobs in the outbox (in flight included)",
     registers: [registry],
     collect() {
       if (outbox) this.set(outbox.depth());
+    },
+  });
+  new Gauge({
+    name: "gitops_connector_outbox_dead_jobs",
+    help: "Jobs that gave up after outbox.maxAttempts or a permanent error (gitops-connector outbox dead lists them)",
+    registers: [registry],
+    collect() {
+      if (outbox) this.set(outbox.dead());
+    },
+  });
+  new Gauge({
+    name: "gitops_connector_outbox_max_depth",
+    help: "outbox.maxDepth: pending jobs at which webhooks are answered 503",
+    registers: [registry],
+    collect() {
+      if (outbox) this.set(outbox.maxDepth());
     },
   });
   new Gauge({
@@ -136,10 +176,14 @@ export function createMetrics(): Metrics {
       labelNames: ["target", "class"],
       registers: [registry],
     }),
+    lastWebhook,
     configReloads,
     storageErrors,
     observeOutbox(gauges) {
       outbox = gauges;
+    },
+    observeInstances(count) {
+      instances = count;
     },
   };
 }

@@ -256,6 +256,7 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
   const pruneDone = db.query<unknown, [number]>("DELETE FROM jobs INDEXED BY jobs_done_updated WHERE state = 'done' AND updated_at < ?");
   const pruneCommits = db.query<unknown, [number]>("DELETE FROM commits WHERE updated_at < ?");
   const countPending = db.query<{ count: number }, []>("SELECT COUNT(*) AS count FROM jobs INDEXED BY jobs_pending_created WHERE state = 'pending'");
+  const countDead = db.query<{ count: number }, []>("SELECT COUNT(*) AS count FROM jobs WHERE state = 'dead'");
   const selectOldest = db.query<{ at: number | null }, []>("SELECT MIN(created_at) AS at FROM jobs INDEXED BY jobs_pending_created WHERE state = 'pending'");
 
   const insertOnceKey = db.query<unknown, [string, number]>("INSERT INTO once_keys (key, created_at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING");
@@ -332,6 +333,7 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
     submit: (instance, commit, plan, now, reconciler) => submit.immediate(instance, commit, plan, now, reconciler),
     enqueueOnce: (onceKey, job, now) => enqueueOnce.immediate(onceKey, job, now),
     pendingDepth: () => countPending.get()?.count ?? 0,
+    deadCount: () => countDead.get()?.count ?? 0,
     oldestPendingAt: () => selectOldest.get()?.at ?? undefined,
     claimDue: (claimOptions) => claimDue.deferred(claimOptions),
     nextDueAt: (excludeTargets = []) => nextDueAt.deferred(excludeTargets),

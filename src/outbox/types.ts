@@ -74,6 +74,8 @@ export interface OutboxStore {
   enqueueOnce(onceKey: string, job: Job, now: number): boolean;
   /** Pending jobs, claimed or not. */
   pendingDepth(): number;
+  /** Dead jobs. */
+  deadCount(): number;
   /** Epoch ms of the oldest pending job, if any. */
   oldestPendingAt(): number | undefined;
   /**

@@ -19,6 +19,7 @@ export function createApp(deps: AppDeps) {
     ...deps,
     onResult(result, operator, instance) {
       deps.metrics.webhooks.inc({ operator, instance, result });
+      deps.metrics.lastWebhook.setToCurrentTime();
       deps.onResult?.(result, operator, instance);
     },
   });

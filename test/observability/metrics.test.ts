@@ -6,7 +6,7 @@
  * The outbound fetch wrapper's classes and scopes are unit-tested at the end.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { NO_TARGET, observeFetch, withOutboundScope, type OutboundClass } from "../../src/observability/outbound.ts";
@@ -225,6 +225,27 @@ describe("GET /metrics of the daemon", () => {
     expect(delta(LATENCY_COUNT, { kind: "status", outcome: "retried" })).toBe(1);
     expect(delta(LATENCY_COUNT)).toBe(jobs + 1);
     expectNoSecretLabels(after);
+  }, 20_000);
+
+  test("the gauges the shipped alerts read: instances, max depth, dead jobs, the last webhook's time", async () => {
+    const startedBefore = Date.now() / 1000;
+    const configPath = writeConfig(githubInstance());
+    writeFileSync(configPath, readFileSync(configPath, "utf8").replace("outbox: {", "outbox: { maxDepth: 321,"));
+    const daemon = await daemonWith(configPath);
+    const before = await scrape(daemon);
+    expect(before.sum("gitops_connector_instances")).toBe(1);
+    expect(before.sum("gitops_connector_outbox_max_depth")).toBe(321);
+    expect(before.sum("gitops_connector_outbox_dead_jobs")).toBe(0);
+    // Set at start, so an alert on "no webhook for an hour" also fires for a daemon that never got one.
+    const started = before.sum("gitops_connector_last_webhook_timestamp_seconds");
+    expect(started).toBeGreaterThanOrEqual(Math.floor(startedBefore));
+
+    // A status the fake refuses for good (422) is dead at once.
+    api.failNext(1, { status: 422, body: { message: "Validation Failed" } }, isStatusPost);
+    expect((await postWebhook(daemon, fluxSucceeded(COMMIT_B))).status).toBe(202);
+    const after = await scrapeUntil(daemon, (m) => m.sum("gitops_connector_outbox_dead_jobs") === 1);
+    expect(after.sum(JOBS, { kind: "status", outcome: "dead" })).toBe(1);
+    expect(after.sum("gitops_connector_last_webhook_timestamp_seconds")).toBeGreaterThan(started);
   }, 20_000);
 
   test("labels stay bounded: instance names from requests that match no instance become unknown", async () => {
