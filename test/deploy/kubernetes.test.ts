@@ -27,7 +27,6 @@ import {
   FluxProvider,
   flag,
   HttpUrl,
-  kubectl,
   kustomize,
   podOf,
   portNumber,
@@ -44,8 +43,6 @@ const BASE = join(DEPLOY, "kubernetes", "base");
 const SIDECAR = join(DEPLOY, "kubernetes", "overlays", "flux-sidecar");
 const PLACEHOLDER_IMAGE = "ghcr.io/your-org/gitops-connector";
 const NONROOT = 65532;
-
-if (!kubectl) console.log("skipping the kustomize renders of deploy/: kubectl is not on PATH (CI installs it)");
 
 function expectHardenedContainer(c: Container): void {
   expect(c.securityContext).toMatchObject({
@@ -153,7 +150,7 @@ describe("every manifest under deploy/", () => {
   });
 });
 
-describe.skipIf(!kubectl)("deploy/kubernetes/base", () => {
+describe("deploy/kubernetes/base", () => {
   const render = () => kustomize(BASE);
 
   test("renders the namespace, service account, claim, config, Service and Deployment, all valid", () => {
@@ -263,7 +260,7 @@ describe.skipIf(!kubectl)("deploy/kubernetes/base", () => {
   });
 });
 
-describe.skipIf(!kubectl)("deploy/kubernetes/overlays/flux-sidecar", () => {
+describe("deploy/kubernetes/overlays/flux-sidecar", () => {
   const render = () => kustomize(SIDECAR);
   const sidecar = () => {
     const pod = podOf(find(render(), "Deployment", "notification-controller"));
@@ -321,7 +318,7 @@ describe.skipIf(!kubectl)("deploy/kubernetes/overlays/flux-sidecar", () => {
   });
 });
 
-describe.skipIf(!kubectl)("deploy/flux", () => {
+describe("deploy/flux", () => {
   test("renders a generic-hmac Provider and an Alert on Kustomization and GitRepository events naming an instance", () => {
     const objects = kustomize(join(DEPLOY, "flux"));
     for (const object of objects) validate(object);

