@@ -17,10 +17,10 @@ import { Deployment } from "kubernetes-models/apps/v1";
 import { Service } from "kubernetes-models/v1";
 import { translateArgoCd } from "../../src/operators/argocd.ts";
 import { selectInstance } from "../../src/server/select-instance.ts";
-import { spawnConnector } from "../support/daemon.ts";
 import { renderGoTemplate } from "./go-template.ts";
 import {
   ArgoApplication,
+  checkConfig,
   container,
   find,
   FluxAlert,
@@ -41,7 +41,8 @@ const ROOT = join(import.meta.dir, "..", "..");
 const DEPLOY = join(ROOT, "deploy");
 const BASE = join(DEPLOY, "kubernetes", "base");
 const SIDECAR = join(DEPLOY, "kubernetes", "overlays", "flux-sidecar");
-const PLACEHOLDER_IMAGE = "ghcr.io/your-org/gitops-connector";
+const IMAGE = "ghcr.io/gitops-connector/gitops-connector";
+const VERSION = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
 const NONROOT = 65532;
 
 function expectHardenedContainer(c: Container): void {
@@ -56,7 +57,7 @@ function expectHardenedContainer(c: Container): void {
   });
   expect(c.resources?.limits?.memory).toBe("160Mi");
   expect(c.resources?.requests?.memory).toBeDefined();
-  expect(c.image?.startsWith(`${PLACEHOLDER_IMAGE}:`)).toBe(true);
+  expect(c.image?.startsWith(`${IMAGE}:`)).toBe(true);
 }
 
 /** The mounts all name a volume of the pod, the config mount holds --config and the data mount is --data-dir. */
@@ -93,20 +94,6 @@ function instanceNames(configText: string): string[] {
   return ((parseYaml(configText) as { instances: { name: string }[] }).instances ?? []).map((instance) => instance.name);
 }
 
-/** Runs `gitops-connector check-config` on a config text with exactly these environment variables. */
-async function checkConfig(configText: string, env: Record<string, string>) {
-  const dir = mkdtempSync(join(tmpdir(), "gitops-connector-deploy-"));
-  try {
-    const path = join(dir, "config.yaml");
-    writeFileSync(path, configText);
-    const child = spawnConnector(["check-config", "--config", path], env);
-    const code = await child.exited;
-    return { code, output: child.lines.join("\n") };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 /** The keys a Secret example provides, each with a dummy value. */
 function secretKeys(file: string): Record<string, string> {
   const secret = parseYaml(readFileSync(file, "utf8")) as { stringData: Record<string, string> };
@@ -139,11 +126,11 @@ describe("every manifest under deploy/", () => {
     ]);
   });
 
-  test("names the connector's image by one placeholder, and runs the binary and user the Dockerfile installs", () => {
+  test("names the connector's image by one name, the released one, and runs the binary and user the Dockerfile installs", () => {
     const images = files.flatMap((file) =>
       [...readFileSync(join(DEPLOY, file), "utf8").matchAll(/image: (\S*gitops-connector\S*)/g)].map((m) => m[1]),
     );
-    expect(new Set(images)).toEqual(new Set([`${PLACEHOLDER_IMAGE}:0.1.0`]));
+    expect(new Set(images)).toEqual(new Set([`${IMAGE}:${VERSION}`])); // the release's own tag
     const dockerfile = readFileSync(join(ROOT, "Dockerfile"), "utf8");
     expect(dockerfile).toMatch(/^COPY .* \/usr\/local\/bin\/gitops-connector$/m);
     expect(dockerfile.match(/^USER (.*)$/gm)?.at(-1)).toBe(`USER ${NONROOT}:${NONROOT}`);
@@ -233,7 +220,7 @@ describe("deploy/kubernetes/base", () => {
           `  - ${relative(dir, join(DEPLOY, "kubernetes", "components", "ephemeral-outbox"))}`,
           "namespace: platform",
           "images:",
-          `  - name: ${PLACEHOLDER_IMAGE}`,
+          `  - name: ${IMAGE}`,
           "    newName: registry.example.com/gitops-connector",
           "    newTag: 1.2.3",
           "configMapGenerator:",

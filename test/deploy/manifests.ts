@@ -1,15 +1,21 @@
 /**
- * Reads the manifests under deploy/ for the deploy tests: renders kustomizations with `kubectl kustomize`, validates any object by its apiVersion and kind (core and apps objects against the
- * Kubernetes OpenAPI schemas of kubernetes-models, Flux and Argo CD objects against valibot schemas of their
- * CRD fields, written from their API references since @kubernetes-models/flux-cd and .../argo-cd are not
- * dependencies), and reads a Deployment's pod.
+ * Reads the manifests under deploy/ for the deploy tests: renders kustomizations with `kubectl kustomize`,
+ * validates any object by its apiVersion and kind (core and apps objects against the Kubernetes OpenAPI schemas
+ * of kubernetes-models, ServiceMonitor and PrometheusRule against @kubernetes-models/prometheus-operator's, Flux
+ * and Argo CD objects against valibot schemas of their CRD fields, written from their API references since
+ * @kubernetes-models/flux-cd and .../argo-cd are not dependencies), reads a Deployment's pod, and runs
+ * `gitops-connector check-config` on a config as a pod would see it.
  */
-import { relative } from "node:path";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
 import * as v from "valibot";
 import { parseAllDocuments } from "yaml";
+import { spawnConnector } from "../support/daemon.ts";
 import { layerTools } from "../support/tools.ts";
 import { Deployment } from "kubernetes-models/apps/v1";
 import { ConfigMap, Namespace, PersistentVolumeClaim, Secret, Service, ServiceAccount } from "kubernetes-models/v1";
+import { PrometheusRule, ServiceMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1";
 import type { IIoK8sApiCoreV1Container as Container, IIoK8sApiCoreV1PodSpec as PodSpec } from "kubernetes-models/v1";
 
 export type { Container, PodSpec };
@@ -59,6 +65,8 @@ const MODELS: Record<string, { new (data: never): { validate(): void } }> = {
   "v1/Service": Service,
   "v1/PersistentVolumeClaim": PersistentVolumeClaim,
   "apps/v1/Deployment": Deployment,
+  "monitoring.coreos.com/v1/ServiceMonitor": ServiceMonitor,
+  "monitoring.coreos.com/v1/PrometheusRule": PrometheusRule,
 };
 
 const Name = v.pipe(v.string(), v.regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/), v.maxLength(253));
@@ -191,4 +199,21 @@ export function flag(c: Container, name: string): string | undefined {
 /** A probe's or Service's port, by name or number, resolved against the container's ports. */
 export function portNumber(c: Container, port: string | number | undefined): number | undefined {
   return typeof port === "number" ? port : c.ports?.find((p) => p.name === port)?.containerPort;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The config a pod would read.
+
+/** Runs `gitops-connector check-config` on a config text with exactly these environment variables. */
+export async function checkConfig(configText: string, env: Record<string, string>, args: string[] = []) {
+  const dir = mkdtempSync(join(tmpdir(), "gitops-connector-deploy-"));
+  try {
+    const path = join(dir, "config.yaml");
+    writeFileSync(path, configText);
+    const child = spawnConnector(["check-config", "--config", path, ...args], env);
+    const code = await child.exited;
+    return { code, output: child.lines.join("\n") };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
