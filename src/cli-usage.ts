@@ -9,6 +9,8 @@ Commands:
   serve          run the webhook server
   check-config   validate a config file and list its instances
   outbox         inspect and repair the delivery queue (stats, dead, retry, purge)
+  import-gitopsconfig
+                 turn the original connector's GitOpsConfig objects into instances
   version        print the version
 
 Run "gitops-connector <command> --help" for a command's options.
@@ -58,6 +60,18 @@ Options:
   -h, --help       show this help
 
 Exit codes: 0 ok, 2 bad usage or a retry of a job that is not dead, 1 the outbox cannot be opened.`;
+
+export const IMPORT_USAGE = `Usage: gitops-connector import-gitopsconfig FILE|-
+
+Reads the original connector's GitOpsConfig objects, as \`kubectl get gitopsconfigs -A -o yaml\` prints them
+(a List, or multi-document YAML; - reads stdin), and prints them as the instances: of a config file, which the
+Helm chart's instances value takes too. Tokens become \${PAT} references, with a comment saying which Secret
+to create. Exit 0 with the YAML on stdout; exit 2, naming each object and key it cannot map, otherwise.
+
+  kubectl get gitopsconfigs -A -o yaml | gitops-connector import-gitopsconfig - > instances.yaml
+
+Options:
+  -h, --help   show this help`;
 
 export const VERSION_USAGE = `Usage: gitops-connector version
 

@@ -1,10 +1,12 @@
 #!/usr/bin/env bun
 /**
- * CLI entry: `serve`, `check-config`, `outbox`, `version` (DESIGN §3). Exit codes: 0 ok, 2 bad usage or config,
+ * CLI entry: `serve`, `check-config`, `outbox`, `import-gitopsconfig`, `version` (DESIGN §3, §14). Exit codes: 0 ok, 2 bad usage or config,
  * 1 runtime failure. Parses arguments with node:util's parseArgs; everything else lives in its own module.
  */
 import { parseArgs } from "node:util";
-import { CHECK_CONFIG_USAGE, MAIN_USAGE, SERVE_USAGE, VERSION_USAGE } from "./cli-usage.ts";
+import { readFileSync } from "node:fs";
+import { CHECK_CONFIG_USAGE, IMPORT_USAGE, MAIN_USAGE, SERVE_USAGE, VERSION_USAGE } from "./cli-usage.ts";
+import { importGitOpsConfigs } from "./config/import-gitopsconfig.ts";
 import { describeInstance, formatConfigErrors, loadConfig, resolveConfigSource } from "./config/load.ts";
 import { createLogger, createSecretRedactor, isLogLevel } from "./observability/logger.ts";
 import { runOutboxCommand } from "./outbox/cli.ts";
@@ -56,6 +58,33 @@ function checkConfig(args: string[]): number {
   }
   console.log(`config ok${values["dry-run"] === true ? " for --dry-run" : ""}: ${result.config.source}`);
   for (const instance of result.config.instances) console.log(describeInstance(instance));
+  return EXIT_OK;
+}
+
+function importGitOpsConfig(args: string[]): number {
+  const [file, ...extra] = args;
+  if (file === "-h" || file === "--help") {
+    console.log(IMPORT_USAGE);
+    return EXIT_OK;
+  }
+  if (!file || extra.length > 0) {
+    console.error(`${PRODUCT}: import-gitopsconfig takes one FILE, or - for stdin\n\n${IMPORT_USAGE}`);
+    return EXIT_USAGE;
+  }
+  let text: string;
+  try {
+    text = readFileSync(file === "-" ? 0 : file, "utf8");
+  } catch (error) {
+    console.error(`${PRODUCT}: cannot read ${file === "-" ? "stdin" : file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    return EXIT_USAGE;
+  }
+  const result = importGitOpsConfigs(text);
+  if (!result.ok) {
+    for (const error of result.errors) console.error(error);
+    console.error(`${result.errors.length} error${result.errors.length === 1 ? "" : "s"}; nothing imported`);
+    return EXIT_USAGE;
+  }
+  process.stdout.write(result.yaml);
   return EXIT_OK;
 }
 
@@ -161,6 +190,8 @@ function main(argv: string[]): number | undefined {
       return checkConfig(rest);
     case "outbox":
       return runOutboxCommand(rest);
+    case "import-gitopsconfig":
+      return importGitOpsConfig(rest);
     case "version":
       parse(rest, {}, VERSION_USAGE);
       console.log(`${PRODUCT} ${VERSION}`);

@@ -1,13 +1,15 @@
 /**
- * The CLI contract of DESIGN §3, run as a real process: subcommands, --help, exit codes.
+ * The CLI contract of DESIGN §3, run as a real process: subcommands, --help, exit codes, and
+ * import-gitopsconfig (DESIGN §14) on the seed's GitOpsConfig example and a List of three.
  */
 import { describe, expect, test } from "bun:test";
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import packageJson from "../package.json" with { type: "json" };
 import { createSqliteOutboxStore } from "../src/outbox/store.ts";
-import { spawnConnector } from "./support/daemon.ts";
+import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
+import { daemonCommand, spawnConnector } from "./support/daemon.ts";
 
 async function run(args: string[], env: Record<string, string> = {}) {
   const child = spawnConnector(args, env);
@@ -173,5 +175,116 @@ instances:
     const { code, output } = await run(["serve", "--dry-run", "--port", "eighty"]);
     expect(code).toBe(2);
     expect(output).toContain("--port");
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// import-gitopsconfig: the original's GitOpsConfig objects → instances that check-config accepts.
+
+const SEED_CHART_README = readFileSync(join(import.meta.dir, "..", "..", "shared", "seeds", "002_728bfa5d86b5dbbc.txt"), "utf8");
+/** The GitOpsConfig example the original chart's README prints, exactly. */
+const SEED_GITOPSCONFIG = /See her for an example of a manifest:\n\n```\n([\s\S]*?)```/.exec(SEED_CHART_README)![1]!;
+const LIST_OF_THREE = readFileSync(join(import.meta.dir, "fixtures", "gitopsconfig", "list-of-three.yaml"), "utf8");
+
+/** Runs the CLI with `input` on stdin. */
+async function runWithStdin(args: string[], input: string) {
+  const proc = Bun.spawn([...daemonCommand(), ...args], { stdin: new Blob([input]), stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "" } });
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return { code, stdout, stderr };
+}
+
+async function importFile(text: string) {
+  const result = await runWithStdin(["import-gitopsconfig", "-"], text);
+  return { ...result, instances: result.code === 0 ? (parseYaml(result.stdout) as { instances: Record<string, string>[] }).instances : [] };
+}
+
+describe("gitops-connector import-gitopsconfig", () => {
+  test("--help prints its usage; no file is a usage error", async () => {
+    const help = await run(["import-gitopsconfig", "--help"]);
+    expect(help.code).toBe(0);
+    expect(help.output).toContain("Usage: gitops-connector import-gitopsconfig FILE|-");
+    expect((await run(["import-gitopsconfig"])).code).toBe(2);
+    const missing = await run(["import-gitopsconfig", join(dir, "no-such.yaml")]);
+    expect(missing.code).toBe(2);
+    expect(missing.output).toContain("ENOENT");
+  });
+
+  test("the seed's GitOpsConfig example becomes an instance that check-config accepts", async () => {
+    const path = configFile("gitopsconfig.yaml", SEED_GITOPSCONFIG);
+    const child = spawnConnector(["import-gitopsconfig", path]);
+    expect(await child.exited).toBe(0);
+    const output = child.lines.join("\n") + "\n";
+    expect(output).toContain("create secret generic gitops-connector-tokens --from-literal=PAT=\"$PAT\"");
+    const { instances } = parseYaml(output) as { instances: Record<string, string>[] };
+    expect(instances).toEqual([
+      {
+        name: "my-gitops-repo-stage-dev",
+        gitRepositoryType: "AZDO",
+        ciCdOrchestratorType: "AZDO",
+        gitOpsOperatorType: "ARGOCD",
+        gitOpsAppURL: "https://dev.azure.com/myorg/MyProject/_git/my-gitops-repo",
+        azdoGitOpsRepoName: "my-gitops-repo",
+        azdoPrRepoName: "my-gitops-repo",
+        azdoOrgUrl: "https://dev.azure.com/myorg/MyProject",
+        pat: "${PAT}",
+      },
+    ]);
+    const config = configFile("imported.yaml", output);
+    const checked = await run(["check-config", "--config", config], { PAT: "azdo-pat-0123456789abcdef" });
+    expect(checked.output).toContain("config ok");
+    expect(checked.output).toContain("my-gitops-repo-stage-dev");
+    expect(checked.code).toBe(0);
+  });
+
+  test("a List of three from kubectl -A, read from stdin: one instance each, a token per service", async () => {
+    const { code, stdout, instances } = await importFile(LIST_OF_THREE);
+    expect(code).toBe(0);
+    expect(instances.map((instance) => instance.name)).toEqual(["payments-prod", "apps-dev", "web-stage"]);
+    expect(instances.map((instance) => [instance.pat, instance.orchestratorPat])).toEqual([
+      ["${AZDO_PAT}", undefined],
+      ["${GITHUB_PAT}", undefined],
+      ["${GITHUB_PAT}", "${AZDO_PAT}"], // a GitHub repository with Azure Pipelines
+    ]);
+    // Nothing of kubectl's bookkeeping comes along.
+    for (const noise of ["uid:", "resourceVersion", "namespace:", "last-applied", "creationTimestamp"]) expect(stdout).not.toContain(noise);
+    const config = configFile("imported-three.yaml", stdout);
+    const env = { GITHUB_PAT: "ghp_importTestToken0123456789", AZDO_PAT: "azdo-import-test-token-0123" };
+    const checked = await run(["check-config", "--config", config], env);
+    expect(checked.code).toBe(0);
+    for (const name of ["payments-prod", "apps-dev", "web-stage"]) expect(checked.output).toContain(name);
+    const withoutAzdo = await run(["check-config", "--config", config], { GITHUB_PAT: env.GITHUB_PAT });
+    expect(withoutAzdo.code).toBe(2);
+    expect(withoutAzdo.output).toContain("AZDO_PAT");
+  });
+
+  test("multi-document YAML works like a List", async () => {
+    const items = (parseYaml(LIST_OF_THREE) as { items: unknown[] }).items;
+    const documents = items.map((item) => stringifyYaml(item)).join("---\n");
+    const fromDocuments = await importFile(documents);
+    const fromList = await importFile(LIST_OF_THREE);
+    expect(fromDocuments.code).toBe(0);
+    expect(fromDocuments.stdout).toBe(fromList.stdout);
+  });
+
+  test("anything it cannot map is exit 2 naming the object and the key, and nothing on stdout", async () => {
+    const list = parseYaml(LIST_OF_THREE) as { items: Record<string, any>[] };
+    list.items[0]!.spec.gitRepositoyType = "AZDO"; // a typo the original's CRD would have pruned
+    list.items[1]!.spec.gitRepositoryType = "GITLAB";
+    list.items[2]!.metadata.name = "payments-prod"; // the same name in another namespace
+    list.items.push({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "stray", namespace: "flux-system" }, data: {} });
+    const { code, stdout, stderr } = await runWithStdin(["import-gitopsconfig", "-"], stringifyYaml(list));
+    expect(code).toBe(2);
+    expect(stdout).toBe("");
+    expect(stderr).toContain("GitOpsConfig payments/payments-prod: spec.gitRepositoyType is not a GitOpsConfig field this can map");
+    expect(stderr).toContain('GitOpsConfig flux-system/apps-dev: spec.gitRepositoryType: must be GITHUB or AZDO (got "GITLAB")');
+    expect(stderr).toContain('GitOpsConfig flux-system/payments-prod: name "payments-prod" is also GitOpsConfig payments/payments-prod');
+    expect(stderr).toContain('GitOpsConfig flux-system/stray: kind is "ConfigMap", not GitOpsConfig');
+    expect(stderr).toContain("4 errors; nothing imported");
+    const broken = await runWithStdin(["import-gitopsconfig", "-"], "items: [\n");
+    expect(broken.code).toBe(2);
+    expect(broken.stderr).toContain("document 1: not YAML");
+    const empty = await runWithStdin(["import-gitopsconfig", "-"], "apiVersion: v1\nkind: List\nitems: []\n");
+    expect(empty.code).toBe(2);
+    expect(empty.stderr).toContain("no GitOpsConfig found");
   });
 });

@@ -27,6 +27,7 @@ import {
   templateError,
   type RenderedConnector,
 } from "./chart.ts";
+import { daemonCommand } from "../support/daemon.ts";
 import { checkConfig, find, flag, kustomize, portNumber, validate, type Manifest } from "./manifests.ts";
 
 const SEED_GITHUB = codeBlockAfter(SEED_README, "A sample **values.yaml** file for Flux and GitHub");
@@ -299,6 +300,17 @@ describe("singleInstance: null with instances", () => {
     const sorted = (config: string) => instancesOf({ config } as RenderedConnector).sort((a, b) => a.name.localeCompare(b.name));
     expect(sorted(asList)).toEqual(sorted(asMap));
     expect(sorted(asObjects)).toEqual(sorted(asMap));
+  });
+
+  test("what import-gitopsconfig prints from the seed's GitOpsConfig example is an instances value the chart takes", async () => {
+    const example = /See her for an example of a manifest:\n\n```\n([\s\S]*?)```/.exec(SEED_CHART_README)![1]!;
+    const proc = Bun.spawn([...daemonCommand(), "import-gitopsconfig", "-"], { stdin: new Blob([example]), stdout: "pipe", stderr: "pipe" });
+    const imported = await new Response(proc.stdout).text();
+    expect(await proc.exited).toBe(0);
+    const values = { singleInstance: null, existingSecret: "gitops-connector-tokens", ...(parseYaml(imported) as object) };
+    const r = connectorOf(template(values));
+    expect(instancesOf(r).map((instance) => instance.name)).toEqual(["my-gitops-repo-stage-dev"]);
+    await expectConfigPasses(r, { "gitops-connector-tokens": { PAT: "azdo-pat-0123456789abcdef" } });
   });
 
   test("an entry without a name is refused, showing it", () => {
