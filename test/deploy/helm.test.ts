@@ -28,7 +28,7 @@ import {
   type RenderedConnector,
 } from "./chart.ts";
 import { daemonCommand } from "../support/daemon.ts";
-import { checkConfig, find, flag, kustomize, portNumber, validate, type Manifest } from "./manifests.ts";
+import { checkConfig, find, flag, kustomize, portNumber, validate, yamlDocuments, type Manifest } from "./manifests.ts";
 
 const SEED_GITHUB = codeBlockAfter(SEED_README, "A sample **values.yaml** file for Flux and GitHub");
 const SEED_AZDO = codeBlockAfter(SEED_README, "A sample **values.yaml** file for Flux and Azure DevOps");
@@ -427,6 +427,42 @@ describe("the other values of the original chart", () => {
     const r = connectorOf(template({ ...parseYaml(SEED_GITHUB), dryRun: true, existingSecret: "tokens" }));
     expect(r.container.args).toContain("--dry-run");
     expect(r.container.envFrom).toEqual([{ secretRef: { name: RELEASE } }, { secretRef: { name: "tokens" } }]);
+  });
+});
+
+describe("the README's Helm install", () => {
+  const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+  const block = codeBlockAfter(readme, "### Helm\n");
+  const values = /<<'VALUES'\n([\s\S]*?)\nVALUES\n/.exec(block)![1]!;
+  // The command with its continuation lines joined.
+  const install = block.replace(/\\\n\s*/g, " ").split("\n").find((line) => line.startsWith("helm upgrade -i "))!.slice("helm upgrade -i ".length).trim().split(/\s+/);
+  const secretKeys = [...block.matchAll(/--from-literal=(\w+)=/g)].map((m) => m[1]!);
+
+  test("works verbatim as helm template from a clone: valid objects, a config that passes with the Secret's keys", async () => {
+    // helm upgrade -i <release> <chart> <flags…>: the chart from a clone, the rest as printed.
+    const [release, chart, ...flags] = install;
+    expect(chart).toBe("oci://ghcr.io/gitops-connector/charts/gitops-connector");
+    const versionAt = flags.indexOf("--version");
+    expect(flags[versionAt + 1]).toBe(VERSION);
+    flags.splice(versionAt, 2);
+    const valuesAt = flags.indexOf("--values");
+    expect(flags[valuesAt + 1]).toBe("values.yaml");
+    flags.splice(valuesAt, 2);
+    const run = runHelm(["template", release!, CHART, ...flags], values);
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    const objects = (yamlDocuments(run.stdout) as (Manifest | null)[]).filter((object): object is Manifest => object !== null);
+    for (const object of objects) validate(object);
+    const r = connectorOf(objects, release);
+    expect(r.container.envFrom).toEqual([{ secretRef: { name: "gitops-connector-tokens" } }]);
+    expect(secretKeys.sort()).toEqual(["PAT", "WEBHOOK_HMAC_KEY"]);
+    const env = Object.fromEntries(secretKeys.map((key) => [key, `${key.toLowerCase()}-0123456789abcdef`]));
+    const checked = await checkConfig(r.config, env);
+    expect(checked.output).toContain("config ok");
+    expect(checked.code).toBe(0);
+    // The address the README gives is the Service the chart renders.
+    const service = find(objects, "Service", release!) as Manifest & { spec: { ports: { port: number }[] } };
+    expect(readme).toContain(`http://${service.metadata.name}.${service.metadata.namespace}:${service.spec.ports[0]!.port}/gitopsphase`);
   });
 });
 
