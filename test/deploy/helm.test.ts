@@ -27,6 +27,7 @@ import {
   templateError,
   type RenderedConnector,
 } from "./chart.ts";
+import { InstanceConfig } from "../../src/config/schema.ts";
 import { daemonCommand } from "../support/daemon.ts";
 import { checkConfig, find, flag, kustomize, portNumber, validate, yamlDocuments, type Manifest } from "./manifests.ts";
 
@@ -120,6 +121,17 @@ describe("the chart's metadata and values", () => {
     expect(templateError(noRepo)).toContain("singleInstance.gitHubGitOpsManifestsRepoName is required when gitRepositoryType is GITHUB");
     const noOrg = { ...parseYaml(SEED_AZDO), azdoOrgUrl: "" };
     expect(templateError(noOrg)).toContain("singleInstance.azdoOrgUrl is required");
+  });
+
+  test("a values.yaml copied from the original's defaults is refused for its image, naming what to remove", () => {
+    expect(templateError({ ...parseYaml(SEED_GITHUB), image: { repository: "ghcr.io/azure/gitops-connector", tag: "1.2.1" } })).toContain("remove image.repository and image.tag");
+    // A numeric tag, which the original printed, still works.
+    expect(connectorOf(template({ ...parseYaml(SEED_GITHUB), image: { tag: 20240101 } })).container.image).toBe(`${IMAGE}:20240101`);
+  });
+
+  test("a grace period of 0 is checked as 0, not as the default", () => {
+    const r = connectorOf(template({ ...parseYaml(SEED_GITHUB), config: { server: { shutdownGraceMs: 0 } }, terminationGracePeriodSeconds: 5 }));
+    expect(r.pod.terminationGracePeriodSeconds).toBe(5);
   });
 
   test("a grace period the daemon's shutdown does not fit in is refused", () => {
@@ -313,8 +325,35 @@ describe("singleInstance: null with instances", () => {
     await expectConfigPasses(r, { "gitops-connector-tokens": { PAT: "azdo-pat-0123456789abcdef" } });
   });
 
-  test("an entry without a name is refused, showing it", () => {
-    expect(templateError({ singleInstance: null, instances: [githubInstance] })).toContain("instances: an entry has no name");
+  test("an entry without a name, or with a misspelt key in any of the three forms, fails helm install", () => {
+    expect(templateError({ singleInstance: null, instances: [githubInstance] })).toMatch(/instances\/0[\s\S]*missing property 'name'/);
+    const typo = { ...githubInstance, gitOpsAppUrl: githubInstance.gitOpsAppURL };
+    expect(templateError({ singleInstance: null, instances: { "apps-github": typo } })).toContain("at '/instances/apps-github': additional properties 'gitOpsAppUrl' not allowed");
+    expect(templateError({ singleInstance: null, instances: [{ name: "apps-github", ...typo }] })).toContain("additional properties 'gitOpsAppUrl' not allowed");
+    const object = { apiVersion: "example.com/v1", kind: "GitOpsConfig", metadata: { name: "x" }, spec: { ...gitopsConfigSpec, azdoPrRepoNme: "r" } };
+    expect(templateError({ singleInstance: null, instances: [object] })).toContain("at '/instances/0/spec': additional properties 'azdoPrRepoNme' not allowed");
+    expect(templateError({ singleInstance: null, instances: { x: { ...githubInstance, gitOpsOperatorType: "flux" } } })).toContain("value must be one of 'FLUX', 'ARGOCD'");
+  });
+
+  test("the schema's instance keys are the config's instance keys", () => {
+    const schema = JSON.parse(readFileSync(join(CHART, "values.schema.json"), "utf8")) as { definitions: { instance: { properties: Record<string, unknown> } } };
+    // InstanceConfig is pipe(strictObject(entries), transform): its first step holds the keys.
+    const entries = (InstanceConfig as unknown as { pipe: [{ entries?: Record<string, unknown> }] }).pipe[0].entries;
+    expect(entries).toBeDefined();
+    expect(Object.keys(schema.definitions.instance.properties).sort()).toEqual(Object.keys(entries!).sort());
+  });
+
+  test("top-level subscribers reach every instance, as the original chart's did; an instance's own win by name", () => {
+    const r = connectorOf(
+      template({
+        singleInstance: null,
+        subscribers: { spektate: "http://spektate-server:5000/api/flux", audit: "http://audit:8080/events" },
+        instances: { "my-gitops-repo-stage-dev": gitopsConfigSpec, "apps-github": { ...githubInstance, subscribers: { audit: "http://audit-github:8080/events" } } },
+      }),
+    );
+    const byName = Object.fromEntries(instancesOf(r).map((instance) => [instance.name, instance.subscribers]));
+    expect(byName["my-gitops-repo-stage-dev"]).toEqual({ spektate: "http://spektate-server:5000/api/flux", audit: "http://audit:8080/events" });
+    expect(byName["apps-github"]).toEqual({ spektate: "http://spektate-server:5000/api/flux", audit: "http://audit-github:8080/events" });
   });
 
   test("the single instance and instances together: both, the single one the default", async () => {
@@ -373,6 +412,33 @@ describe("persistence off, ServiceMonitor, PrometheusRule and dashboard on", () 
   });
 });
 
+describe("the notes helm install prints", () => {
+  const notes = (values: object) => {
+    const run = runHelm(["install", RELEASE, CHART, "--namespace", NAMESPACE, "--dry-run=client"], values);
+    if (run.code !== 0) throw new Error(run.stderr);
+    return run.stdout.slice(run.stdout.indexOf("NOTES:"));
+  };
+
+  test("give the address and the Provider type that matches the configured auth", () => {
+    const hmac = notes({ ...parseYaml(SEED_GITHUB), config: { auth: { hmacKey: "${WEBHOOK_HMAC_KEY}" } } });
+    expect(hmac).toContain(`http://${RELEASE}.${NAMESPACE}:8080/gitopsphase`);
+    expect(hmac).toContain("type generic-hmac");
+    expect(hmac).not.toContain("not authenticated");
+    const bearer = notes({ ...parseYaml(SEED_GITHUB), config: { auth: { bearerToken: "${WEBHOOK_TOKEN}" } } });
+    expect(bearer).toContain("type generic, its Secret's headers carrying the bearer token");
+    expect(notes(parseYaml(SEED_GITHUB))).toContain("webhooks are not authenticated");
+  });
+
+  test("warn of a missing instance or PAT, but not when the PAT comes from env, and read the dry run's outbox", () => {
+    expect(notes({})).toContain("no instance is configured");
+    const { orchestratorPAT: _, ...withoutPat } = parseYaml(SEED_GITHUB) as Record<string, unknown>;
+    expect(notes(withoutPat)).toContain("WARNING: no PAT");
+    expect(notes({ ...withoutPat, env: [{ name: "PAT", valueFrom: { secretKeyRef: { name: "tokens", key: "pat" } } }] })).not.toContain("no PAT");
+    expect(notes(parseYaml(SEED_GITHUB))).not.toContain("no PAT");
+    expect(notes({ ...withoutPat, dryRun: true })).toContain("outbox stats --data-dir /var/lib/gitops-connector --dry-run");
+  });
+});
+
 describe("the other values of the original chart", () => {
   test("env, envFrom, volumes, pod labels and annotations pass through tpl; extraObjects too", () => {
     const values = {
@@ -421,6 +487,12 @@ describe("the other values of the original chart", () => {
   test("an original values.yaml with multipleInstances.clusterDomain still installs", () => {
     const r = connectorOf(template({ ...parseYaml(SEED_GITHUB), multipleInstances: { clusterDomain: "apps-crc.testing" } }));
     expect(r.config).not.toContain("clusterDomain");
+  });
+
+  test("a dashboard with its labels set to null still renders", () => {
+    const objects = template({ ...parseYaml(SEED_GITHUB), metrics: { grafanaDashboard: { enabled: true, labels: null } } });
+    expectAllValid(objects);
+    find(objects, "ConfigMap", `${RELEASE}-dashboard`);
   });
 
   test("dryRun adds --dry-run; existingSecret and orchestratorPAT together are both read", () => {

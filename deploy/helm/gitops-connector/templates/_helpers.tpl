@@ -46,10 +46,16 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 
 {{- define "gitops-connector.image" -}}
+{{- if hasPrefix "ghcr.io/azure/gitops-connector" (toString .Values.image.repository) -}}
+{{- fail "image.repository is Azure/gitops-connector's image, which this chart cannot run (a values.yaml copied from the original chart's defaults?): remove image.repository and image.tag from your values to use this chart's image" -}}
+{{- end -}}
 {{- if .Values.image.digest -}}
 {{ .Values.image.repository }}@{{ .Values.image.digest }}
 {{- else -}}
-{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- /* A tag written as a number arrives as a float64 (20240101 would print as 2.0240101e+07). */ -}}
+{{- $tag := .Values.image.tag | default .Chart.AppVersion -}}
+{{- if and (kindIs "float64" $tag) (eq $tag (float64 (int64 $tag))) }}{{ $tag = int64 $tag }}{{ end -}}
+{{ .Values.image.repository }}:{{ $tag | toString }}
 {{- end -}}
 {{- end }}
 
@@ -89,7 +95,8 @@ there, naming the value.
 {{/*
 One entry of `instances` as a config instance: a GitOpsConfig spec under its name (map form), an instance with a
 name (list form), or a whole GitOpsConfig object (list form, as `kubectl get -o yaml` prints its items). Without
-a `pat` it takes the chart's PAT, as every GitOpsConfig of the original did.
+a `pat` it takes the chart's PAT, and it posts to the top-level `subscribers` (its own win by name), as every
+GitOpsConfig of the original did.
 */}}
 {{- define "gitops-connector.instance" -}}
 {{- $name := .name -}}
@@ -105,6 +112,8 @@ a `pat` it takes the chart's PAT, as every GitOpsConfig of the original did.
 {{- if not $name }}{{ fail (printf "instances: an entry has no name (give it name:, or use the map form name: spec): %s" (toJson $entry)) }}{{ end -}}
 {{- $instance := merge (dict "name" $name) $spec -}}
 {{- if not (hasKey $instance "pat") }}{{ $_ := set $instance "pat" "${PAT:-}" }}{{ end -}}
+{{- $shared := .subscribers | default dict -}}
+{{- if $shared }}{{ $_ := set $instance "subscribers" (merge (dict) ($instance.subscribers | default dict) $shared) }}{{ end -}}
 {{- toYaml $instance -}}
 {{- end }}
 
@@ -117,11 +126,11 @@ a `pat` it takes the chart's PAT, as every GitOpsConfig of the original did.
 {{- if $single }}{{ $instances = append $instances $single }}{{ end -}}
 {{- if kindIs "map" .Values.instances -}}
 {{- range $name, $entry := .Values.instances -}}
-{{- $instances = append $instances (include "gitops-connector.instance" (dict "name" $name "entry" $entry) | fromYaml) -}}
+{{- $instances = append $instances (include "gitops-connector.instance" (dict "name" $name "entry" $entry "subscribers" $.Values.subscribers) | fromYaml) -}}
 {{- end -}}
 {{- else -}}
 {{- range .Values.instances -}}
-{{- $instances = append $instances (include "gitops-connector.instance" (dict "name" .name "entry" .) | fromYaml) -}}
+{{- $instances = append $instances (include "gitops-connector.instance" (dict "name" .name "entry" . "subscribers" $.Values.subscribers) | fromYaml) -}}
 {{- end -}}
 {{- end -}}
 {{- $_ := set $config "instances" $instances -}}
