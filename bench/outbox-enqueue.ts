@@ -8,10 +8,10 @@
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Observation } from "../src/model.ts";
+import type { Observation } from "../src/core/model.ts";
 import { translate } from "../src/operators/index.ts";
 import { createSqliteOutboxStore, type SqliteOutboxStore } from "../src/outbox/store.ts";
-import { planJobs, type PlanningInstance } from "../src/planner.ts";
+import { planJobs, type PlanningInstance } from "../src/core/planner.ts";
 import progressing from "../test/fixtures/flux/kustomization-progressing.json";
 import { runAlone, type BenchOptions, type Section } from "./section.ts";
 import { formatSummary, formatTable, mapSummary, mebibytes, percentile, summarize, type Summary } from "./stats.ts";

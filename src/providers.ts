@@ -4,13 +4,13 @@
  * URLs and tokens at once while the old providers are collected. Missing tokens are permanent errors, so the
  * outbox does not retry what no retry can fix.
  */
-import { DeliveryError } from "./delivery.ts";
+import { DeliveryError } from "./core/delivery.ts";
 import { createGitRepository, type GitProviderFields } from "./git/registry.ts";
 import type { GitRepository } from "./git/repository.ts";
-import type { FetchLike } from "./http-request.ts";
+import type { FetchLike } from "./clients/http.ts";
 import type { Logger } from "./observability/logger.ts";
 import { createOrchestrator, type Orchestrator, type OrchestratorFields } from "./orchestrators/registry.ts";
-import { USER_AGENT } from "./version.ts";
+import { USER_AGENT } from "./core/version.ts";
 
 /** The instance settings providers read; a full InstanceConfig fits. */
 export type ProviderInstance = GitProviderFields &

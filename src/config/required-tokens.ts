@@ -7,7 +7,7 @@
  */
 import type { LocatedError } from "./errors.ts";
 import type { InstanceConfig } from "./schema.ts";
-import { withoutScheme } from "../targets.ts";
+import { withoutScheme } from "../core/targets.ts";
 
 /** `github.com/org/manifests`, `ghe.example.com/org/manifests` or `dev.azure.com/org/project/_git/manifests`. */
 function manifestsRepository(instance: InstanceConfig): string {

@@ -5,7 +5,7 @@
  * run reports every error.
  */
 import * as v from "valibot";
-import { GIT_REPOSITORY_TYPES, OPERATOR_TYPES, ORCHESTRATOR_TYPES } from "../model.ts";
+import { GIT_REPOSITORY_TYPES, OPERATOR_TYPES, ORCHESTRATOR_TYPES } from "../core/model.ts";
 import { describeType, formatPath } from "./errors.ts";
 import {
   choice,

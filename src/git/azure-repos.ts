@@ -5,14 +5,14 @@
  * that); the provider sends it through src/git/azure-devops-http.ts.
  */
 import * as v from "valibot";
-import type { StatusJobPayload } from "../model.ts";
-import { apiBase, type FetchLike, type OutboundRequest } from "../http-request.ts";
-import type { FailureParty } from "../http-failure.ts";
+import type { StatusJobPayload } from "../core/model.ts";
+import { apiBase, type FetchLike, type OutboundRequest } from "../clients/http.ts";
+import type { FailureParty } from "../clients/http-failure.ts";
 import { CALLBACK_PROPERTY, parseMergedPullRequestNumber } from "../orchestrators/azure-pipelines-callback.ts";
-import { createAzureDevOpsHttp, unexpectedAnswer } from "./azure-devops-http.ts";
+import { createAzureDevOpsHttp, unexpectedAnswer } from "../clients/azure-devops.ts";
 import { firstParentChain, type AbandonedPullRequest, type GitRepository } from "./repository.ts";
 import { toAzureReposState } from "./state-tables.ts";
-import { withoutScheme } from "../targets.ts";
+import { withoutScheme } from "../core/targets.ts";
 
 export const AZDO_API_VERSION = "7.1";
 /** PRs per page of the abandoned-PR list, and the most pages one sweep reads. */

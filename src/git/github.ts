@@ -3,12 +3,12 @@
  * (https://docs.github.com/en/rest/commits/commits#get-a-commit). The pure half turns a status job into the
  * request GitHub expects (the dry run logs exactly that); the provider sends the same body through Octokit.
  */
-import type { StatusJobPayload } from "../model.ts";
-import { DeliveryError } from "../delivery.ts";
-import { apiBase, type OutboundRequest } from "../http-request.ts";
-import { toDeliveryError, type FailureParty } from "../http-failure.ts";
+import type { StatusJobPayload } from "../core/model.ts";
+import { DeliveryError } from "../core/delivery.ts";
+import { apiBase, type OutboundRequest } from "../clients/http.ts";
+import { toDeliveryError, type FailureParty } from "../clients/http-failure.ts";
 import type { Logger } from "../observability/logger.ts";
-import { createGitHubClient, JSON_CONTENT_TYPE, requireGitHubLocation, type FetchLike } from "./github-client.ts";
+import { createGitHubClient, JSON_CONTENT_TYPE, requireGitHubLocation, type FetchLike } from "../clients/github.ts";
 import { toGitHubState, type GitHubState } from "./state-tables.ts";
 import { findCallbackInPullRequestBody } from "../orchestrators/azure-pipelines-callback.ts";
 import { firstParentChain, type AbandonedPullRequest, type GitRepository } from "./repository.ts";
@@ -20,7 +20,7 @@ const PAGE_SIZE = 100;
 const MAX_PAGES = 5;
 const READ_PULLS = "the repo scope (fine-grained: Pull requests read) to read pull requests";
 
-export { parseGitHubOrgUrl, type GitHubApiLocation } from "./github-client.ts";
+export { parseGitHubOrgUrl, type GitHubApiLocation } from "../clients/github.ts";
 
 /** Commits per page of a compare; two pages at most are read (the first says how many there are). */
 const COMPARE_PAGE_SIZE = 100;

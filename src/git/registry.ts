@@ -2,8 +2,8 @@
  * Git providers keyed on the config's `gitRepositoryType`. Adding a provider is one file and one line in each
  * table here.
  */
-import type { GitRepositoryType, StatusJobPayload } from "../model.ts";
-import { apiBase, type FetchLike, type OutboundRequest } from "../http-request.ts";
+import type { GitRepositoryType, StatusJobPayload } from "../core/model.ts";
+import { apiBase, type FetchLike, type OutboundRequest } from "../clients/http.ts";
 import type { Logger } from "../observability/logger.ts";
 import { commitListSizeFor, createAzureReposRepository, toAzureReposStatusRequest, toCommitsBetweenRequest, type AzureReposFields } from "./azure-repos.ts";
 import { createGitHubRepository, toGitHubStatusRequest, type GitHubRepoFields } from "./github.ts";

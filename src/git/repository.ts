@@ -4,7 +4,7 @@
  * the callback data the pipeline left on it, which PRs were abandoned). One implementation per provider:
  * src/git/github.ts, src/git/azure-repos.ts.
  */
-import type { StatusJobPayload } from "../model.ts";
+import type { StatusJobPayload } from "../core/model.ts";
 
 /** A pull request closed without being merged. */
 export interface AbandonedPullRequest {

@@ -4,7 +4,7 @@
  * data and extended with the Flux 2.x reasons (DESIGN §6). Lookups are total: a state nobody has mapped yet is
  * `pending`, so a new operator release never crashes a delivery and never claims success it did not report.
  */
-import type { OperatorState } from "../model.ts";
+import type { OperatorState } from "../core/model.ts";
 
 export type GitHubState = "pending" | "success" | "failure" | "error";
 export type AzureReposState = "pending" | "succeeded" | "failed" | "error" | "notApplicable";

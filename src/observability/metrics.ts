@@ -6,7 +6,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { OUTBOUND_CLASSES } from "./outbound.ts";
-import { VERSION } from "../version.ts";
+import { VERSION } from "../core/version.ts";
 
 export interface OutboxGauges {
   /** Free bytes on the outbox's volume, when known. */

@@ -5,7 +5,7 @@
  * template key as `<no value>`, so that string counts as empty everywhere. Pure: no I/O, no clock.
  */
 import * as v from "valibot";
-import type { CommitStatus, Outcome, Translation, TranslationOptions } from "../model.ts";
+import type { CommitStatus, Outcome, Translation, TranslationOptions } from "../core/model.ts";
 import { parsePayload } from "./payload-issues.ts";
 
 /** Phases of an operation still under way; the deployment has not finished. */

@@ -6,8 +6,8 @@
  * Pure: no I/O, no clock.
  */
 import * as v from "valibot";
-import type { CommitStatus, Outcome, Translation, TranslationOptions } from "../model.ts";
-import { reconcilerId } from "../model.ts";
+import type { CommitStatus, Outcome, Translation, TranslationOptions } from "../core/model.ts";
+import { reconcilerId } from "../core/model.ts";
 import { describeUnrecognised, parseChangeSet, parseHealthCheckFailures } from "./flux-messages.ts";
 import { findFluxCommit } from "./flux-revision.ts";
 import { notAnArray, parsePayload } from "./payload-issues.ts";

@@ -2,7 +2,7 @@
  * The operator registry: one translator per operator type, chosen by the instance's `gitopsOperator`.
  * Adding an operator is one file with a `translateX(payload, options)` and one line here.
  */
-import type { OperatorType, Translation, TranslationOptions } from "../model.ts";
+import type { OperatorType, Translation, TranslationOptions } from "../core/model.ts";
 import { translateArgoCd } from "./argocd.ts";
 import { translateFlux } from "./flux.ts";
 

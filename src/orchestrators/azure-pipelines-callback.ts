@@ -6,7 +6,7 @@
  * "planid": "$(System.PlanId)", "projectid": "$(System.TeamProjectId)", "pr_num": "$(pr_num)"}`.
  */
 import * as v from "valibot";
-import type { Outcome } from "../model.ts";
+import type { Outcome } from "../core/model.ts";
 
 /** The Azure Repos PR property that holds the callback data (the original's key). */
 export const CALLBACK_PROPERTY = "callback-task-id";

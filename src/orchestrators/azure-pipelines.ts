@@ -6,12 +6,12 @@
  * `TaskCompleted` is posted with the orchestrator token. `describeAzurePipelinesCallback` is what the dry run logs.
  */
 import * as v from "valibot";
-import { DeliveryError } from "../delivery.ts";
-import { createAzureDevOpsHttp } from "../git/azure-devops-http.ts";
+import { DeliveryError } from "../core/delivery.ts";
+import { createAzureDevOpsHttp } from "../clients/azure-devops.ts";
 import type { GitRepository } from "../git/repository.ts";
-import { apiBase, type FetchLike } from "../http-request.ts";
-import { describeUrl, type FailureParty } from "../http-failure.ts";
-import type { Outcome, OrchestratorJobPayload } from "../model.ts";
+import { apiBase, type FetchLike } from "../clients/http.ts";
+import { describeUrl, type FailureParty } from "../clients/http-failure.ts";
+import type { Outcome, OrchestratorJobPayload } from "../core/model.ts";
 import type { Logger } from "../observability/logger.ts";
 import {
   buildTimelineUrlOf,

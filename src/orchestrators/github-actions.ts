@@ -4,11 +4,11 @@
  * The payload's `sha` and `runid` come from the manifests commit message, so delivery first reads that commit.
  * `describeGitHubDispatch` is what the dry run logs; `createGitHubActionsOrchestrator` sends it.
  */
-import { apiBase } from "../http-request.ts";
-import { toDeliveryError } from "../http-failure.ts";
-import type { OrchestratorJobPayload } from "../model.ts";
+import { apiBase } from "../clients/http.ts";
+import { toDeliveryError } from "../clients/http-failure.ts";
+import type { OrchestratorJobPayload } from "../core/model.ts";
 import { cutText, type Logger } from "../observability/logger.ts";
-import { createGitHubClient, JSON_CONTENT_TYPE, requireGitHubLocation, type FetchLike } from "../git/github-client.ts";
+import { createGitHubClient, JSON_CONTENT_TYPE, requireGitHubLocation, type FetchLike } from "../clients/github.ts";
 import type { OrchestratorPlan } from "./registry.ts";
 
 export interface GitHubActionsFields {

@@ -3,8 +3,8 @@
  * describes the call (what the dry run logs) and creates the orchestrator that makes it.
  */
 import type { GitRepository } from "../git/repository.ts";
-import type { GitRepositoryType, OrchestratorJobPayload, OrchestratorType } from "../model.ts";
-import { apiBase, type FetchLike, type OutboundRequest } from "../http-request.ts";
+import type { GitRepositoryType, OrchestratorJobPayload, OrchestratorType } from "../core/model.ts";
+import { apiBase, type FetchLike, type OutboundRequest } from "../clients/http.ts";
 import type { Logger } from "../observability/logger.ts";
 import { createAzurePipelinesOrchestrator, describeAzurePipelinesCallback, type AzurePipelinesFields } from "./azure-pipelines.ts";
 import { createGitHubActionsOrchestrator, describeGitHubDispatch, type GitHubActionsFields } from "./github-actions.ts";

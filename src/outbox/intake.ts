@@ -4,9 +4,9 @@
  * `maxDepth` is refused whole (503 with Retry-After) instead of growing without bound, and so is one that cannot be
  * stored (503 while storage fails, see storage-health.ts).
  */
-import { IntakeFullError, IntakeUnavailableError, type Intake } from "../intake.ts";
-import { reconcilerId } from "../model.ts";
-import { planJobs } from "../planner.ts";
+import { IntakeFullError, IntakeUnavailableError, type Intake } from "../core/intake.ts";
+import { reconcilerId } from "../core/model.ts";
+import { planJobs } from "../core/planner.ts";
 import { describeStorageError, isStorageError, type StorageHealth } from "./storage-health.ts";
 import type { OutboxStore } from "./types.ts";
 

@@ -12,8 +12,8 @@
 import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { NOTHING_KNOWN, type KnownCommit } from "../commit-ledger.ts";
-import type { Job } from "../model.ts";
+import { NOTHING_KNOWN, type KnownCommit } from "../core/commit-knowledge.ts";
+import type { Job } from "../core/model.ts";
 import { migrate, OutboxVersionError } from "./schema.ts";
 import { resolveOutboxPath } from "./paths.ts";
 import type { ClaimOptions, JobState, OutboxStore, PlanContext, PlanResult, RateLimitedTarget, StatsRow, StoredJob } from "./types.ts";

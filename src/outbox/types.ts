@@ -2,8 +2,8 @@
  * The outbox's storage port. The SQLite store implements it; the worker, the intake, the scheduler and the
  * `outbox` CLI use it. Times are epoch milliseconds passed in by the caller, so tests control the clock.
  */
-import type { KnownCommit } from "../commit-ledger.ts";
-import type { Job, JobKind } from "../model.ts";
+import type { KnownCommit } from "../core/commit-knowledge.ts";
+import type { Job, JobKind } from "../core/model.ts";
 
 export type JobState = "pending" | "done" | "dead";
 

@@ -10,8 +10,8 @@
  * HTTP status when there was one): info when delivered, warn when it will be retried (an API failed or was slow;
  * worth a look, though the job is not lost), error when dead. The job's payload is logged only at debug.
  */
-import { DeliveryError, type Delivery } from "../delivery.ts";
-import { commitOfJob } from "../model.ts";
+import { DeliveryError, type Delivery } from "../core/delivery.ts";
+import { commitOfJob } from "../core/model.ts";
 import type { Logger } from "../observability/logger.ts";
 import { withOutboundScope, type OutboundScope } from "../observability/outbound.ts";
 import type { OutboxStore, StoredJob } from "./types.ts";

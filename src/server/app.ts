@@ -4,7 +4,7 @@
  * raw bytes first. Every error, unknown routes included, answers JSON `{ "error": … }`.
  */
 import { Elysia } from "elysia";
-import type { Readiness } from "../intake.ts";
+import type { Readiness } from "../core/intake.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import { createWebhookHandler, type WebhookDeps } from "./webhook.ts";
 

@@ -9,10 +9,10 @@
  * and operator there are a configured instance's or "unknown", never a name from the request, so an
  * unauthenticated caller cannot create metric series at will. The payload itself is logged only at debug.
  */
-import { IntakeUnavailableError, type Intake } from "../intake.ts";
-import { reconcilerId, type OperatorType, type Translation, type TranslationOptions } from "../model.ts";
+import { IntakeUnavailableError, type Intake } from "../core/intake.ts";
+import { reconcilerId, type OperatorType, type Translation, type TranslationOptions } from "../core/model.ts";
 import { cutText, type Logger } from "../observability/logger.ts";
-import type { PlanningInstance } from "../planner.ts";
+import type { PlanningInstance } from "../core/planner.ts";
 import { readBodyWithLimit } from "./read-body.ts";
 import { toWellFormedJson } from "./well-formed.ts";
 import { selectInstance, type SelectableInstance } from "./select-instance.ts";

@@ -4,10 +4,10 @@
  * property, and the abandoned-PR listing with its time range and paging.
  */
 import { afterAll, beforeEach, describe, expect, test } from "bun:test";
-import { DeliveryError } from "../../src/delivery.ts";
+import { DeliveryError } from "../../src/core/delivery.ts";
 import { createAzureReposRepository, toAbandonedPullRequestsRequest, toAzureReposStatusRequest, type AzureReposFields } from "../../src/git/azure-repos.ts";
-import type { StatusJobPayload } from "../../src/model.ts";
-import { USER_AGENT } from "../../src/version.ts";
+import type { StatusJobPayload } from "../../src/core/model.ts";
+import { USER_AGENT } from "../../src/core/version.ts";
 import {
   DEFAULT_AZURE_COMMIT_MESSAGE,
   isAzureCommitRead,

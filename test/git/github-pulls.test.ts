@@ -4,9 +4,9 @@
  * comment in a PR body, and the abandoned-PR scan with its early stop.
  */
 import { afterAll, beforeEach, describe, expect, test } from "bun:test";
-import { DeliveryError } from "../../src/delivery.ts";
+import { DeliveryError } from "../../src/core/delivery.ts";
 import { createGitHubRepository } from "../../src/git/github.ts";
-import { USER_AGENT } from "../../src/version.ts";
+import { USER_AGENT } from "../../src/core/version.ts";
 import { isPullsOfCommit, startFakeApi, type RecordedRequest } from "../support/fake-api.ts";
 
 const PAT = "ghp_pullsToken0123456789abcdef";

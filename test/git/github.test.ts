@@ -1,8 +1,8 @@
 import { afterAll, beforeEach, describe, expect, test } from "bun:test";
-import { DeliveryError } from "../../src/delivery.ts";
+import { DeliveryError } from "../../src/core/delivery.ts";
 import { createGitHubRepository, parseGitHubOrgUrl, toGitHubStatusBody, toGitHubStatusRequest } from "../../src/git/github.ts";
-import type { StatusJobPayload } from "../../src/model.ts";
-import { USER_AGENT } from "../../src/version.ts";
+import type { StatusJobPayload } from "../../src/core/model.ts";
+import { USER_AGENT } from "../../src/core/version.ts";
 import { isCommitRead, isStatusPost, startFakeApi, type FakeCommit } from "../support/fake-api.ts";
 import { gitHubMergeMessage, HISTORY_SHAS, twoMergedPullRequests } from "../support/history.ts";
 

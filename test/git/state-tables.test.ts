@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import type { OperatorType } from "../../src/model.ts";
+import type { OperatorType } from "../../src/core/model.ts";
 import {
   AZURE_REPOS_STATES,
   GITHUB_STATES,

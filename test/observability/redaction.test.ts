@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { classifyHttpFailure } from "../../src/http-failure.ts";
+import { classifyHttpFailure } from "../../src/clients/http-failure.ts";
 import { createSecretRedactor, cutText, MIN_SECRET_PIECE } from "../../src/observability/logger.ts";
 
 const TOKEN = "ghp_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789";

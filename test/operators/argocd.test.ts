@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import type { TranslationOptions } from "../../src/model.ts";
+import type { TranslationOptions } from "../../src/core/model.ts";
 import { argoCdOutcome, summariseResources, translateArgoCd } from "../../src/operators/argocd.ts";
 import { type Expectation, SHA, type StatusRow, expectTranslation, fixtureNames, loadFixture } from "./fixtures.ts";
 

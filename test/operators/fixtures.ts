@@ -5,7 +5,7 @@
 import { expect } from "bun:test";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import type { Outcome, Translation } from "../../src/model.ts";
+import type { Outcome, Translation } from "../../src/core/model.ts";
 
 export const FIXTURES_DIR = join(import.meta.dir, "..", "fixtures");
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import type { TranslationOptions } from "../../src/model.ts";
+import type { TranslationOptions } from "../../src/core/model.ts";
 import { translateFlux } from "../../src/operators/flux.ts";
 import { type Expectation, MESSAGE, SHA, expectTranslation, fixtureNames, loadFixture } from "./fixtures.ts";
 

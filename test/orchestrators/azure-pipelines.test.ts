@@ -4,13 +4,13 @@
  * timeline checks, and the TaskCompleted event, with each token sent only where it belongs.
  */
 import { afterAll, beforeEach, describe, expect, test } from "bun:test";
-import { DeliveryError } from "../../src/delivery.ts";
+import { DeliveryError } from "../../src/core/delivery.ts";
 import { createAzureReposRepository } from "../../src/git/azure-repos.ts";
 import { createGitHubRepository } from "../../src/git/github.ts";
-import type { OrchestratorJobPayload } from "../../src/model.ts";
+import type { OrchestratorJobPayload } from "../../src/core/model.ts";
 import { createLogger } from "../../src/observability/logger.ts";
 import { createAzurePipelinesOrchestrator, describeAzurePipelinesCallback } from "../../src/orchestrators/azure-pipelines.ts";
-import { USER_AGENT } from "../../src/version.ts";
+import { USER_AGENT } from "../../src/core/version.ts";
 import {
   isAzureCommitRead,
   isAzurePropertiesRead,

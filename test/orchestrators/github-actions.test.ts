@@ -1,10 +1,10 @@
 import { afterAll, beforeEach, describe, expect, test } from "bun:test";
-import { DeliveryError } from "../../src/delivery.ts";
+import { DeliveryError } from "../../src/core/delivery.ts";
 import { createGitHubRepository } from "../../src/git/github.ts";
-import type { OrchestratorJobPayload } from "../../src/model.ts";
+import type { OrchestratorJobPayload } from "../../src/core/model.ts";
 import { createLogger } from "../../src/observability/logger.ts";
 import { createGitHubActionsOrchestrator, extractDispatchIds } from "../../src/orchestrators/github-actions.ts";
-import { USER_AGENT } from "../../src/version.ts";
+import { USER_AGENT } from "../../src/core/version.ts";
 import { isCommitRead, isDispatch, startFakeApi } from "../support/fake-api.ts";
 
 const MANIFESTS_COMMIT = "9f8e7d6c5b4a39281706f5e4d3c2b1a098765432";

@@ -8,8 +8,8 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { NOTHING_KNOWN, type KnownCommit } from "../../src/commit-ledger.ts";
-import type { Job, OrchestratorJob, StatusJob } from "../../src/model.ts";
+import { NOTHING_KNOWN, type KnownCommit } from "../../src/core/commit-knowledge.ts";
+import type { Job, OrchestratorJob, StatusJob } from "../../src/core/model.ts";
 import { createSqliteOutboxStore, resolveOutboxPath, type SqliteOutboxStore } from "../../src/outbox/store.ts";
 import { SCHEMA_VERSION } from "../../src/outbox/schema.ts";
 

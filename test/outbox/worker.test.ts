@@ -5,8 +5,8 @@
  * end in test/e2e/outbox-daemon.test.ts.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { DeliveryError, type Delivery } from "../../src/delivery.ts";
-import type { Job } from "../../src/model.ts";
+import { DeliveryError, type Delivery } from "../../src/core/delivery.ts";
+import type { Job } from "../../src/core/model.ts";
 import { createLogger } from "../../src/observability/logger.ts";
 import { createSqliteOutboxStore } from "../../src/outbox/store.ts";
 import type { OutboxStore, StoredJob } from "../../src/outbox/types.ts";

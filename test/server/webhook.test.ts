@@ -3,7 +3,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { createHmac } from "node:crypto";
-import { IntakeFullError } from "../../src/intake.ts";
+import { IntakeFullError } from "../../src/core/intake.ts";
 import { azureInstance, githubInstance } from "../support/instances.ts";
 import { buildTestApp, post } from "../support/app.ts";
 

@@ -1,7 +1,7 @@
 /** Builds the real HTTP app with in-memory intake and dry-run delivery, capturing every log line. */
-import { createMemoryLedger } from "../../src/commit-ledger.ts";
-import { createDryRunDelivery } from "../../src/dry-run.ts";
-import { createDirectIntake, type Intake } from "../../src/intake.ts";
+import { createMemoryLedger } from "../../src/core/commit-knowledge.ts";
+import { createDryRunDelivery } from "../../src/delivery/dry-run.ts";
+import { createDirectIntake, type Intake } from "../../src/core/intake.ts";
 import { createLogger, createSecretRedactor } from "../../src/observability/logger.ts";
 import { createMetrics } from "../../src/observability/metrics.ts";
 import { translate } from "../../src/operators/index.ts";

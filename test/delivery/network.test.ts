@@ -1,11 +1,11 @@
 import { afterAll, beforeEach, describe, expect, test } from "bun:test";
-import { DeliveryError } from "../src/delivery.ts";
-import type { Job, OrchestratorJob, StatusJob, SubscriberJob } from "../src/model.ts";
-import { createNetworkDelivery, type DeliveryInstance } from "../src/network-delivery.ts";
-import { createLogger } from "../src/observability/logger.ts";
-import { isCommitRead, isDispatch, isStatusPost, startFakeApi } from "./support/fake-api.ts";
-import type { AbandonedPullRequestJob } from "../src/model.ts";
-import { isAzureCommitRead, isAzurePropertiesRead, isAzureStatusPost, isPlanEvent } from "./support/fake-api.ts";
+import { DeliveryError } from "../../src/core/delivery.ts";
+import type { Job, OrchestratorJob, StatusJob, SubscriberJob } from "../../src/core/model.ts";
+import { createNetworkDelivery, type DeliveryInstance } from "../../src/delivery/network.ts";
+import { createLogger } from "../../src/observability/logger.ts";
+import { isCommitRead, isDispatch, isStatusPost, startFakeApi } from "../support/fake-api.ts";
+import type { AbandonedPullRequestJob } from "../../src/core/model.ts";
+import { isAzureCommitRead, isAzurePropertiesRead, isAzureStatusPost, isPlanEvent } from "../support/fake-api.ts";
 
 const SHA = "9f8e7d6c5b4a39281706f5e4d3c2b1a098765432";
 const PAT = "ghp_repositoryToken000";

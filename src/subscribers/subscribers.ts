@@ -2,10 +2,10 @@
  * Subscribers: raw JSON forwarders (Spektate and the like, DESIGN §7). Every commit status is POSTed as the
  * original's subscriber JSON; any 2xx is success, anything else goes through the shared retry rules.
  */
-import { apiMessageOf, classifyHttpFailure, describeUrl, toDeliveryError, type FailureParty } from "./http-failure.ts";
-import type { FetchLike } from "./git/github-client.ts";
-import type { SubscriberJobPayload } from "./model.ts";
-import { USER_AGENT } from "./version.ts";
+import { apiMessageOf, classifyHttpFailure, describeUrl, toDeliveryError, type FailureParty } from "../clients/http-failure.ts";
+import type { FetchLike } from "../clients/github.ts";
+import type { SubscriberJobPayload } from "../core/model.ts";
+import { USER_AGENT } from "../core/version.ts";
 
 /** The URL a subscriber job goes to: the instance's current one for its name, or what an older job stored. */
 export function subscriberUrlOf(job: SubscriberJobPayload, subscribers: Readonly<Record<string, string>>): string | undefined {

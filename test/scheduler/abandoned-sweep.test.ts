@@ -7,9 +7,9 @@ import { afterAll, afterEach, beforeEach, describe, expect, test } from "bun:tes
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { AbandonedPullRequestJob } from "../../src/model.ts";
+import type { AbandonedPullRequestJob } from "../../src/core/model.ts";
 import { createLogger } from "../../src/observability/logger.ts";
-import { abandonedPrOnceKey, createAbandonedPrSweep, type AbandonedPrSweepOptions } from "../../src/orchestrators/abandoned-sweep.ts";
+import { abandonedPrOnceKey, createAbandonedPrSweep, type AbandonedPrSweepOptions } from "../../src/scheduler/abandoned-sweep.ts";
 import { createSqliteOutboxStore, type SqliteOutboxStore } from "../../src/outbox/store.ts";
 import { createProviders, type ProviderInstance } from "../../src/providers.ts";
 import { isAzurePullRequestList, startFakeApi, type RecordedRequest } from "../support/fake-api.ts";

@@ -1,9 +1,9 @@
 import { afterAll, beforeEach, describe, expect, test } from "bun:test";
-import { DeliveryError } from "../src/delivery.ts";
-import type { SubscriberJobPayload } from "../src/model.ts";
-import { postToSubscriber, subscriberUrlOf } from "../src/subscribers.ts";
-import { USER_AGENT } from "../src/version.ts";
-import { startFakeApi } from "./support/fake-api.ts";
+import { DeliveryError } from "../../src/core/delivery.ts";
+import type { SubscriberJobPayload } from "../../src/core/model.ts";
+import { postToSubscriber, subscriberUrlOf } from "../../src/subscribers/subscribers.ts";
+import { USER_AGENT } from "../../src/core/version.ts";
+import { startFakeApi } from "../support/fake-api.ts";
 
 const fake = startFakeApi();
 afterAll(() => fake.stop());

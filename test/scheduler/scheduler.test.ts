@@ -4,7 +4,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { createLogger } from "../../src/observability/logger.ts";
-import { createScheduler } from "../../src/outbox/scheduler.ts";
+import { createScheduler } from "../../src/scheduler/scheduler.ts";
 
 function capture() {
   const lines: string[] = [];

@@ -4,10 +4,10 @@
  * retries, honouring the rate-limit headers (src/http-failure.ts), so Octokit must fail fast and say why.
  */
 import { Octokit } from "@octokit/rest";
-import { DeliveryError } from "../delivery.ts";
+import { DeliveryError } from "../core/delivery.ts";
 import type { Logger } from "../observability/logger.ts";
 
-import type { FetchLike } from "../http-request.ts";
+import type { FetchLike } from "./http.ts";
 
 export type { FetchLike };
 

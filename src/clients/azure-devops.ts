@@ -9,9 +9,9 @@
  * misspelt repository would count as delivered), and cannot be aborted, so the outbox's timeout and shutdown
  * could not cut a hung call.
  */
-import { DeliveryError } from "../delivery.ts";
-import { apiMessageOf, classifyHttpFailure, toDeliveryError, type FailureParty } from "../http-failure.ts";
-import type { FetchLike, OutboundRequest } from "../http-request.ts";
+import { DeliveryError } from "../core/delivery.ts";
+import { apiMessageOf, classifyHttpFailure, toDeliveryError, type FailureParty } from "./http-failure.ts";
+import type { FetchLike, OutboundRequest } from "./http.ts";
 
 export interface AzureDevOpsHttpOptions {
   /** A personal access token (`pat` or `orchestratorPat`). */

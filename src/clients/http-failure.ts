@@ -7,8 +7,8 @@
  * timeouts are retried. Messages name the instance, the service and the resource, and say what to check; they
  * are built from config keys and the API's own message, never from a token.
  */
-import { DeliveryError } from "./delivery.ts";
-import { cutText } from "./observability/logger.ts";
+import { DeliveryError } from "../core/delivery.ts";
+import { cutText } from "../observability/logger.ts";
 
 /** Who was called, for the message: never a token, only names. */
 export interface FailureParty {

@@ -4,11 +4,11 @@
  * no message carries the token in any of its forms.
  */
 import { afterAll, beforeEach, describe, expect, test } from "bun:test";
-import { DeliveryError } from "../../src/delivery.ts";
-import { basicAuthorization, createAzureDevOpsHttp, unexpectedAnswer } from "../../src/git/azure-devops-http.ts";
-import type { FailureParty } from "../../src/http-failure.ts";
-import type { FetchLike } from "../../src/http-request.ts";
-import { USER_AGENT } from "../../src/version.ts";
+import { DeliveryError } from "../../src/core/delivery.ts";
+import { basicAuthorization, createAzureDevOpsHttp, unexpectedAnswer } from "../../src/clients/azure-devops.ts";
+import type { FailureParty } from "../../src/clients/http-failure.ts";
+import type { FetchLike } from "../../src/clients/http.ts";
+import { USER_AGENT } from "../../src/core/version.ts";
 import { startFakeApi } from "../support/fake-api.ts";
 
 const PAT = "azdopat0123456789abcdefghijklmnopqrstuvwxyzABCD";

@@ -5,7 +5,7 @@
  * B's statuses (described as superseded by B) and B's outcome for its pipeline, once, by the same notify-once
  * rules as a commit reported itself. Pure.
  */
-import type { KnownCommit } from "./commit-ledger.ts";
+import type { KnownCommit } from "./commit-knowledge.ts";
 import type { Job, SupersedeJobPayload } from "./model.ts";
 import { notifiableOutcome, planStatuses, toOrchestratorJob, type JobSubject, type Plan, type PlanningInstance } from "./planner.ts";
 

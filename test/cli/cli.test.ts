@@ -6,10 +6,10 @@ import { describe, expect, test } from "bun:test";
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import packageJson from "../package.json" with { type: "json" };
-import { createSqliteOutboxStore } from "../src/outbox/store.ts";
+import packageJson from "../../package.json" with { type: "json" };
+import { createSqliteOutboxStore } from "../../src/outbox/store.ts";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
-import { daemonCommand, spawnConnector } from "./support/daemon.ts";
+import { daemonCommand, spawnConnector } from "../support/daemon.ts";
 
 async function run(args: string[], env: Record<string, string> = {}) {
   const child = spawnConnector(args, env);
@@ -181,10 +181,10 @@ instances:
 // ---------------------------------------------------------------------------------------------------------
 // import-gitopsconfig: the original's GitOpsConfig objects → instances that check-config accepts.
 
-const SEED_CHART_README = readFileSync(join(import.meta.dir, "..", "..", "shared", "seeds", "002_728bfa5d86b5dbbc.txt"), "utf8");
+const SEED_CHART_README = readFileSync(join(import.meta.dir, "..", "..", "..", "shared", "seeds", "002_728bfa5d86b5dbbc.txt"), "utf8");
 /** The GitOpsConfig example the original chart's README prints, exactly. */
 const SEED_GITOPSCONFIG = /See her for an example of a manifest:\n\n```\n([\s\S]*?)```/.exec(SEED_CHART_README)![1]!;
-const LIST_OF_THREE = readFileSync(join(import.meta.dir, "fixtures", "gitopsconfig", "list-of-three.yaml"), "utf8");
+const LIST_OF_THREE = readFileSync(join(import.meta.dir, "..", "fixtures", "gitopsconfig", "list-of-three.yaml"), "utf8");
 
 /** Runs the CLI with `input` on stdin. */
 async function runWithStdin(args: string[], input: string) {

@@ -6,14 +6,14 @@
  * hold across restarts and a job that is run twice plans nothing twice. The statuses, subscriber posts and
  * pipeline notifications it plans are ordinary jobs, delivered by the worker.
  */
-import type { KnownCommit } from "./commit-ledger.ts";
-import { DeliveryError } from "./delivery.ts";
-import type { Job, SupersedeJob } from "./model.ts";
-import { MAX_SUPERSEDED_COMMITS } from "./git/repository.ts";
-import type { Logger } from "./observability/logger.ts";
-import { planSupersededCommit } from "./planner-superseded.ts";
-import { shortCommit, type Plan, type PlanningInstance } from "./planner.ts";
-import type { ProviderInstance, Providers } from "./providers.ts";
+import type { KnownCommit } from "../core/commit-knowledge.ts";
+import { DeliveryError } from "../core/delivery.ts";
+import type { Job, SupersedeJob } from "../core/model.ts";
+import { MAX_SUPERSEDED_COMMITS } from "../git/repository.ts";
+import type { Logger } from "../observability/logger.ts";
+import { planSupersededCommit } from "../core/planner-superseded.ts";
+import { shortCommit, type Plan, type PlanningInstance } from "../core/planner.ts";
+import type { ProviderInstance, Providers } from "../providers.ts";
 
 const HOUR_MS = 3_600_000;
 

@@ -4,12 +4,12 @@
  * job so a config reload applies at once. Every failure is a DeliveryError; config mistakes (a removed
  * instance, a missing token) are permanent, so the outbox does not retry what no retry can fix.
  */
-import { DeliveryError, type Delivery } from "./delivery.ts";
-import type { FetchLike } from "./http-request.ts";
-import type { AbandonedPullRequestJob, Job, OrchestratorJob } from "./model.ts";
-import type { Logger } from "./observability/logger.ts";
-import { createProviders, type ProviderInstance, type Providers } from "./providers.ts";
-import { postToSubscriber, subscriberUrlOf } from "./subscribers.ts";
+import { DeliveryError, type Delivery } from "../core/delivery.ts";
+import type { FetchLike } from "../clients/http.ts";
+import type { AbandonedPullRequestJob, Job, OrchestratorJob } from "../core/model.ts";
+import type { Logger } from "../observability/logger.ts";
+import { createProviders, type ProviderInstance, type Providers } from "../providers.ts";
+import { postToSubscriber, subscriberUrlOf } from "../subscribers/subscribers.ts";
 import type { SupersededDelivery } from "./superseded.ts";
 
 /** The instance settings delivery reads; a full InstanceConfig fits. */

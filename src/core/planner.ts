@@ -10,7 +10,7 @@
  * - a reconciler that finishes a commit other than the last one it finished plans one `supersede` job, which
  *   tells the commits in between (delivered by src/superseded.ts, planned by src/planner-superseded.ts).
  */
-import type { CommitLedger, KnownCommit, PlannedStatus } from "./commit-ledger.ts";
+import type { CommitLedger, KnownCommit, PlannedStatus } from "./commit-knowledge.ts";
 import {
   reconcilerId,
   type CommitStatus,

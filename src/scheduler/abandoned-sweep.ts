@@ -5,12 +5,12 @@
  * its task. The outbox records each PR's once-key with its job, so a PR is handled at most once, across
  * restarts too; the job itself is retried like any other.
  */
-import type { AbandonedPullRequestJob } from "../model.ts";
+import type { AbandonedPullRequestJob } from "../core/model.ts";
 import type { Logger } from "../observability/logger.ts";
 import { withOutboundScope } from "../observability/outbound.ts";
 import type { OutboxStore } from "../outbox/types.ts";
 import type { ProviderInstance, Providers } from "../providers.ts";
-import { gitTargetOf, orchestratorTargetOf } from "../targets.ts";
+import { gitTargetOf, orchestratorTargetOf } from "../core/targets.ts";
 
 const HOUR_MS = 3_600_000;
 

@@ -4,10 +4,10 @@
  * (src/outbox/intake.ts: one SQLite transaction before the 202); the in-memory intake here delivers at once and
  * keeps nothing on disk — it backs the HTTP tests, which assert on the dry-run lines a request produces.
  */
-import type { CommitLedger } from "./commit-ledger.ts";
+import type { CommitLedger } from "./commit-knowledge.ts";
 import type { Delivery } from "./delivery.ts";
 import type { Job, Observation } from "./model.ts";
-import type { Logger } from "./observability/logger.ts";
+import type { Logger } from "../observability/logger.ts";
 import { planWithLedger, type PlanningInstance } from "./planner.ts";
 
 export interface Readiness {

@@ -6,7 +6,7 @@ import { describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Job, OrchestratorJob, StatusJob } from "../../src/model.ts";
+import type { Job, OrchestratorJob, StatusJob } from "../../src/core/model.ts";
 import { createSqliteOutboxStore } from "../../src/outbox/store.ts";
 import { spawnConnector } from "../support/daemon.ts";
 

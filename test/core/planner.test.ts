@@ -1,10 +1,10 @@
 import { describe, expect, test } from "bun:test";
-import { NOTHING_KNOWN, createMemoryLedger } from "../src/commit-ledger.ts";
-import type { Observation, Outcome } from "../src/model.ts";
-import { translateFlux } from "../src/operators/flux.ts";
-import { planSupersededCommit } from "../src/planner-superseded.ts";
-import { countsForCompletion, planJobs, planWithLedger } from "../src/planner.ts";
-import { azureInstance, githubInstance } from "./support/instances.ts";
+import { NOTHING_KNOWN, createMemoryLedger } from "../../src/core/commit-knowledge.ts";
+import type { Observation, Outcome } from "../../src/core/model.ts";
+import { translateFlux } from "../../src/operators/flux.ts";
+import { planSupersededCommit } from "../../src/core/planner-superseded.ts";
+import { countsForCompletion, planJobs, planWithLedger } from "../../src/core/planner.ts";
+import { azureInstance, githubInstance } from "../support/instances.ts";
 
 const COMMIT = "4f2c1e8a9b7d6c5e4f3a2b1c0d9e8f7a6b5c4d3e";
 
@@ -62,7 +62,7 @@ describe("planJobs", () => {
   });
 
   test("20 periodic Flux re-sends with new durations on a known commit plan nothing", async () => {
-    const event = (await Bun.file(new URL("./fixtures/flux/kustomization-reconciliation-succeeded-commit-status-update.json", import.meta.url)).json()) as Record<string, unknown>;
+    const event = (await Bun.file(new URL("../fixtures/flux/kustomization-reconciliation-succeeded-commit-status-update.json", import.meta.url)).json()) as Record<string, unknown>;
     const resend = (duration: string): Observation => {
       const translation = translateFlux({ ...event, message: `Reconciliation finished in ${duration}, next run in 1m0s` }, { statusContext: "default", instanceName: "apps-dev" });
       if (translation.kind !== "observation") throw new Error(`expected an observation, got ${translation.kind}`);

@@ -2,12 +2,12 @@
  * The dry-run delivery: every job becomes one JSON log line saying exactly what would be sent (method, URL,
  * body) and, for orchestrators, what would be read first. Makes no network call at all.
  */
-import type { Delivery } from "./delivery.ts";
-import { describeCommitsBetween, toStatusRequest, type GitProviderFields } from "./git/registry.ts";
-import type { Job } from "./model.ts";
-import type { Logger } from "./observability/logger.ts";
-import { subscriberUrlOf } from "./subscribers.ts";
-import { describeOrchestratorCall, type OrchestratorFields } from "./orchestrators/registry.ts";
+import type { Delivery } from "../core/delivery.ts";
+import { describeCommitsBetween, toStatusRequest, type GitProviderFields } from "../git/registry.ts";
+import type { Job } from "../core/model.ts";
+import type { Logger } from "../observability/logger.ts";
+import { subscriberUrlOf } from "../subscribers/subscribers.ts";
+import { describeOrchestratorCall, type OrchestratorFields } from "../orchestrators/registry.ts";
 
 export type DryRunInstance = GitProviderFields & OrchestratorFields & { readonly name: string; readonly subscribers?: Readonly<Record<string, string>> };
 

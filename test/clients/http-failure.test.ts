@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { DeliveryError } from "../src/delivery.ts";
-import { classifyHttpFailure, describeUrl, parseRetryAfter, toDeliveryError, type FailureParty } from "../src/http-failure.ts";
+import { DeliveryError } from "../../src/core/delivery.ts";
+import { classifyHttpFailure, describeUrl, parseRetryAfter, toDeliveryError, type FailureParty } from "../../src/clients/http-failure.ts";
 
 const NOW = Date.parse("2025-06-01T12:00:00Z");
 const TOKEN = "ghp_SuperSecretToken1234567890abcdef";

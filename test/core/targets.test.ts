@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { gitTargetOf, orchestratorTargetOf } from "../src/targets.ts";
+import { gitTargetOf, orchestratorTargetOf } from "../../src/core/targets.ts";
 
 test("targets name host and path, never the scheme or credentials written into a URL", () => {
   const instance = {

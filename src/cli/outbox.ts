@@ -5,13 +5,13 @@
  * 2 bad usage (a retry of a job that is not dead included), 1 when the outbox cannot be opened or read.
  */
 import { parseArgs } from "node:util";
-import { OUTBOX_USAGE } from "../cli-usage.ts";
+import { OUTBOX_USAGE } from "./usage.ts";
 import type { Env } from "../config/load.ts";
-import { PRODUCT } from "../version.ts";
-import { commitOfJob, type Job } from "../model.ts";
-import { locateOutbox, resolveOutboxPath } from "./paths.ts";
-import { createSqliteOutboxStore } from "./store.ts";
-import type { OutboxStore, StatsRow, StoredJob } from "./types.ts";
+import { PRODUCT } from "../core/version.ts";
+import { commitOfJob, type Job } from "../core/model.ts";
+import { locateOutbox, resolveOutboxPath } from "../outbox/paths.ts";
+import { createSqliteOutboxStore } from "../outbox/store.ts";
+import type { OutboxStore, StatsRow, StoredJob } from "../outbox/types.ts";
 
 export { resolveOutboxPath };
 
