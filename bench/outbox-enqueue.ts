@@ -18,19 +18,15 @@ import { formatSummary, formatTable, mapSummary, mebibytes, percentile, summariz
 
 export type StoreMode = "memory" | "normal" | "full";
 
-/** One GitHub instance with one subscriber, as a typical config has it. */
-const INSTANCE: PlanningInstance & { name: string } = {
+/** One GitHub instance with one subscriber, as a typical config has it (what the planner sees of it). */
+const INSTANCE: PlanningInstance = {
   name: "apps-dev",
-  gitRepositoryType: "GITHUB",
-  ciCdOrchestratorType: "GITHUB",
   gitOpsAppURL: "https://github.com/contoso/gitops-manifests/commit",
-  gitHubOrgUrl: "https://api.github.com/repos/contoso",
-  gitHubGitOpsManifestsRepoName: "gitops-manifests",
-  gitHubGitOpsRepoName: "app-src",
-  subscribers: { spektate: "http://spektate.spektate:5000/api/flux" },
+  subscribers: ["spektate"],
   statusContext: "default",
-  dispatchOnFailure: false,
   completionReconcilers: ["*"],
+  gitTarget: "github:api.github.com/repos/contoso/gitops-manifests",
+  orchestrator: { target: "github-actions:api.github.com/repos/contoso/app-src", policy: { once: "outcome", failures: false } },
 };
 
 /** The default outbox.maxDepth: the most jobs a running daemon lets the outbox hold. */

@@ -9,12 +9,11 @@ import { dirname } from "node:path";
 import { createConfigReloader } from "../config/reload.ts";
 import { requireTokens, type Config, type LoadResult } from "../config/load.ts";
 import type { Delivery } from "../core/delivery.ts";
-import { createDryRunDelivery } from "../delivery/dry-run.ts";
 import { IntakeUnavailableError, type Intake } from "../core/intake.ts";
-import { createNetworkDelivery } from "../delivery/network.ts";
-import { createAbandonedPrSweep } from "../scheduler/abandoned-sweep.ts";
-import { createProviders } from "../providers.ts";
+import { createDryRunDelivery, createNetworkDelivery } from "../delivery/router.ts";
 import { createSupersededDelivery } from "../delivery/superseded.ts";
+import { compileInstances, indexByName, type CompileDeps, type Instance } from "../instances/compile.ts";
+import { createAbandonedPrSweep } from "../scheduler/abandoned-sweep.ts";
 import type { Logger, SecretRedactor } from "../observability/logger.ts";
 import { createMetrics } from "../observability/metrics.ts";
 import { observeFetch } from "../observability/outbound.ts";
@@ -29,7 +28,7 @@ import { dryRunOutboxPath, resolveOutboxPath } from "../outbox/paths.ts";
 import { createOutboxWorker } from "../outbox/worker.ts";
 import { createApp } from "../server/app.ts";
 import type { WebhookSettings } from "../server/webhook.ts";
-import { PRODUCT, VERSION } from "../core/version.ts";
+import { PRODUCT, USER_AGENT, VERSION } from "../core/version.ts";
 
 const HOUR_MS = 3_600_000;
 /** How long the knowledge of a commit nobody mentions any more is kept (notify-once depends on it). */
@@ -83,11 +82,21 @@ export function keysNeedingRestart(running: Config, next: Config, portFromCli = 
   return RESTART_KEYS.filter(([key, read]) => read(running) !== read(next) && !(portFromCli && key === "server.port")).map(([key]) => key);
 }
 
-function toWebhookSettings(config: Config): WebhookSettings {
+/** A config and its compiled instances: swapped together, in one step, by a reload. */
+interface Running {
+  readonly config: Config;
+  readonly instances: readonly Instance[];
+  readonly instanceNamed: (name: string) => Instance | undefined;
+  readonly settings: WebhookSettings;
+}
+
+function compile(config: Config, deps: CompileDeps): Running {
+  const instances = compileInstances(config.instances, deps);
   return {
-    maxBodyBytes: config.server.maxBodyBytes,
-    auth: { hmacKeys: config.hmacKeys, bearerTokens: config.bearerTokens },
-    instances: config.instances,
+    config,
+    instances,
+    instanceNamed: indexByName(instances),
+    settings: { maxBodyBytes: config.server.maxBodyBytes, auth: { hmacKeys: config.hmacKeys, bearerTokens: config.bearerTokens }, instances },
   };
 }
 
@@ -122,11 +131,9 @@ function warnWhenTight(outboxPath: string, logger: Logger): void {
 /** Starts the daemon; throws when the outbox cannot be opened or the port cannot be bound. */
 export function startDaemon(options: ServeOptions): RunningDaemon {
   const { logger, redactor } = options;
-  let config = options.config;
-  let settings = toWebhookSettings(config);
   let draining = false;
-  redactor.setSecrets(config.secrets);
-  const instanceNamed = (name: string) => config.instances.find((instance) => instance.name === name);
+  redactor.setSecrets(options.config.secrets);
+  const config = options.config;
 
   const liveOutboxPath = resolveOutboxPath({ configuredPath: config.outbox.path, dataDir: options.dataDir });
   // A dry run keeps its own file, so nothing it "delivers" makes a later live run skip a commit.
@@ -156,32 +163,33 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
     freeBytes: () => freeBytesFor(outboxPath),
     depth: () => store.pendingDepth(),
     dead: () => store.deadCount(),
-    maxDepth: () => config.outbox.maxDepth,
+    maxDepth: () => running.config.outbox.maxDepth,
     oldestPendingAt: () => store.oldestPendingAt(),
     rateLimited: () => store.rateLimitedTargets(Date.now()),
   });
-  metrics.observeInstances(() => config.instances.length);
+  metrics.observeInstances(() => running.instances.length);
   // Every call to a provider or subscriber is counted by target and status class (src/observability/outbound.ts).
   const outboundFetch = observeFetch((target, outcome) => metrics.outboundResponses.inc({ target, class: outcome }));
-  const providers = createProviders({ logger: logger.child({ component: "providers" }), fetch: outboundFetch });
+  const compileDeps: CompileDeps = { userAgent: USER_AGENT, logger: logger.child({ component: "providers" }), fetch: outboundFetch };
+  let running = compile(config, compileDeps);
+  const instanceNamed = (name: string) => running.instanceNamed(name);
   const stopController = new AbortController();
   // Commits a finished one superseded are planned through the outbox like reported ones (src/superseded.ts).
   let wakeWorker = () => {};
   const superseded = createSupersededDelivery({
     instanceNamed,
-    providers,
     submit(instance, commit, plan) {
       const jobs = store.submit(instance, commit, (known) => plan(known), Date.now());
       for (const job of jobs) metrics.jobsPlanned.inc({ kind: job.kind, target: job.target });
       if (jobs.length > 0) wakeWorker();
       return jobs;
     },
-    cutoffHours: () => config.scheduler.abandonedPrCutoffHours,
+    cutoffHours: () => running.config.scheduler.abandonedPrCutoffHours,
     logger,
   });
   const delivery =
     options.delivery ??
-    (options.dryRun ? createDryRunDelivery({ logger, instanceNamed }) : createNetworkDelivery({ instanceNamed, logger, providers, fetch: outboundFetch, superseded }));
+    (options.dryRun ? createDryRunDelivery({ logger, instanceNamed }) : createNetworkDelivery({ instanceNamed, logger, fetch: outboundFetch, superseded }));
   const worker = createOutboxWorker({
     store,
     delivery,
@@ -196,7 +204,7 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
     },
   });
   wakeWorker = () => worker.wake();
-  const outboxIntake = createOutboxIntake({ store, maxDepth: () => config.outbox.maxDepth, onEnqueued: () => worker.wake(), health: storage });
+  const outboxIntake = createOutboxIntake({ store, maxDepth: () => running.config.outbox.maxDepth, onEnqueued: () => worker.wake(), health: storage });
   // A file deleted or replaced under the daemon is fatal: checked before each webhook is stored and every 2 s.
   const identity = watchFileIdentity(outboxPath);
   let fatal: string | undefined;
@@ -238,16 +246,16 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
   ];
   function pruneOutbox() {
     const now = Date.now();
-    const pruned = store.prune(now - config.scheduler.pruneDoneAfterHours * HOUR_MS, now - COMMIT_KNOWLEDGE_RETENTION_MS);
+    const { scheduler } = running.config;
+    const pruned = store.prune(now - scheduler.pruneDoneAfterHours * HOUR_MS, now - COMMIT_KNOWLEDGE_RETENTION_MS);
     // A PR stays findable by the sweep for abandonedPrCutoffHours; its once-key must outlive that.
-    const onceKeys = store.pruneOnceKeys(now - Math.max(COMMIT_KNOWLEDGE_RETENTION_MS, 2 * config.scheduler.abandonedPrCutoffHours * HOUR_MS));
+    const onceKeys = store.pruneOnceKeys(now - Math.max(COMMIT_KNOWLEDGE_RETENTION_MS, 2 * scheduler.abandonedPrCutoffHours * HOUR_MS));
     if (pruned.jobs + pruned.commits + onceKeys > 0) logger.info({ component: "outbox", ...pruned, onceKeys }, "pruned done jobs and forgotten commits");
   }
   // The dry run calls no API, so it has nothing to sweep with.
   if (!options.dryRun) {
     const sweep = createAbandonedPrSweep({
-      instances: () => config.instances,
-      providers,
+      instances: () => running.instances,
       store: {
         // The sweep's jobs enter the outbox here, not through the intake: count them as planned too.
         enqueueOnce(onceKey, job, at) {
@@ -256,19 +264,19 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
           return enqueued;
         },
       },
-      cutoffHours: () => config.scheduler.abandonedPrCutoffHours,
-      timeoutMs: () => config.outbox.timeoutMs,
+      cutoffHours: () => running.config.scheduler.abandonedPrCutoffHours,
+      timeoutMs: () => running.config.outbox.timeoutMs,
       onEnqueued: () => worker.wake(),
       logger,
       stopSignal: stopController.signal,
     });
-    const sweepMs = () => config.scheduler.abandonedPrSweepSeconds * 1000;
+    const sweepMs = () => running.config.scheduler.abandonedPrSweepSeconds * 1000;
     tasks.push({ name: "abandoned-pr-sweep", intervalMs: sweepMs, jitterMs: () => sweepMs() / 10, run: () => sweep.run().then(() => undefined) });
   }
   const scheduler = createScheduler(tasks, logger);
 
   const app = createApp({
-    settings: () => settings,
+    settings: () => running.settings,
     intake,
     translate,
     isDraining: () => draining,
@@ -299,7 +307,8 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
     watchFile: options.watchFile,
     logger,
     onReload(next) {
-      const needRestart = keysNeedingRestart(config, next, options.port !== undefined);
+      const previous = running.config;
+      const needRestart = keysNeedingRestart(previous, next, options.port !== undefined);
       if (needRestart.length > 0) {
         logger.warn({ component: "config", keys: needRestart }, `changed, but take effect on restart only: ${needRestart.join(", ")}; everything else applies now`);
       }
@@ -309,9 +318,9 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
         logger.level = level;
         logger.info({ component: "config", logLevel: level }, "log level changed");
       }
-      const schedulerChanged = JSON.stringify(next.scheduler) !== JSON.stringify(config.scheduler);
-      config = next;
-      settings = toWebhookSettings(next);
+      const schedulerChanged = JSON.stringify(next.scheduler) !== JSON.stringify(previous.scheduler);
+      // The new config and its instances, in one step: every request and job from now on sees the new set.
+      running = compile(next, compileDeps);
       redactor.setSecrets(next.secrets);
       worker.reconfigure(next.outbox);
       if (schedulerChanged) scheduler.replan();
@@ -331,7 +340,7 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
       outbox: outboxPath,
       pending: store.pendingDepth(),
       config: config.source,
-      instances: config.instances.map((instance) => instance.name),
+      instances: running.instances.map((instance) => instance.name),
     },
     `${PRODUCT} listening`,
   );
@@ -348,7 +357,7 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
         stopController.abort();
         logger.info({ component: "daemon", reason, inFlight: worker.inFlight() }, "stopping: webhooks now get 503; finishing deliveries in flight");
         reloader.stop();
-        const result = await worker.stop(config.server.shutdownGraceMs);
+        const result = await worker.stop(running.config.server.shutdownGraceMs);
         await scheduler.stop();
         await app.stop(true);
         storage.stop();

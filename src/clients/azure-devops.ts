@@ -10,12 +10,19 @@
  * could not cut a hung call.
  */
 import { DeliveryError } from "../core/delivery.ts";
+import { optionalHttpUrl, optionalText } from "../schema/parts.ts";
+import type { Credentials } from "./credentials.ts";
 import { apiMessageOf, classifyHttpFailure, toDeliveryError, type FailureParty } from "./http-failure.ts";
 import type { FetchLike, OutboundRequest } from "./http.ts";
 
+/** The `azdoOrgUrl` config key, shared by Azure Repos and Azure Pipelines. */
+export const AzureDevOpsOrgUrl = optionalHttpUrl("https://dev.azure.com/org/project");
+/** The `azdoPrRepoName` config key: where the pipeline's PRs live (Azure Repos reads them, Azure Pipelines names them). */
+export const AzurePrRepoName = optionalText("a repository name");
+
 export interface AzureDevOpsHttpOptions {
   /** A personal access token (`pat` or `orchestratorPat`). */
-  readonly token: string;
+  readonly credentials: Credentials;
   readonly userAgent: string;
   readonly fetch?: FetchLike;
 }
@@ -47,7 +54,7 @@ async function readBody(response: Response): Promise<unknown> {
 
 export function createAzureDevOpsHttp(options: AzureDevOpsHttpOptions): AzureDevOpsHttp {
   const fetch = options.fetch ?? globalThis.fetch;
-  const authorization = basicAuthorization(options.token);
+  const authorization = basicAuthorization(options.credentials.token);
 
   return {
     async send(request, who, signal) {

@@ -4,9 +4,11 @@
  * retries, honouring the rate-limit headers (src/http-failure.ts), so Octokit must fail fast and say why.
  */
 import { Octokit } from "@octokit/rest";
+import * as v from "valibot";
 import { DeliveryError } from "../core/delivery.ts";
 import type { Logger } from "../observability/logger.ts";
-
+import { optionalHttpUrl } from "../schema/parts.ts";
+import type { Credentials } from "./credentials.ts";
 import type { FetchLike } from "./http.ts";
 
 export type { FetchLike };
@@ -35,20 +37,30 @@ export function parseGitHubOrgUrl(orgUrl: string): GitHubApiLocation | undefined
   return { baseUrl: `${url.origin}${match[1] ?? ""}`, owner: decodeURIComponent(match[2]) };
 }
 
+const ORG_URL_FORM = "https://api.github.com/repos/<owner> (GitHub Enterprise: https://<host>/api/v3/repos/<owner>)";
+
+/**
+ * The `gitHubOrgUrl` config key, shared by the GitHub repository and GitHub Actions: checked at load, so a URL
+ * that cannot name a repository fails `check-config` instead of the first delivery.
+ */
+export const GitHubOrgUrl = v.pipe(
+  optionalHttpUrl("https://api.github.com/repos/org"),
+  v.check((url) => url === undefined || !URL.canParse(url) || parseGitHubOrgUrl(url) !== undefined, `must look like ${ORG_URL_FORM}`),
+);
+
 /** The location, or a permanent error that says how the URL should look (a config mistake, not a network one). */
 export function requireGitHubLocation(instanceName: string, orgUrl: string | undefined): GitHubApiLocation {
   const location = orgUrl ? parseGitHubOrgUrl(orgUrl) : undefined;
   if (location) return location;
   throw new DeliveryError(
-    `instance ${instanceName}: gitHubOrgUrl ${orgUrl ? `"${orgUrl}" ` : ""}must look like https://api.github.com/repos/<owner> ` +
-      "(GitHub Enterprise: https://<host>/api/v3/repos/<owner>)",
+    `instance ${instanceName}: gitHubOrgUrl ${orgUrl ? `"${orgUrl}" ` : ""}must look like ${ORG_URL_FORM}`,
     { permanent: true },
   );
 }
 
 export interface GitHubClientOptions {
   readonly baseUrl: string;
-  readonly token: string;
+  readonly credentials: Credentials;
   readonly userAgent: string;
   readonly fetch?: FetchLike;
   /** Receives Octokit's own warnings (deprecated endpoints); failures are reported by the caller instead. */
@@ -59,7 +71,7 @@ const ignore = () => {};
 
 export function createGitHubClient(options: GitHubClientOptions): Octokit {
   return new Octokit({
-    auth: options.token,
+    auth: options.credentials.token || undefined,
     baseUrl: options.baseUrl,
     userAgent: options.userAgent,
     // Octokit's request log would print every failure to the console; the outbox worker logs them, once.

@@ -10,7 +10,7 @@
  *
  * Pure apart from the injected `env` and `readFile`. Expanded values are not expanded again.
  */
-import { formatPath, type ConfigPath, type LocatedError } from "./errors.ts";
+import { formatPath, type ConfigPath, type LocatedError } from "../schema/errors.ts";
 
 export interface ExpandContext {
   readonly env: Readonly<Record<string, string | undefined>>;

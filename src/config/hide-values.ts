@@ -5,7 +5,7 @@
  * that came from `${…}` are not quoted, and every value found under a token key is replaced wherever it
  * appears.
  */
-import { formatPath, quote, SECRET_KEYS, type ConfigPath, type LocatedError } from "./errors.ts";
+import { formatPath, quote, SECRET_KEYS, type ConfigPath, type LocatedError } from "../schema/errors.ts";
 
 export const HIDDEN = "[REDACTED]";
 

@@ -9,7 +9,7 @@
  */
 import * as v from "valibot";
 import { isDocument, parseAllDocuments, stringify } from "yaml";
-import { formatPath } from "./errors.ts";
+import { formatPath } from "../schema/errors.ts";
 import { InstanceConfig } from "./schema.ts";
 import { issueToError } from "./validate.ts";
 

@@ -1,38 +1,45 @@
 /**
- * The parts of an instance's schema that need more than a type: which keys each git repository and
- * orchestrator type requires (the original's README tables), subscribers, and the commit message pattern,
- * compiled once at load so a bad regex fails at start-up instead of at the first dispatch.
+ * The parts of an instance's schema that need more than a type: the cross-field rules, and subscribers.
  */
 import * as v from "valibot";
-import { describeType } from "./errors.ts";
-import { isHttpUrl, type ObjectRules } from "./schema-parts.ts";
+import { describeType } from "../schema/errors.ts";
+import { GIT_REPOSITORY_TYPES, gitProviderOf, type GitRepositoryType } from "../git/registry.ts";
+import { ORCHESTRATOR_TYPES, orchestratorOf, type OrchestratorType } from "../orchestrators/registry.ts";
+import { isHttpUrl, oneOf, type ObjectRules } from "../schema/parts.ts";
 
-interface Requirement {
-  readonly when: "gitRepositoryType" | "ciCdOrchestratorType";
-  readonly is: string;
-  readonly key: string;
-  readonly fix: string;
-}
-
-/** Order matters: when two rules require the same key, the first one names the reason. */
-const REQUIREMENTS: readonly Requirement[] = [
-  { when: "gitRepositoryType", is: "AZDO", key: "azdoOrgUrl", fix: "the organization/project URL, e.g. https://dev.azure.com/org/project" },
-  { when: "gitRepositoryType", is: "AZDO", key: "azdoGitOpsRepoName", fix: "the Azure Repos repository holding the manifests" },
-  { when: "gitRepositoryType", is: "GITHUB", key: "gitHubOrgUrl", fix: "the API URL of the org, e.g. https://api.github.com/repos/org" },
-  { when: "gitRepositoryType", is: "GITHUB", key: "gitHubGitOpsManifestsRepoName", fix: "the GitHub repository holding the manifests" },
-  { when: "ciCdOrchestratorType", is: "GITHUB", key: "gitHubOrgUrl", fix: "the API URL of the org, e.g. https://api.github.com/repos/org" },
-  { when: "ciCdOrchestratorType", is: "GITHUB", key: "gitHubGitOpsRepoName", fix: "the repository whose GitHub Actions workflow receives the dispatch" },
-  { when: "ciCdOrchestratorType", is: "AZDO", key: "azdoOrgUrl", fix: "the organization/project URL, e.g. https://dev.azure.com/org/project" },
-];
-
-/** Cross-field rules of one instance; they look only at the keys they name, so they run despite other errors. */
+/**
+ * Cross-field rules of one instance: the keys its git provider and orchestrator require (each module's
+ * `requires`, the original's README tables) and their own checks, an orchestrator that needs what the provider
+ * cannot give, and `environment` with legacy contexts. They look only at the keys they name, so they run despite
+ * other errors.
+ */
 export const instanceRules: ObjectRules = (instance, report) => {
+  const git = GIT_REPOSITORY_TYPES.includes(instance.gitRepositoryType as never) ? gitProviderOf(instance.gitRepositoryType as GitRepositoryType) : undefined;
+  const orchestratorType = ORCHESTRATOR_TYPES.includes(instance.ciCdOrchestratorType as never) ? (instance.ciCdOrchestratorType as OrchestratorType) : undefined;
+  const orchestrator = orchestratorType ? orchestratorOf(orchestratorType) : undefined;
   const reported = new Set<string>();
-  for (const rule of REQUIREMENTS) {
-    if (instance[rule.when] !== rule.is || reported.has(rule.key)) continue;
-    if (instance[rule.key] !== undefined) continue;
-    reported.add(rule.key);
-    report([rule.key], `required when ${rule.when} is ${rule.is}; set it to ${rule.fix}`);
+  const require = (module: { readonly requires: readonly { key: string; fix: string }[] }, when: string, is: string) => {
+    for (const { key, fix } of module.requires) {
+      if (instance[key] !== undefined || reported.has(key)) continue;
+      reported.add(key);
+      report([key], `required when ${when} is ${is}; set it to ${fix}`);
+    }
+  };
+  if (git) {
+    require(git, "gitRepositoryType", git.type);
+    git.check?.(instance as never, report);
+  }
+  if (orchestrator) {
+    require(orchestrator, "ciCdOrchestratorType", orchestrator.type);
+    orchestrator.check?.(instance as never, report);
+    if (git && orchestrator.needsPipelineCallbacks && !git.pipelineCallbacks) {
+      const able = GIT_REPOSITORY_TYPES.filter((type) => gitProviderOf(type).pipelineCallbacks);
+      report(
+        ["ciCdOrchestratorType"],
+        `${orchestrator.title} finds its waiting task through a pull request's callback data, which ${git.title} has no place for; ` +
+          `use gitRepositoryType ${oneOf(able)}, or ciCdOrchestratorType NONE`,
+      );
+    }
   }
   if (instance.environment !== undefined && instance.statusContext === "legacy") {
     report(["environment"], "cannot go with statusContext: legacy, whose bare context names (Status, Phase, …) have no room for it; remove one of them");
@@ -60,36 +67,3 @@ export const Subscribers = v.pipe(
   ),
 );
 
-function compileError(source: string): string | undefined {
-  try {
-    new RegExp(source);
-    return undefined;
-  } catch (error) {
-    return error instanceof Error ? error.message : String(error);
-  }
-}
-
-/**
- * The regex that finds `runid` and `sha` in the manifests commit message (named groups), compiled here.
- * Left unset, the orchestrator uses its default (the original's `split("/")[2]` and `[3]`).
- */
-export const CommitMessagePattern = v.optional(
-  v.pipe(
-    v.string((issue) => `must be a regular expression as text (got ${describeType(issue.input)})`),
-    v.rawCheck(({ dataset, addIssue }) => {
-      if (!dataset.typed) return;
-      const source = dataset.value;
-      const error = compileError(source);
-      if (error) {
-        addIssue({ message: `is not a valid regular expression (${error}); fix the pattern or remove the key` });
-        return;
-      }
-      const missing = ["runid", "sha"].filter((group) => !source.includes(`(?<${group}>`));
-      if (missing.length > 0)
-        addIssue({
-          message: `needs the named group${missing.length > 1 ? "s" : ""} ${missing.map((g) => `(?<${g}>…)`).join(" and ")}, e.g. deploy/(?<runid>[^/]+)/(?<sha>[^/]+)`,
-        });
-    }),
-    v.transform((source) => new RegExp(source)),
-  ),
-);

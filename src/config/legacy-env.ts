@@ -7,7 +7,7 @@
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { formatPath, type ConfigError, type LocatedError } from "./errors.ts";
+import { formatPath, type ConfigError, type LocatedError } from "../schema/errors.ts";
 
 export const LEGACY_INSTANCE_NAME = "singleInstance";
 

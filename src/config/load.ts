@@ -5,11 +5,11 @@
  */
 import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
-import { formatConfigErrors, formatPath, type ConfigError, type ConfigPath, type LocatedError } from "./errors.ts";
+import { formatConfigErrors, formatPath, type ConfigError, type ConfigPath, type LocatedError } from "../schema/errors.ts";
 import { expandTree } from "./expand.ts";
 import { hideValues, secretCandidates } from "./hide-values.ts";
 import { missingTokens } from "./required-tokens.ts";
-import { MIN_SECRET_LENGTH } from "./schema-parts.ts";
+import { MIN_SECRET_LENGTH } from "../schema/parts.ts";
 import { isLegacyEnvMode, legacyEnvToTree, readSubscriberFiles, toLegacyError } from "./legacy-env.ts";
 import type { ConfigFile, InstanceConfig } from "./schema.ts";
 import { validateConfigFile } from "./validate.ts";

@@ -5,32 +5,10 @@
  * delivery goes dead; `check-config` and `serve` report it at load instead. A dry run calls nothing, so there it
  * is a warning and `config.example.yaml` runs with no token set.
  */
-import type { LocatedError } from "./errors.ts";
+import { gitProviderOf } from "../git/registry.ts";
+import { orchestratorOf } from "../orchestrators/registry.ts";
+import type { LocatedError } from "../schema/errors.ts";
 import type { InstanceConfig } from "./schema.ts";
-import { withoutScheme } from "../core/targets.ts";
-
-/** `github.com/org/manifests`, `ghe.example.com/org/manifests` or `dev.azure.com/org/project/_git/manifests`. */
-function manifestsRepository(instance: InstanceConfig): string {
-  if (instance.gitRepositoryType === "GITHUB") return gitHubRepository(instance.gitHubOrgUrl, instance.gitHubGitOpsManifestsRepoName);
-  return `${withoutScheme(instance.azdoOrgUrl)}/_git/${instance.azdoGitOpsRepoName ?? ""}`;
-}
-
-function gitHubRepository(orgUrl: string | undefined, repo: string | undefined): string {
-  const path = withoutScheme(orgUrl).replace(/^api\.github\.com\//, "github.com/").replace(/\/api\/v3\//, "/").replace(/\/repos\//, "/");
-  return `${path}/${repo ?? ""}`;
-}
-
-/** What the orchestrator token is for, for the message; undefined for NONE. */
-function orchestratorCalls(instance: InstanceConfig): string | undefined {
-  switch (instance.ciCdOrchestratorType) {
-    case "GITHUB":
-      return `dispatches to ${gitHubRepository(instance.gitHubOrgUrl, instance.gitHubGitOpsRepoName)}`;
-    case "AZDO":
-      return `Azure Pipelines callbacks in ${withoutScheme(instance.azdoOrgUrl)}`;
-    case "NONE":
-      return undefined;
-  }
-}
 
 /** `empty` when the key is there with nothing in it (after `${…}`), `not set` when it is not there at all. */
 function howMissing(rawInstance: unknown, key: string): string {
@@ -50,10 +28,10 @@ export function missingTokens(instances: readonly InstanceConfig[], rawInstances
     if (!instance.pat) {
       errors.push({
         path: ["instances", index, "pat"],
-        message: `${howMissing(raw, "pat")}; statuses to ${manifestsRepository(instance)} need it`,
+        message: `${howMissing(raw, "pat")}; statuses to ${gitProviderOf(instance.gitRepositoryType).location(instance)} need it`,
       });
     }
-    const calls = orchestratorCalls(instance);
+    const calls = orchestratorOf(instance.ciCdOrchestratorType)?.tokenUse(instance);
     if (calls && !instance.orchestratorPat) {
       errors.push({
         path: ["instances", index, "orchestratorPat"],

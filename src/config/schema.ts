@@ -1,12 +1,15 @@
 /**
  * The config file's schema (DESIGN §5, §10): the single source of the `Config` types. Instance keys keep the
- * original GitOpsConfig names so a user of the original pastes their spec unchanged. Every section rejects
+ * original GitOpsConfig names so a user of the original pastes their spec unchanged; each git provider and
+ * orchestrator brings its own keys (src/git/registry.ts, src/orchestrators/registry.ts). Every section rejects
  * unknown keys (a typo must not pass silently), and cross-field rules run alongside the field checks so one
  * run reports every error.
  */
 import * as v from "valibot";
-import { GIT_REPOSITORY_TYPES, OPERATOR_TYPES, ORCHESTRATOR_TYPES } from "../core/model.ts";
-import { describeType, formatPath } from "./errors.ts";
+import { OPERATOR_TYPES } from "../core/model.ts";
+import { GIT_PROVIDER_KEYS, GIT_REPOSITORY_TYPES, gitProviderOf } from "../git/registry.ts";
+import { ORCHESTRATOR_KEYS, ORCHESTRATOR_TYPES } from "../orchestrators/registry.ts";
+import { describeType, formatPath } from "../schema/errors.ts";
 import {
   choice,
   flag,
@@ -14,8 +17,6 @@ import {
   integer,
   isRecord,
   oneOf,
-  optionalHttpUrl,
-  optionalText,
   positiveNumber,
   secretList,
   secretText,
@@ -23,8 +24,8 @@ import {
   strictObject,
   text,
   textList,
-} from "./schema-parts.ts";
-import { instanceRules, CommitMessagePattern, Subscribers } from "./instance-rules.ts";
+} from "../schema/parts.ts";
+import { instanceRules, Subscribers } from "./instance-rules.ts";
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"] as const;
 
@@ -116,6 +117,8 @@ const INSTANCE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const ENVIRONMENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 /** One named instance: operator → git repository → orchestrator, with the original's key names. */
+// The common keys first; then every provider's and orchestrator's, all optional here (each module's `requires`
+// says which it needs, checked by instanceRules).
 export const InstanceConfig = v.pipe(
   strictObject(
     {
@@ -128,12 +131,8 @@ export const InstanceConfig = v.pipe(
       gitRepositoryType: choice(GIT_REPOSITORY_TYPES),
       ciCdOrchestratorType: choice(ORCHESTRATOR_TYPES),
       gitOpsAppURL: httpUrl("https://github.com/org/manifests/commit"),
-      azdoGitOpsRepoName: optionalText("a repository name"),
-      azdoOrgUrl: optionalHttpUrl("https://dev.azure.com/org/project"),
-      azdoPrRepoName: optionalText("a repository name"),
-      gitHubGitOpsManifestsRepoName: optionalText("a repository name"),
-      gitHubOrgUrl: optionalHttpUrl("https://api.github.com/repos/org"),
-      gitHubGitOpsRepoName: optionalText("a repository name"),
+      ...GIT_PROVIDER_KEYS,
+      ...ORCHESTRATOR_KEYS,
       pat: secretText(),
       orchestratorPat: secretText(),
       auth: InstanceAuth,
@@ -146,8 +145,6 @@ export const InstanceConfig = v.pipe(
       ),
       statusContext: v.optional(choice(["default", "legacy"]), "default"),
       maxPartStatuses: v.optional(integer(0, 1000), 50),
-      dispatchOnFailure: v.optional(flag(), false),
-      commitMessagePattern: CommitMessagePattern,
       completionReconcilers: v.optional(
         v.pipe(
           textList("reconciler glob such as kustomization/apps-*"),
@@ -167,7 +164,7 @@ export const InstanceConfig = v.pipe(
   ),
   v.transform((instance) => ({
     ...instance,
-    azdoPrRepoName: instance.azdoPrRepoName ?? instance.azdoGitOpsRepoName,
+    ...gitProviderOf(instance.gitRepositoryType).defaults?.(instance),
     orchestratorPat: instance.orchestratorPat ?? instance.pat,
   })),
 );

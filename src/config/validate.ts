@@ -4,7 +4,7 @@
  */
 import * as v from "valibot";
 import { ConfigFile } from "./schema.ts";
-import type { LocatedError } from "./errors.ts";
+import type { LocatedError } from "../schema/errors.ts";
 
 export type ValidationResult =
   | { readonly ok: true; readonly value: ConfigFile }

@@ -4,7 +4,7 @@
  * token on a broken line), so quoted source is cut from them.
  */
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Node } from "yaml";
-import { formatPath, type ConfigError, type ConfigPath } from "./errors.ts";
+import { formatPath, type ConfigError, type ConfigPath } from "../schema/errors.ts";
 
 export interface ParsedYaml {
   readonly tree: unknown;

@@ -1,7 +1,7 @@
 /**
  * "What is known of a commit": the last status planned per context and the outcomes already sent to the
- * orchestrator. The planner reads and rewrites it; this port keeps the planner pure. In-memory here; the
- * outbox backs it with SQLite so notify-once survives restarts.
+ * orchestrator. The planner reads and rewrites it, which keeps the planner pure; the outbox stores it in SQLite,
+ * in the same transaction as the jobs, so notify-once survives restarts.
  */
 import type { OperatorState, Outcome } from "./model.ts";
 
@@ -26,32 +26,3 @@ export interface KnownCommit {
 }
 
 export const NOTHING_KNOWN: KnownCommit = { statuses: {}, notified: [] };
-
-export interface CommitLedger {
-  get(instance: string, commit: string): KnownCommit;
-  put(instance: string, commit: string, known: KnownCommit): void;
-  /** The last commit a reconciler (`Kind/namespace/name`) of the instance finished, if any is known. */
-  lastFinished(instance: string, reconciler: string): string | undefined;
-  setLastFinished(instance: string, reconciler: string, commit: string): void;
-}
-
-/** Bounded so a long-running dry run does not grow without limit; oldest commits are forgotten first. */
-export function createMemoryLedger(maxCommits = 10_000): CommitLedger {
-  const commits = new Map<string, KnownCommit>();
-  const heads = new Map<string, string>();
-  const keyOf = (instance: string, commit: string) => `${instance}\u0000${commit}`;
-  return {
-    lastFinished: (instance, reconciler) => heads.get(keyOf(instance, reconciler)),
-    setLastFinished(instance, reconciler, commit) {
-      heads.set(keyOf(instance, reconciler), commit);
-      if (heads.size > maxCommits) heads.delete(heads.keys().next().value as string);
-    },
-    get: (instance, commit) => commits.get(keyOf(instance, commit)) ?? NOTHING_KNOWN,
-    put(instance, commit, known) {
-      const key = keyOf(instance, commit);
-      commits.delete(key);
-      commits.set(key, known);
-      if (commits.size > maxCommits) commits.delete(commits.keys().next().value as string);
-    },
-  };
-}

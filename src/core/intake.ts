@@ -1,14 +1,10 @@
 /**
- * Intake: the step between a translated webhook and delivery. It plans the observation against what is known
- * of the commit, remembers the result, and hands the jobs on. The daemon uses the durable outbox intake
- * (src/outbox/intake.ts: one SQLite transaction before the 202); the in-memory intake here delivers at once and
- * keeps nothing on disk — it backs the HTTP tests, which assert on the dry-run lines a request produces.
+ * The intake port: the step between a translated webhook and delivery. It plans the observation against what is
+ * known of the commit, records the result and the jobs, and says whether it can take more. The webhook calls it;
+ * the daemon's is the durable outbox intake (src/outbox/intake.ts: one SQLite transaction before the 202).
  */
-import type { CommitLedger } from "./commit-knowledge.ts";
-import type { Delivery } from "./delivery.ts";
 import type { Job, Observation } from "./model.ts";
-import type { Logger } from "../observability/logger.ts";
-import { planWithLedger, type PlanningInstance } from "./planner.ts";
+import type { PlanningInstance } from "./planner.ts";
 
 export interface Readiness {
   readonly ready: boolean;
@@ -35,18 +31,4 @@ export class IntakeUnavailableError extends Error {
 /** The intake is at capacity (outbox.maxDepth). */
 export class IntakeFullError extends IntakeUnavailableError {
   override readonly name = "IntakeFullError";
-}
-
-export function createDirectIntake(options: { ledger: CommitLedger; delivery: Delivery; logger: Logger }): Intake {
-  const log = options.logger.child({ component: "intake" });
-  return {
-    submit(instance, observation) {
-      const jobs = planWithLedger(options.ledger, observation, instance);
-      for (const job of jobs) {
-        options.delivery.deliver(job, AbortSignal.timeout(10_000)).catch((error: unknown) => log.error({ err: error, job: job.kind }, "delivery failed"));
-      }
-      return jobs;
-    },
-    readiness: () => ({ ready: true }),
-  };
 }

@@ -6,12 +6,6 @@
 export const OPERATOR_TYPES = ["FLUX", "ARGOCD"] as const;
 export type OperatorType = (typeof OPERATOR_TYPES)[number];
 
-export const GIT_REPOSITORY_TYPES = ["GITHUB", "AZDO"] as const;
-export type GitRepositoryType = (typeof GIT_REPOSITORY_TYPES)[number];
-
-export const ORCHESTRATOR_TYPES = ["GITHUB", "AZDO", "NONE"] as const;
-export type OrchestratorType = (typeof ORCHESTRATOR_TYPES)[number];
-
 /** How status contexts are named: ours (`kustomization/apps-dev`) or the original's bare names (`Status`). */
 export type StatusContextMode = "default" | "legacy";
 
@@ -19,7 +13,7 @@ export type StatusContextMode = "default" | "legacy";
  * The operator's own word for a state, before a git provider maps it: a Flux reason
  * (`ReconciliationSucceeded`), an Argo phase/sync/health value (`Healthy`), or one of the
  * connector's own: `NotApplicable` (neutral), `info`/`error` (fallbacks for unknown Flux reasons).
- * Each provider's table in `src/git/state-tables.ts` maps it.
+ * Each git provider's state table (in its module, src/git/<provider>.ts) maps it.
  */
 export type OperatorState = string;
 

@@ -8,9 +8,9 @@
  *   (a task completes once), so the original's endless dispatch loop cannot happen;
  * - only reconcilers matching the instance's `completionReconcilers` globs may finish a pipeline;
  * - a reconciler that finishes a commit other than the last one it finished plans one `supersede` job, which
- *   tells the commits in between (delivered by src/superseded.ts, planned by src/planner-superseded.ts).
+ *   tells the commits in between (delivered by src/delivery/superseded.ts, planned by ./planner-superseded.ts).
  */
-import type { CommitLedger, KnownCommit, PlannedStatus } from "./commit-knowledge.ts";
+import type { KnownCommit, PlannedStatus } from "./commit-knowledge.ts";
 import {
   reconcilerId,
   type CommitStatus,
@@ -21,17 +21,28 @@ import {
   type StatusContextMode,
   type SubscriberBody,
 } from "./model.ts";
-import { gitTargetOf, orchestratorTargetOf, subscriberTargetOf, type TargetFields } from "./targets.ts";
+import { subscriberTargetOf } from "./targets.ts";
 
-/** The instance settings planning depends on (a subset of the validated config). */
-export interface PlanningInstance extends TargetFields {
+/** When an orchestrator hears of a commit's outcome (each orchestrator module declares its own). */
+export interface NotifyPolicy {
+  /** `commit`: the first outcome stands (a task completes once); `outcome`: each outcome once. */
+  readonly once: "commit" | "outcome";
+  /** Whether a failed deployment is told at all (GitHub Actions: only with `dispatchOnFailure`). */
+  readonly failures: boolean;
+}
+
+/** What planning needs of an instance: compiled once from its config (src/instances/compile.ts). */
+export interface PlanningInstance {
+  readonly name: string;
   readonly gitOpsAppURL: string;
-  /** Names the instance's contexts and the pipeline callbacks it may complete (two clusters on one repo). */
-  readonly environment?: string;
-  readonly subscribers: Readonly<Record<string, string>>;
+  /** The names of its subscribers; each gets every status. */
+  readonly subscribers: readonly string[];
   readonly statusContext: StatusContextMode;
-  readonly dispatchOnFailure: boolean;
   readonly completionReconcilers: readonly string[];
+  /** The target of its status and supersede jobs (the manifests repository's). */
+  readonly gitTarget: string;
+  /** Its orchestrator's target and policy; absent for NONE (statuses only). */
+  readonly orchestrator?: { readonly target: string; readonly policy: NotifyPolicy };
 }
 
 export interface Plan {
@@ -64,7 +75,7 @@ export function planJobs(observation: Observation, instance: PlanningInstance, k
   if (outcome) jobs.push(toOrchestratorJob(subject, instance, outcome));
   const finishedBefore = known.finishedBy?.includes(subject.reconciler) ?? false;
   if (observation.outcome && lastFinished !== undefined && lastFinished !== observation.commit && !finishedBefore) {
-    jobs.push(toSupersedeJob(subject, observation, instance, lastFinished, counts && instance.ciCdOrchestratorType !== "NONE"));
+    jobs.push(toSupersedeJob(subject, observation, instance, lastFinished, counts && instance.orchestrator !== undefined));
   }
   const running = !observation.outcome && observation.startedAt && !isBefore(observation.startedAt, runningSince)
     ? { ...known.running, [subject.reconciler]: observation.startedAt }
@@ -82,15 +93,6 @@ function isBefore(a: string | undefined, b: string | undefined): boolean {
   if (a === undefined || b === undefined) return false;
   const [at, bt] = [Date.parse(a), Date.parse(b)];
   return Number.isFinite(at) && Number.isFinite(bt) && at < bt;
-}
-
-/** Reads what is known, plans, and remembers the result: the step the intake runs per webhook. */
-export function planWithLedger(ledger: CommitLedger, observation: Observation, instance: PlanningInstance & { name: string }): readonly Job[] {
-  const reconciler = reconcilerId(observation.reconciler);
-  const plan = planJobs(observation, instance, ledger.get(instance.name, observation.commit), ledger.lastFinished(instance.name, reconciler));
-  ledger.put(instance.name, observation.commit, plan.known);
-  if (plan.finished) ledger.setLastFinished(instance.name, reconciler, observation.commit);
-  return plan.jobs;
 }
 
 /** The status and subscriber jobs for the statuses that change their context, and the contexts afterwards. */
@@ -140,9 +142,10 @@ function isAlreadyPlanned(status: CommitStatus, known: KnownCommit): boolean {
 
 /** The outcome to notify the orchestrator of, or undefined when there is nothing (new) to say for this commit. */
 export function notifiableOutcome(outcome: Outcome, instance: PlanningInstance, known: KnownCommit): Outcome | undefined {
-  if (instance.ciCdOrchestratorType === "NONE") return undefined;
-  if (instance.ciCdOrchestratorType === "AZDO") return known.notified.length === 0 ? outcome : undefined;
-  if (outcome === "failed" && !instance.dispatchOnFailure) return undefined;
+  const policy = instance.orchestrator?.policy;
+  if (!policy) return undefined;
+  if (outcome === "failed" && !policy.failures) return undefined;
+  if (policy.once === "commit") return known.notified.length === 0 ? outcome : undefined;
   return known.notified.includes(outcome) ? undefined : outcome;
 }
 
@@ -162,7 +165,7 @@ export function countsForCompletion(observation: Observation, globs: readonly st
 }
 
 function toStatusJob(subject: JobSubject, instance: PlanningInstance, status: CommitStatus): Job {
-  const target = gitTargetOf(instance);
+  const target = instance.gitTarget;
   return {
     kind: "status",
     instance: instance.name,
@@ -194,7 +197,7 @@ function toSubscriberJobs(subject: JobSubject, instance: PlanningInstance, statu
     instance: instance.name,
     reconciler: subject.reconciler,
   };
-  return Object.keys(instance.subscribers).map((name) => ({
+  return instance.subscribers.map((name) => ({
     kind: "subscriber" as const,
     instance: instance.name,
     target: subscriberTargetOf(name),
@@ -217,7 +220,7 @@ function toSupersedeJob(subject: JobSubject, observation: Observation, instance:
   return {
     kind: "supersede",
     instance: instance.name,
-    target: gitTargetOf(instance),
+    target: instance.gitTarget,
     orderingKey: `${instance.name}|supersede|${subject.reconciler}`,
     payload: {
       commit: subject.commit,
@@ -237,7 +240,7 @@ export function toOrchestratorJob(subject: JobSubject, instance: PlanningInstanc
   return {
     kind: "orchestrator",
     instance: instance.name,
-    target: orchestratorTargetOf(instance) ?? "none",
+    target: instance.orchestrator?.target ?? "none",
     orderingKey: `${instance.name}|${subject.commit}`,
     payload: { commit: subject.commit, outcome, reconciler: subject.reconciler, ...(supersededBy ? { supersededBy } : {}) },
   };

@@ -1,5 +1,5 @@
 /**
- * Delivers a `supersede` job (planned by src/planner.ts when a reconciler finishes a commit other than the last
+ * Delivers a `supersede` job (planned by src/core/planner.ts when a reconciler finishes a commit other than the last
  * one it finished): reads the commits in between from the git provider (its compare API: the first-parent chain,
  * so a merged PR's own branch commits are left out), drops those older than `abandonedPrCutoffHours` (no pipeline
  * waits that long), and plans each one through the outbox like a reported commit, so the same notify-once rules
@@ -9,20 +9,17 @@
 import type { KnownCommit } from "../core/commit-knowledge.ts";
 import { DeliveryError } from "../core/delivery.ts";
 import type { Job, SupersedeJob } from "../core/model.ts";
-import { MAX_SUPERSEDED_COMMITS } from "../git/repository.ts";
-import type { Logger } from "../observability/logger.ts";
 import { planSupersededCommit } from "../core/planner-superseded.ts";
-import { shortCommit, type Plan, type PlanningInstance } from "../core/planner.ts";
-import type { ProviderInstance, Providers } from "../providers.ts";
+import { shortCommit, type Plan } from "../core/planner.ts";
+import { MAX_SUPERSEDED_COMMITS } from "../git/provider.ts";
+import type { Instance } from "../instances/compile.ts";
+import type { Logger } from "../observability/logger.ts";
 
 const HOUR_MS = 3_600_000;
 
-export type SupersedingInstance = ProviderInstance & PlanningInstance;
-
 export interface SupersededDeliveryOptions {
   /** The current config's instance by name; read per job so a reload applies at once. */
-  readonly instanceNamed: (name: string) => SupersedingInstance | undefined;
-  readonly providers: Providers;
+  readonly instanceNamed: (name: string) => Instance | undefined;
   /** Plans one commit in one outbox transaction (the store's submit); returns the jobs it enqueued. */
   readonly submit: (instance: string, commit: string, plan: (known: KnownCommit) => Plan) => readonly Job[];
   /** Commits older than this are not told (`scheduler.abandonedPrCutoffHours`). */
@@ -47,7 +44,7 @@ export function createSupersededDelivery(options: SupersededDeliveryOptions): Su
       const fields = { instance: instance.name, commit, since, reconciler };
       let commits;
       try {
-        commits = await options.providers.repositoryOf(instance).commitsBetween(since, commit, MAX_SUPERSEDED_COMMITS, signal);
+        commits = await instance.repository.commitsBetween(since, commit, MAX_SUPERSEDED_COMMITS, signal);
       } catch (error) {
         // The last finished commit is gone (a force push) or unrelated: nothing can be told, and no retry helps.
         if (error instanceof DeliveryError && (error.status === 404 || error.status === 422)) {
@@ -60,7 +57,7 @@ export function createSupersededDelivery(options: SupersededDeliveryOptions): Su
       const recent = commits.filter((entry) => entry.committedAt === undefined || !(Date.parse(entry.committedAt) < cutoff));
       let jobs = 0;
       for (const entry of recent) {
-        jobs += options.submit(instance.name, entry.sha, (known) => planSupersededCommit(entry.sha, job.payload, instance, known)).length;
+        jobs += options.submit(instance.name, entry.sha, (known) => planSupersededCommit(entry.sha, job.payload, instance.planning, known)).length;
       }
       if (recent.length === 0) {
         log.debug(fields, `no commit between ${shortCommit(since)} and ${shortCommit(commit)} was superseded`);

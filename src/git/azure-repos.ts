@@ -1,30 +1,90 @@
 /**
- * Azure Repos: commit statuses (https://learn.microsoft.com/rest/api/azure/devops/git/statuses/create),
- * commit messages, and the pull-request reads of an Azure Pipelines callback (PR list by status, PR
+ * The Azure Repos git provider: commit statuses (https://learn.microsoft.com/rest/api/azure/devops/git/statuses/create),
+ * commit messages and lists, and the pull-request reads of an Azure Pipelines callback (PR list by status, PR
  * properties). The pure half turns a status job into the request Azure DevOps expects (the dry run logs exactly
- * that); the provider sends it through src/git/azure-devops-http.ts.
+ * that); the repository sends it through src/clients/azure-devops.ts.
  */
 import * as v from "valibot";
-import type { StatusJobPayload } from "../core/model.ts";
-import { apiBase, type FetchLike, type OutboundRequest } from "../clients/http.ts";
+import { AzureDevOpsOrgUrl, AzurePrRepoName, createAzureDevOpsHttp, unexpectedAnswer } from "../clients/azure-devops.ts";
+import { apiBase, type OutboundRequest } from "../clients/http.ts";
 import type { FailureParty } from "../clients/http-failure.ts";
-import { CALLBACK_PROPERTY, parseMergedPullRequestNumber } from "../orchestrators/azure-pipelines-callback.ts";
-import { createAzureDevOpsHttp, unexpectedAnswer } from "../clients/azure-devops.ts";
-import { firstParentChain, type AbandonedPullRequest, type GitRepository } from "./repository.ts";
-import { toAzureReposState } from "./state-tables.ts";
+import type { OperatorState, StatusJobPayload } from "../core/model.ts";
 import { withoutScheme } from "../core/targets.ts";
+import { CALLBACK_PROPERTY, parseMergedPullRequestNumber } from "../orchestrators/azure-pipelines-callback.ts";
+import type { AbandonedPullRequest, PipelineCallbackSource } from "../orchestrators/ports.ts";
+import { optionalText } from "../schema/parts.ts";
+import { firstParentChain, MAX_SUPERSEDED_COMMITS, type GitProviderDeps, type GitProviderModule, type GitRepository } from "./provider.ts";
+import { lookupState } from "./states.ts";
 
 export const AZDO_API_VERSION = "7.1";
 /** PRs per page of the abandoned-PR list, and the most pages one sweep reads. */
 const PAGE_SIZE = 100;
 const MAX_PAGES = 10;
 
-export interface AzureReposFields {
+/** The config keys of an Azure Repos manifests repository. */
+const KEYS = {
   /** `https://dev.azure.com/<org>/<project>` */
-  readonly azdoOrgUrl?: string;
-  readonly azdoGitOpsRepoName?: string;
+  azdoOrgUrl: AzureDevOpsOrgUrl,
+  azdoGitOpsRepoName: optionalText("a repository name"),
   /** Where the pipeline's PRs live; defaults to azdoGitOpsRepoName. */
-  readonly azdoPrRepoName?: string;
+  azdoPrRepoName: AzurePrRepoName,
+};
+
+export type AzureReposFields = Partial<v.InferOutput<v.ObjectSchema<typeof KEYS, undefined>>>;
+
+export type AzureReposState = "pending" | "succeeded" | "failed" | "error" | "notApplicable";
+
+export const AZURE_REPOS_STATES: Readonly<Record<string, AzureReposState>> = Object.freeze({
+  // Flux kustomize-controller
+  ReconciliationSucceeded: "succeeded",
+  ReconciliationFailed: "failed",
+  Progressing: "pending",
+  // The original mapped this to `error`; it is transient (Flux retries once the dependency is ready), and an
+  // error status would mark a deployment broken that is merely waiting. GitHub already had it as pending.
+  DependencyNotReady: "pending",
+  HealthCheckCanceled: "pending",
+  HealthCheckFailed: "failed",
+  PruneFailed: "failed",
+  ArtifactFailed: "failed",
+  BuildFailed: "failed",
+  ValidationFailed: "failed",
+  DirectoryCreationFailed: "failed",
+  AccessDenied: "failed",
+  InvalidCELExpression: "failed",
+  FeatureGateDisabled: "failed",
+  Suspended: "error",
+  // Flux source-controller
+  NewArtifact: "pending",
+  GitOperationFailed: "failed",
+  AuthenticationFailed: "failed",
+  URLInvalid: "failed",
+  StatOperationFailed: "failed",
+  ArchiveOperationFailed: "failed",
+  VerificationError: "failed",
+  // The connector's own
+  NotApplicable: "notApplicable",
+  info: "pending",
+  error: "failed",
+  // Argo CD phase
+  Running: "pending",
+  Terminating: "pending",
+  Inconclusive: "pending",
+  Succeeded: "succeeded",
+  Failed: "failed",
+  Error: "error",
+  // Argo CD sync
+  Synced: "succeeded",
+  OutOfSync: "pending",
+  Unknown: "notApplicable",
+  // Argo CD health
+  Healthy: "succeeded",
+  Degraded: "error",
+  Missing: "failed",
+});
+
+/** The Azure Repos status state for an operator state; `pending` when the state is not in the table. */
+export function toAzureReposState(state: OperatorState): AzureReposState {
+  return lookupState(AZURE_REPOS_STATES, state, "pending");
 }
 
 /**
@@ -113,15 +173,16 @@ const PropertiesAnswer = v.looseObject({
   value: v.optional(v.nullable(v.record(v.string(), v.looseObject({ $value: v.optional(v.unknown()) })))),
 });
 
-export interface AzureReposRepositoryOptions {
+export interface AzureReposRepositoryOptions extends Omit<GitProviderDeps, "logger"> {
   readonly instance: AzureReposFields & { readonly name: string };
-  /** The instance's `pat`. */
-  readonly token: string;
-  readonly userAgent: string;
-  readonly fetch?: FetchLike;
 }
 
-/** An Azure Repos manifests repository; every failure is a DeliveryError (src/http-failure.ts decides retry or dead). */
+/** `azdo:dev.azure.com/org/project/manifests`. */
+export function azureReposTarget(instance: AzureReposFields): string {
+  return `azdo:${withoutScheme(instance.azdoOrgUrl)}/${instance.azdoGitOpsRepoName}`;
+}
+
+/** An Azure Repos manifests repository. */
 export function createAzureReposRepository(options: AzureReposRepositoryOptions): GitRepository {
   const { instance } = options;
   const http = createAzureDevOpsHttp(options);
@@ -146,10 +207,48 @@ export function createAzureReposRepository(options: AzureReposRepositoryOptions)
     return answer.output.comment;
   }
 
+  const pipelineCallbacks: PipelineCallbackSource = {
+    async pullRequestOfCommit(sha, signal) {
+      return parseMergedPullRequestNumber(await readCommitMessage(sha, signal));
+    },
+    async callbackOf(pullRequest, signal) {
+      const url = `${repositoryUrl(instance, prRepository)}/pullRequests/${pullRequest}/properties?api-version=${AZDO_API_VERSION}`;
+      const answer = v.safeParse(PropertiesAnswer, await http.send({ method: "GET", url }, pullRequests, signal));
+      if (!answer.success) throw unexpectedAnswer(pullRequests, `PR ${pullRequest} properties in an unknown format`);
+      const value = answer.output.value?.[CALLBACK_PROPERTY]?.$value;
+      if (value === undefined || value === null) return undefined;
+      return typeof value === "string" ? value : JSON.stringify(value);
+    },
+    async abandonedSince(since, signal) {
+      const found: AbandonedPullRequest[] = [];
+      for (let page = 0; page < MAX_PAGES; page++) {
+        const request = toAbandonedPullRequestsRequest(instance, since, page * PAGE_SIZE);
+        const answer = v.safeParse(PullRequestList, await http.send(request, pullRequests, signal));
+        if (!answer.success) throw unexpectedAnswer(pullRequests, "a pull request list in an unknown format");
+        for (const pr of answer.output.value) {
+          // Filtered again here: an older server may ignore the time range and return every abandoned PR.
+          if (pr.status !== undefined && pr.status !== "abandoned") continue;
+          if (pr.closedDate !== undefined && Date.parse(pr.closedDate) < since.getTime()) continue;
+          found.push({ number: pr.pullRequestId, ...(pr.closedDate ? { closedAt: pr.closedDate } : {}) });
+        }
+        if (answer.output.value.length < PAGE_SIZE) break;
+      }
+      return found;
+    },
+    describeReads: (commit) => [describeCommitRead(commit), `GET ${repositoryUrl(instance, prRepository)}/pullRequests/<n from "Merged PR <n>:">/properties`],
+    noPullRequestHint: '(its message has no "Merged PR <n>:")',
+  };
+
+  function describeCommitRead(sha: string): string {
+    return `GET ${repositoryUrl(instance, instance.azdoGitOpsRepoName)}/commits/${sha}`;
+  }
+
   return {
+    target: azureReposTarget(instance),
     async postStatus(job, signal) {
       await http.send(toAzureReposStatusRequest(instance, job), manifests("Code (Status) to post commit statuses"), signal);
     },
+    describeStatus: (job) => toAzureReposStatusRequest(instance, job),
     async commitsBetween(base, head, limit, signal) {
       const party = manifests("Code (Read) to read commits");
       const answer = v.safeParse(CommitListAnswer, await http.send(toCommitsBetweenRequest(instance, base, head, commitListSizeFor(limit)), party, signal));
@@ -170,33 +269,34 @@ export function createAzureReposRepository(options: AzureReposRepositoryOptions)
         .reverse()
         .map((commit) => ({ sha: commit.commitId, ...dateOf(commit) }));
     },
+    describeCommitsBetween(base, head) {
+      const request = toCommitsBetweenRequest(instance, base, head, commitListSizeFor(MAX_SUPERSEDED_COMMITS));
+      return `${request.method} ${request.url}`;
+    },
     readCommitMessage,
-    async pullRequestOfCommit(sha, signal) {
-      return parseMergedPullRequestNumber(await readCommitMessage(sha, signal));
-    },
-    async pipelineCallbackOf(pullRequest, signal) {
-      const url = `${repositoryUrl(instance, prRepository)}/pullRequests/${pullRequest}/properties?api-version=${AZDO_API_VERSION}`;
-      const answer = v.safeParse(PropertiesAnswer, await http.send({ method: "GET", url }, pullRequests, signal));
-      if (!answer.success) throw unexpectedAnswer(pullRequests, `PR ${pullRequest} properties in an unknown format`);
-      const value = answer.output.value?.[CALLBACK_PROPERTY]?.$value;
-      if (value === undefined || value === null) return undefined;
-      return typeof value === "string" ? value : JSON.stringify(value);
-    },
-    async abandonedPullRequestsSince(since, signal) {
-      const found: AbandonedPullRequest[] = [];
-      for (let page = 0; page < MAX_PAGES; page++) {
-        const request = toAbandonedPullRequestsRequest(instance, since, page * PAGE_SIZE);
-        const answer = v.safeParse(PullRequestList, await http.send(request, pullRequests, signal));
-        if (!answer.success) throw unexpectedAnswer(pullRequests, "a pull request list in an unknown format");
-        for (const pr of answer.output.value) {
-          // Filtered again here: an older server may ignore the time range and return every abandoned PR.
-          if (pr.status !== undefined && pr.status !== "abandoned") continue;
-          if (pr.closedDate !== undefined && Date.parse(pr.closedDate) < since.getTime()) continue;
-          found.push({ number: pr.pullRequestId, ...(pr.closedDate ? { closedAt: pr.closedDate } : {}) });
-        }
-        if (answer.output.value.length < PAGE_SIZE) break;
-      }
-      return found;
-    },
+    describeCommitRead,
+    pipelineCallbacks,
   };
 }
+
+/** `org/project/repo` of an Azure DevOps URL and repository, for short display. */
+export function azureRepoLabel(orgUrl: string | undefined, repo: string | undefined): string {
+  const owner = orgUrl && URL.canParse(orgUrl) ? new URL(orgUrl).pathname.split("/").filter(Boolean).at(-1) : undefined;
+  return [owner, repo].filter(Boolean).join("/") || "?";
+}
+
+export const azureRepos = {
+  type: "AZDO",
+  title: "Azure Repos",
+  keys: KEYS,
+  requires: [
+    { key: "azdoOrgUrl", fix: "the organization/project URL, e.g. https://dev.azure.com/org/project" },
+    { key: "azdoGitOpsRepoName", fix: "the Azure Repos repository holding the manifests" },
+  ],
+  defaults: (instance) => ({ azdoPrRepoName: instance.azdoPrRepoName ?? instance.azdoGitOpsRepoName }),
+  describe: (instance) => `AZDO ${azureRepoLabel(instance.azdoOrgUrl, instance.azdoGitOpsRepoName)}`,
+  location: (instance) => `${withoutScheme(instance.azdoOrgUrl)}/_git/${instance.azdoGitOpsRepoName ?? ""}`,
+  stateOf: toAzureReposState,
+  pipelineCallbacks: true,
+  create: (instance, deps) => createAzureReposRepository({ ...deps, instance }),
+} satisfies GitProviderModule<AzureReposFields, typeof KEYS>;

@@ -1,17 +1,21 @@
 /**
- * GitHub commit statuses (https://docs.github.com/en/rest/commits/statuses) and commit reads
- * (https://docs.github.com/en/rest/commits/commits#get-a-commit). The pure half turns a status job into the
- * request GitHub expects (the dry run logs exactly that); the provider sends the same body through Octokit.
+ * The GitHub git provider: commit statuses (https://docs.github.com/en/rest/commits/statuses), commit reads and
+ * compares (https://docs.github.com/en/rest/commits/commits), and the pull-request reads an Azure Pipelines
+ * callback needs (its PR body carries the callback as a hidden comment). The pure half turns a status job into the
+ * request GitHub expects (the dry run logs exactly that); the repository sends the same body through Octokit.
  */
-import type { StatusJobPayload } from "../core/model.ts";
-import { DeliveryError } from "../core/delivery.ts";
+import * as v from "valibot";
+import { createGitHubClient, GitHubOrgUrl, JSON_CONTENT_TYPE, requireGitHubLocation } from "../clients/github.ts";
 import { apiBase, type OutboundRequest } from "../clients/http.ts";
 import { toDeliveryError, type FailureParty } from "../clients/http-failure.ts";
-import type { Logger } from "../observability/logger.ts";
-import { createGitHubClient, JSON_CONTENT_TYPE, requireGitHubLocation, type FetchLike } from "../clients/github.ts";
-import { toGitHubState, type GitHubState } from "./state-tables.ts";
+import { DeliveryError } from "../core/delivery.ts";
+import type { OperatorState, StatusJobPayload } from "../core/model.ts";
+import { withoutScheme } from "../core/targets.ts";
 import { findCallbackInPullRequestBody } from "../orchestrators/azure-pipelines-callback.ts";
-import { firstParentChain, type AbandonedPullRequest, type GitRepository } from "./repository.ts";
+import type { AbandonedPullRequest, PipelineCallbackSource } from "../orchestrators/ports.ts";
+import { optionalText } from "../schema/parts.ts";
+import { firstParentChain, type GitProviderDeps, type GitProviderModule, type GitRepository } from "./provider.ts";
+import { lookupState } from "./states.ts";
 
 export type { GitRepository };
 
@@ -28,10 +32,67 @@ const COMPARE_PAGE_SIZE = 100;
 /** GitHub rejects longer descriptions. */
 export const GITHUB_DESCRIPTION_LIMIT = 140;
 
-export interface GitHubRepoFields {
+/** The config keys of a GitHub manifests repository. */
+const KEYS = {
   /** The original's `gitHubOrgUrl`: `https://api.github.com/repos/<owner>` (GitHub Enterprise: its API root + `/repos/<owner>`). */
-  readonly gitHubOrgUrl?: string;
-  readonly gitHubGitOpsManifestsRepoName?: string;
+  gitHubOrgUrl: GitHubOrgUrl,
+  gitHubGitOpsManifestsRepoName: optionalText("a repository name"),
+};
+
+export type GitHubRepoFields = Partial<v.InferOutput<v.ObjectSchema<typeof KEYS, undefined>>>;
+
+/** How GitHub spells an operator state (DESIGN §6); unmapped states are pending. */
+export type GitHubState = "pending" | "success" | "failure" | "error";
+
+export const GITHUB_STATES: Readonly<Record<string, GitHubState>> = Object.freeze({
+  // Flux kustomize-controller
+  ReconciliationSucceeded: "success",
+  ReconciliationFailed: "failure",
+  Progressing: "pending",
+  DependencyNotReady: "pending",
+  HealthCheckCanceled: "pending",
+  HealthCheckFailed: "failure",
+  PruneFailed: "failure",
+  ArtifactFailed: "failure",
+  BuildFailed: "failure",
+  ValidationFailed: "failure",
+  DirectoryCreationFailed: "failure",
+  AccessDenied: "failure",
+  InvalidCELExpression: "failure",
+  FeatureGateDisabled: "failure",
+  Suspended: "error",
+  // Flux source-controller (NewArtifact events are ignored; mapped only so the table stays total by design)
+  NewArtifact: "pending",
+  GitOperationFailed: "failure",
+  AuthenticationFailed: "failure",
+  URLInvalid: "failure",
+  StatOperationFailed: "failure",
+  ArchiveOperationFailed: "failure",
+  VerificationError: "failure",
+  // The connector's own: neutral per-resource parts and fallbacks for unknown Flux reasons
+  NotApplicable: "success",
+  info: "pending",
+  error: "failure",
+  // Argo CD phase
+  Running: "pending",
+  Terminating: "pending",
+  Inconclusive: "pending",
+  Succeeded: "success",
+  Failed: "failure",
+  Error: "error",
+  // Argo CD sync
+  Synced: "success",
+  OutOfSync: "pending",
+  Unknown: "success",
+  // Argo CD health (Progressing and Suspended above)
+  Healthy: "success",
+  Degraded: "error",
+  Missing: "failure",
+});
+
+/** The GitHub commit status state for an operator state; `pending` when the state is not in the table. */
+export function toGitHubState(state: OperatorState): GitHubState {
+  return lookupState(GITHUB_STATES, state, "pending");
 }
 
 /** Cuts to GitHub's limit by characters (not UTF-16 units), marking the cut with an ellipsis. */
@@ -66,16 +127,21 @@ export function toGitHubStatusRequest(instance: GitHubRepoFields, job: StatusJob
   };
 }
 
-export interface GitHubRepositoryOptions {
+export interface GitHubRepositoryOptions extends Omit<GitProviderDeps, "logger"> {
   readonly instance: GitHubRepoFields & { readonly name: string };
-  /** The instance's `pat`. */
-  readonly token: string;
-  readonly userAgent: string;
-  readonly fetch?: FetchLike;
-  readonly logger?: Logger;
+  readonly logger?: GitProviderDeps["logger"];
 }
 
-/** A GitHub manifests repository; every failure is a DeliveryError (src/http-failure.ts decides retry or dead). */
+/** `github:api.github.com/repos/org/manifests`. */
+export function gitHubTarget(instance: GitHubRepoFields): string {
+  return `github:${withoutScheme(instance.gitHubOrgUrl)}/${instance.gitHubGitOpsManifestsRepoName}`;
+}
+
+function describeCommitRead(instance: GitHubRepoFields, sha: string): string {
+  return `GET ${apiBase(instance.gitHubOrgUrl)}/${instance.gitHubGitOpsManifestsRepoName}/commits/${sha}`;
+}
+
+/** A GitHub manifests repository. */
 export function createGitHubRepository(options: GitHubRepositoryOptions): GitRepository {
   const { instance } = options;
   const location = requireGitHubLocation(instance.name, instance.gitHubOrgUrl);
@@ -145,40 +211,14 @@ export function createGitHubRepository(options: GitHubRepositoryOptions): GitRep
     }
   }
 
-  return {
-    async commitsBetween(base, head, limit, signal) {
-      // Commits come oldest first, a page at a time; the ones next to `head` are on the last page.
-      const first = await compare(base, head, 1, signal);
-      const pages = Math.ceil(first.total_commits / COMPARE_PAGE_SIZE);
-      const commits = pages > 1 ? [...first.commits, ...(await compare(base, head, pages, signal)).commits] : first.commits;
-      const parentsOf = new Map(commits.map((commit) => [commit.sha, commit.parents.map((parent) => parent.sha)]));
-      const dates = new Map(commits.map((commit) => [commit.sha, commit.commit.committer?.date]));
-      return firstParentChain(head, parentsOf, base, limit)
-        .reverse()
-        .map((sha) => ({ sha, ...(dates.get(sha) ? { committedAt: dates.get(sha) } : {}) }));
-    },
-    async postStatus(job, signal) {
-      try {
-        await octokit.request("POST /repos/{owner}/{repo}/statuses/{sha}", {
-          owner: location.owner,
-          repo,
-          sha: job.commit,
-          ...toGitHubStatusBody(job),
-          headers: JSON_CONTENT_TYPE,
-          request: { signal },
-        });
-      } catch (error) {
-        throw toDeliveryError(error, who("the repo:status scope (fine-grained: Commit statuses read and write) for statuses"), signal);
-      }
-    },
-    readCommitMessage,
+  const pipelineCallbacks: PipelineCallbackSource = {
     async pullRequestOfCommit(sha, signal) {
       const pulls = await listPullRequestsOfCommit(sha, signal);
       // A merge, squash or rebase makes the PR's merge_commit_sha the commit on the base branch.
       const merged = pulls.find((pr) => pr.merge_commit_sha === sha) ?? pulls.find((pr) => pr.merged_at);
       return merged?.number;
     },
-    async pipelineCallbackOf(pullRequest, signal) {
+    async callbackOf(pullRequest, signal) {
       try {
         const response = await octokit.request("GET /repos/{owner}/{repo}/pulls/{pull_number}", {
           owner: location.owner,
@@ -191,7 +231,7 @@ export function createGitHubRepository(options: GitHubRepositoryOptions): GitRep
         throw toDeliveryError(error, who(READ_PULLS), signal);
       }
     },
-    async abandonedPullRequestsSince(since, signal) {
+    async abandonedSince(since, signal) {
       const found: AbandonedPullRequest[] = [];
       for (let page = 1; page <= MAX_PAGES; page++) {
         let pulls;
@@ -222,5 +262,72 @@ export function createGitHubRepository(options: GitHubRepositoryOptions): GitRep
       }
       return found;
     },
+    describeReads: (commit) => [`GET ${apiBase(instance.gitHubOrgUrl)}/${repo}/commits/${commit}/pulls (the merged PR)`, `GET ${apiBase(instance.gitHubOrgUrl)}/${repo}/pulls/<n> (<!-- gitops-connector: {…} --> in its body)`],
+    noPullRequestHint: "(no merged PR has it as merge commit)",
+  };
+
+  return {
+    target: gitHubTarget(instance),
+    async commitsBetween(base, head, limit, signal) {
+      // Commits come oldest first, a page at a time; the ones next to `head` are on the last page.
+      const first = await compare(base, head, 1, signal);
+      const pages = Math.ceil(first.total_commits / COMPARE_PAGE_SIZE);
+      const commits = pages > 1 ? [...first.commits, ...(await compare(base, head, pages, signal)).commits] : first.commits;
+      const parentsOf = new Map(commits.map((commit) => [commit.sha, commit.parents.map((parent) => parent.sha)]));
+      const dates = new Map(commits.map((commit) => [commit.sha, commit.commit.committer?.date]));
+      return firstParentChain(head, parentsOf, base, limit)
+        .reverse()
+        .map((sha) => ({ sha, ...(dates.get(sha) ? { committedAt: dates.get(sha) } : {}) }));
+    },
+    describeCommitsBetween: (base, head) => `GET ${apiBase(instance.gitHubOrgUrl)}/${repo}/compare/${base}...${head}`,
+    async postStatus(job, signal) {
+      try {
+        await octokit.request("POST /repos/{owner}/{repo}/statuses/{sha}", {
+          owner: location.owner,
+          repo,
+          sha: job.commit,
+          ...toGitHubStatusBody(job),
+          headers: JSON_CONTENT_TYPE,
+          request: { signal },
+        });
+      } catch (error) {
+        throw toDeliveryError(error, who("the repo:status scope (fine-grained: Commit statuses read and write) for statuses"), signal);
+      }
+    },
+    describeStatus: (job) => toGitHubStatusRequest(instance, job),
+    readCommitMessage,
+    describeCommitRead: (sha) => describeCommitRead(instance, sha),
+    pipelineCallbacks,
   };
 }
+
+/** The part of `https://api.github.com/repos/org` a person recognises: `github.com/org`. */
+function gitHubWebPath(orgUrl: string | undefined): string {
+  return withoutScheme(orgUrl).replace(/^api\.github\.com\//, "github.com/").replace(/\/api\/v3\//, "/").replace(/\/repos\//, "/");
+}
+
+/** `github.com/org/app-src`, `ghe.example.com/org/app-src`: a GitHub repository in messages. */
+export function gitHubRepositoryLocation(orgUrl: string | undefined, repo: string | undefined): string {
+  return `${gitHubWebPath(orgUrl)}/${repo ?? ""}`;
+}
+
+/** The last path segment of an org URL (`…/repos/org` → `org`), for short display. */
+export function ownerOf(orgUrl: string | undefined): string | undefined {
+  if (!orgUrl || !URL.canParse(orgUrl)) return undefined;
+  return new URL(orgUrl).pathname.split("/").filter(Boolean).at(-1);
+}
+
+export const github = {
+  type: "GITHUB",
+  title: "GitHub",
+  keys: KEYS,
+  requires: [
+    { key: "gitHubOrgUrl", fix: "the API URL of the org, e.g. https://api.github.com/repos/org" },
+    { key: "gitHubGitOpsManifestsRepoName", fix: "the GitHub repository holding the manifests" },
+  ],
+  describe: (instance) => `GITHUB ${[ownerOf(instance.gitHubOrgUrl), instance.gitHubGitOpsManifestsRepoName].filter(Boolean).join("/") || "?"}`,
+  location: (instance) => gitHubRepositoryLocation(instance.gitHubOrgUrl, instance.gitHubGitOpsManifestsRepoName),
+  stateOf: toGitHubState,
+  pipelineCallbacks: true,
+  create: (instance, deps) => createGitHubRepository({ ...deps, instance }),
+} satisfies GitProviderModule<GitHubRepoFields, typeof KEYS>;

@@ -1,48 +1,30 @@
 /**
- * Git providers keyed on the config's `gitRepositoryType`. Adding a provider is one file and one line in each
- * table here.
+ * The git providers, keyed on the config's `gitRepositoryType`: the only list of them. Everything else asks this
+ * registry (the config schema for their keys, check-config for their description, the instance compiler for their
+ * repositories). Adding a provider is one module in this folder and one line here.
  */
-import type { GitRepositoryType, StatusJobPayload } from "../core/model.ts";
-import { apiBase, type FetchLike, type OutboundRequest } from "../clients/http.ts";
-import type { Logger } from "../observability/logger.ts";
-import { commitListSizeFor, createAzureReposRepository, toAzureReposStatusRequest, toCommitsBetweenRequest, type AzureReposFields } from "./azure-repos.ts";
-import { createGitHubRepository, toGitHubStatusRequest, type GitHubRepoFields } from "./github.ts";
-import { MAX_SUPERSEDED_COMMITS, type GitRepository } from "./repository.ts";
+import { mergeKeys, type UnionToIntersection } from "../schema/merge-keys.ts";
+import { azureRepos } from "./azure-repos.ts";
+import { github } from "./github.ts";
+import type { GitProviderModule } from "./provider.ts";
 
-export type GitProviderFields = GitHubRepoFields & AzureReposFields & { readonly gitRepositoryType: GitRepositoryType };
+export const GIT_PROVIDERS = {
+  GITHUB: github,
+  AZDO: azureRepos,
+} as const;
 
-const STATUS_REQUESTS: Record<GitRepositoryType, (instance: GitProviderFields, job: StatusJobPayload) => OutboundRequest> = {
-  GITHUB: toGitHubStatusRequest,
-  AZDO: toAzureReposStatusRequest,
-};
+export type GitRepositoryType = keyof typeof GIT_PROVIDERS;
+export const GIT_REPOSITORY_TYPES = Object.keys(GIT_PROVIDERS) as [GitRepositoryType, ...GitRepositoryType[]];
 
-/** The exact request that posts this status to the instance's git provider. */
-export function toStatusRequest(instance: GitProviderFields, job: StatusJobPayload): OutboundRequest {
-  return STATUS_REQUESTS[instance.gitRepositoryType](instance, job);
-}
+type Module = (typeof GIT_PROVIDERS)[GitRepositoryType];
+type FieldsOf<M> = M extends GitProviderModule<infer F> ? F : never;
 
-/** The read that lists the commits between two (what the dry run logs for a supersede job). */
-export function describeCommitsBetween(instance: GitProviderFields, base: string, head: string): string {
-  if (instance.gitRepositoryType === "GITHUB") return `GET ${apiBase(instance.gitHubOrgUrl)}/${instance.gitHubGitOpsManifestsRepoName}/compare/${base}...${head}`;
-  const request = toCommitsBetweenRequest(instance, base, head, commitListSizeFor(MAX_SUPERSEDED_COMMITS));
-  return `${request.method} ${request.url}`;
-}
+/** Every provider's config keys, for the instance schema. */
+export const GIT_PROVIDER_KEYS = mergeKeys(Object.values(GIT_PROVIDERS).map((module): Module["keys"] => module.keys));
 
-export interface GitRepositoryOptions {
-  readonly instance: GitProviderFields & { readonly name: string };
-  /** The instance's `pat`. */
-  readonly token: string;
-  readonly userAgent: string;
-  readonly logger: Logger;
-  readonly fetch?: FetchLike;
-}
+/** What any provider reads of an instance: all their keys. */
+export type GitInstanceFields = UnionToIntersection<FieldsOf<Module>>;
 
-const REPOSITORIES: Record<GitRepositoryType, (options: GitRepositoryOptions) => GitRepository> = {
-  GITHUB: createGitHubRepository,
-  AZDO: createAzureReposRepository,
-};
-
-/** The provider for the instance's manifests repository. */
-export function createGitRepository(options: GitRepositoryOptions): GitRepository {
-  return REPOSITORIES[options.instance.gitRepositoryType](options);
+export function gitProviderOf(type: GitRepositoryType): GitProviderModule<GitInstanceFields> {
+  return GIT_PROVIDERS[type] as GitProviderModule<GitInstanceFields>;
 }

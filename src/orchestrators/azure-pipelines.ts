@@ -1,18 +1,17 @@
 /**
  * Azure Pipelines: resume or fail the agentless task waiting for the PR whose merge produced the deployed
- * commit (DESIGN §7). The PR comes from the git repository provider (Azure Repos: `Merged PR <n>:` in the merge
- * commit; GitHub: the PR of the merge commit), and so does the callback data the pipeline stored on it. A plan
- * or job that already completed (cancelled, timed out) is skipped, since completing a task in it fails; then
- * `TaskCompleted` is posted with the orchestrator token. `describeAzurePipelinesCallback` is what the dry run logs.
+ * commit (DESIGN §7). The PR and the callback data the pipeline stored on it come from the manifests repository's
+ * `pipelineCallbacks` (Azure Repos: `Merged PR <n>:` in the merge commit and a PR property; GitHub and Gitea: the PR
+ * of the merge commit and a comment in its body). A plan or job that already completed (cancelled, timed out) is
+ * skipped, since completing a task in it fails; then `TaskCompleted` is posted with the orchestrator token. The
+ * first outcome stands: a task completes once.
  */
 import * as v from "valibot";
-import { DeliveryError } from "../core/delivery.ts";
-import { createAzureDevOpsHttp } from "../clients/azure-devops.ts";
-import type { GitRepository } from "../git/repository.ts";
-import { apiBase, type FetchLike } from "../clients/http.ts";
+import { AzureDevOpsOrgUrl, AzurePrRepoName, createAzureDevOpsHttp } from "../clients/azure-devops.ts";
 import { describeUrl, type FailureParty } from "../clients/http-failure.ts";
+import { DeliveryError } from "../core/delivery.ts";
 import type { Outcome, OrchestratorJobPayload } from "../core/model.ts";
-import type { Logger } from "../observability/logger.ts";
+import { withoutScheme } from "../core/targets.ts";
 import {
   buildTimelineUrlOf,
   isJobCompleted,
@@ -26,27 +25,26 @@ import {
   toTaskCompletedEvent,
   type PipelineCallback,
 } from "./azure-pipelines-callback.ts";
-import type { OrchestratorPlan } from "./registry.ts";
+import type { Orchestrator, OrchestratorDeps, OrchestratorModule, OrchestratorPlan } from "./orchestrator.ts";
+import type { PipelineCallbackSource } from "./ports.ts";
 
-export interface AzurePipelinesFields {
+const KEYS = {
+  azdoOrgUrl: AzureDevOpsOrgUrl,
+  azdoPrRepoName: AzurePrRepoName,
+};
+
+export type AzurePipelinesFields = Partial<v.InferOutput<v.ObjectSchema<typeof KEYS, undefined>>> & {
   readonly environment?: string;
-  readonly azdoOrgUrl?: string;
-  readonly azdoPrRepoName?: string;
-  readonly gitRepositoryType?: "GITHUB" | "AZDO";
-}
+  readonly azdoGitOpsRepoName?: string;
+};
 
-export function describeAzurePipelinesCallback(
-  instance: AzurePipelinesFields,
-  job: OrchestratorJobPayload,
-  readCommitMessage: string,
-): OrchestratorPlan {
-  const base = apiBase(instance.azdoOrgUrl);
-  const prReads =
-    instance.gitRepositoryType === "GITHUB"
-      ? ["GET <repo>/commits/<sha>/pulls (the merged PR)", "GET <repo>/pulls/<n> (<!-- gitops-connector: {…} --> in its body)"]
-      : [readCommitMessage, `GET ${base}/_apis/git/repositories/${instance.azdoPrRepoName}/pullRequests/<n from "Merged PR <n>:">/properties`];
+export function describeAzurePipelinesCallback(job: OrchestratorJobPayload, callbacks: Pick<PipelineCallbackSource, "describeReads">): OrchestratorPlan {
   return {
-    reads: [...prReads, "GET {planurl}{projectid}/_apis/distributedtask/hubs/build/plans/{planid}", "GET {planurl}{projectid}/_apis/build/builds/{plan owner id}/timeline"],
+    reads: [
+      ...callbacks.describeReads(job.commit),
+      "GET {planurl}{projectid}/_apis/distributedtask/hubs/build/plans/{planid}",
+      "GET {planurl}{projectid}/_apis/build/builds/{plan owner id}/timeline",
+    ],
     request: {
       method: "POST",
       url: "{planurl}{projectid}/_apis/distributedtask/hubs/build/plans/{planid}/events?api-version=2.0-preview.1",
@@ -55,26 +53,23 @@ export function describeAzurePipelinesCallback(
   };
 }
 
-export interface AzurePipelinesOrchestrator {
-  /** Completes the task waiting for the PR merged as `job.commit`; a commit of no PR, or a PR no task waits on, is a logged skip. */
-  notify(job: OrchestratorJobPayload, signal: AbortSignal): Promise<void>;
-  /** Fails the task waiting for an abandoned PR (the sweep); a PR no task waits on is a logged skip. */
-  failAbandoned(pullRequest: number, signal: AbortSignal): Promise<void>;
-}
-
-export interface AzurePipelinesOrchestratorOptions {
+export interface AzurePipelinesOrchestratorOptions extends Omit<OrchestratorDeps, "repository"> {
   readonly instance: AzurePipelinesFields & { readonly name: string };
-  /** `orchestratorPat`, which defaults to `pat`: sent to the plan's organization only. */
-  readonly token: string;
-  /** The instance's git repository provider (with its `pat`): finds the PR and reads its callback data. */
-  readonly repository: Pick<GitRepository, "pullRequestOfCommit" | "pipelineCallbackOf">;
-  readonly userAgent: string;
-  readonly logger: Logger;
-  readonly fetch?: FetchLike;
+  /** The manifests repository's callbacks (read with its `pat`): find the PR and its callback data. */
+  readonly callbacks: PipelineCallbackSource;
 }
 
-export function createAzurePipelinesOrchestrator(options: AzurePipelinesOrchestratorOptions): AzurePipelinesOrchestrator {
-  const { instance, logger, repository } = options;
+/** `azure-pipelines:dev.azure.com/org/project`. */
+export function azurePipelinesTarget(instance: AzurePipelinesFields): string {
+  return `azure-pipelines:${withoutScheme(instance.azdoOrgUrl)}`;
+}
+
+/**
+ * Completes the task waiting for the PR merged as `job.commit`; a commit of no PR, or a PR no task waits on, is a
+ * logged skip. Fails the task waiting for an abandoned PR (the sweep) the same way.
+ */
+export function createAzurePipelinesOrchestrator(options: AzurePipelinesOrchestratorOptions): Orchestrator {
+  const { instance, logger, callbacks } = options;
   const http = createAzureDevOpsHttp(options);
   const planParty = (callback: PipelineCallback): FailureParty => ({
     service: "Azure DevOps",
@@ -86,7 +81,7 @@ export function createAzurePipelinesOrchestrator(options: AzurePipelinesOrchestr
   });
 
   async function readCallback(pullRequest: number, signal: AbortSignal): Promise<PipelineCallback | undefined> {
-    const text = await repository.pipelineCallbackOf(pullRequest, signal);
+    const text = await callbacks.callbackOf(pullRequest, signal);
     if (text === undefined) return undefined;
     const parsed = parsePipelineCallback(text);
     if (!parsed.ok)
@@ -138,16 +133,17 @@ export function createAzurePipelinesOrchestrator(options: AzurePipelinesOrchestr
   }
 
   return {
+    target: azurePipelinesTarget(instance),
+    policy: { once: "commit", failures: true },
+    describe: (job) => describeAzurePipelinesCallback(job, callbacks),
     async notify(job, signal) {
-      const pullRequest = await repository.pullRequestOfCommit(job.commit, signal);
+      const pullRequest = await callbacks.pullRequestOfCommit(job.commit, signal);
       if (pullRequest === undefined) {
         // A superseded commit is often a direct push that no pipeline waits on: no warning.
         (job.supersededBy ? logger.info : logger.warn).call(
           logger,
           { instance: instance.name, commit: job.commit, outcome: job.outcome },
-          `commit ${job.commit} of instance ${instance.name} was not merged from a pull request ` +
-            (instance.gitRepositoryType === "GITHUB" ? "(no merged PR has it as merge commit)" : '(its message has no "Merged PR <n>:")') +
-            ", so no Azure Pipelines task waits on it",
+          `commit ${job.commit} of instance ${instance.name} was not merged from a pull request ${callbacks.noPullRequestHint}, so no Azure Pipelines task waits on it`,
         );
         return;
       }
@@ -156,8 +152,31 @@ export function createAzurePipelinesOrchestrator(options: AzurePipelinesOrchestr
         : `deployment of ${job.commit} ${job.outcome}`;
       await completeTask(pullRequest, job.outcome, cause, signal);
     },
-    failAbandoned(pullRequest, signal) {
-      return completeTask(pullRequest, "failed", "PR abandoned", signal);
+    abandoned: {
+      list: (since, signal) => callbacks.abandonedSince(since, signal),
+      fail: (pullRequest, signal) => completeTask(pullRequest, "failed", "PR abandoned", signal),
     },
   };
 }
+
+/** `org/project/repo` for short display. */
+function label(orgUrl: string | undefined, repo: string | undefined): string {
+  const owner = orgUrl && URL.canParse(orgUrl) ? new URL(orgUrl).pathname.split("/").filter(Boolean).at(-1) : undefined;
+  return [owner, repo].filter(Boolean).join("/") || "?";
+}
+
+export const azurePipelines = {
+  type: "AZDO",
+  title: "Azure Pipelines",
+  keys: KEYS,
+  requires: [{ key: "azdoOrgUrl", fix: "the organization/project URL, e.g. https://dev.azure.com/org/project" }],
+  needsPipelineCallbacks: true,
+  describe: (instance) => `AZDO ${label(instance.azdoOrgUrl, instance.azdoPrRepoName ?? instance.azdoGitOpsRepoName)}`,
+  tokenUse: (instance) => `Azure Pipelines callbacks in ${withoutScheme(instance.azdoOrgUrl)}`,
+  create(instance, deps) {
+    const callbacks = deps.repository.pipelineCallbacks;
+    // The config schema refuses this pairing; a caller that skipped it gets told here.
+    if (!callbacks) throw new Error(`instance ${instance.name}: Azure Pipelines needs a git provider that keeps pipeline callbacks on pull requests`);
+    return createAzurePipelinesOrchestrator({ ...deps, instance, callbacks });
+  },
+} satisfies OrchestratorModule<AzurePipelinesFields, typeof KEYS>;

@@ -2,25 +2,29 @@
  * GitHub Actions: a `repository_dispatch` (`sync-success`, optionally `sync-failure`) to the workflow
  * repository once a deployment finished (https://docs.github.com/en/rest/repos/repos#create-a-repository-dispatch-event).
  * The payload's `sha` and `runid` come from the manifests commit message, so delivery first reads that commit.
- * `describeGitHubDispatch` is what the dry run logs; `createGitHubActionsOrchestrator` sends it.
+ * Each outcome is told once, a failure only with `dispatchOnFailure`.
  */
+import * as v from "valibot";
+import { createGitHubClient, GitHubOrgUrl, JSON_CONTENT_TYPE, requireGitHubLocation } from "../clients/github.ts";
 import { apiBase } from "../clients/http.ts";
 import { toDeliveryError } from "../clients/http-failure.ts";
 import type { OrchestratorJobPayload } from "../core/model.ts";
-import { cutText, type Logger } from "../observability/logger.ts";
-import { createGitHubClient, JSON_CONTENT_TYPE, requireGitHubLocation, type FetchLike } from "../clients/github.ts";
-import type { OrchestratorPlan } from "./registry.ts";
+import { withoutScheme } from "../core/targets.ts";
+import { cutText } from "../observability/logger.ts";
+import { flag, optionalText } from "../schema/parts.ts";
+import { CommitMessagePattern } from "./commit-message-pattern.ts";
+import type { Orchestrator, OrchestratorDeps, OrchestratorModule, OrchestratorPlan } from "./orchestrator.ts";
 
-export interface GitHubActionsFields {
-  readonly gitHubOrgUrl?: string;
-  readonly gitHubGitOpsRepoName?: string;
-}
+const KEYS = {
+  gitHubOrgUrl: GitHubOrgUrl,
+  gitHubGitOpsRepoName: optionalText("a repository name"),
+  dispatchOnFailure: v.optional(flag(), false),
+  commitMessagePattern: CommitMessagePattern,
+};
 
-export function describeGitHubDispatch(
-  instance: GitHubActionsFields,
-  job: OrchestratorJobPayload,
-  readCommitMessage: string,
-): OrchestratorPlan {
+export type GitHubActionsFields = Partial<v.InferOutput<v.ObjectSchema<typeof KEYS, undefined>>>;
+
+export function describeGitHubDispatch(instance: GitHubActionsFields, job: OrchestratorJobPayload, readCommitMessage: string): OrchestratorPlan {
   const base = apiBase(instance.gitHubOrgUrl);
   return {
     reads: [readCommitMessage],
@@ -86,24 +90,18 @@ export function extractDispatchIds(message: string, pattern?: RegExp): DispatchI
   return runid && sha ? { runid, sha } : undefined;
 }
 
-export interface GitHubActionsOrchestrator {
-  /** Dispatches the event; a commit message without runid/sha is a logged skip, not a failure. */
-  notify(job: OrchestratorJobPayload, signal: AbortSignal): Promise<void>;
+export interface GitHubActionsOrchestratorOptions extends OrchestratorDeps {
+  readonly instance: GitHubActionsFields & { readonly name: string };
 }
 
-export interface GitHubActionsOrchestratorOptions {
-  readonly instance: GitHubActionsFields & { readonly name: string; readonly commitMessagePattern?: RegExp };
-  /** `orchestratorPat`, which defaults to `pat`. */
-  readonly token: string;
-  /** Reads the manifests commit through the instance's git repository provider (with its `pat`). */
-  readonly readCommitMessage: (sha: string, signal: AbortSignal) => Promise<string>;
-  readonly userAgent: string;
-  readonly logger: Logger;
-  readonly fetch?: FetchLike;
+/** `github-actions:api.github.com/repos/org/app-src`. */
+export function gitHubActionsTarget(instance: GitHubActionsFields): string {
+  return `github-actions:${withoutScheme(instance.gitHubOrgUrl)}/${instance.gitHubGitOpsRepoName}`;
 }
 
-export function createGitHubActionsOrchestrator(options: GitHubActionsOrchestratorOptions): GitHubActionsOrchestrator {
-  const { instance, logger } = options;
+/** Dispatches the event; a commit message without runid/sha is a logged skip, not a failure. */
+export function createGitHubActionsOrchestrator(options: GitHubActionsOrchestratorOptions): Orchestrator {
+  const { instance, logger, repository } = options;
   const location = requireGitHubLocation(instance.name, instance.gitHubOrgUrl);
   const repo = instance.gitHubGitOpsRepoName ?? "";
   const octokit = createGitHubClient({ ...options, baseUrl: location.baseUrl });
@@ -116,8 +114,11 @@ export function createGitHubActionsOrchestrator(options: GitHubActionsOrchestrat
   } as const;
 
   return {
+    target: gitHubActionsTarget(instance),
+    policy: { once: "outcome", failures: instance.dispatchOnFailure ?? false },
+    describe: (job) => describeGitHubDispatch(instance, job, repository.describeCommitRead(job.commit)),
     async notify(job, signal) {
-      const message = await options.readCommitMessage(job.commit, signal);
+      const message = await repository.readCommitMessage(job.commit, signal);
       const ids = extractDispatchIds(message, instance.commitMessagePattern);
       if (!ids) {
         // A superseded commit is often no deployment commit at all (a direct push, a docs change): no warning.
@@ -146,3 +147,28 @@ export function createGitHubActionsOrchestrator(options: GitHubActionsOrchestrat
     },
   };
 }
+
+/** `github.com/org/app-src`, `ghe.example.com/org/app-src`. */
+function webLocation(instance: GitHubActionsFields): string {
+  const path = withoutScheme(instance.gitHubOrgUrl).replace(/^api\.github\.com\//, "github.com/").replace(/\/api\/v3\//, "/").replace(/\/repos\//, "/");
+  return `${path}/${instance.gitHubGitOpsRepoName ?? ""}`;
+}
+
+function ownerOf(orgUrl: string | undefined): string | undefined {
+  if (!orgUrl || !URL.canParse(orgUrl)) return undefined;
+  return new URL(orgUrl).pathname.split("/").filter(Boolean).at(-1);
+}
+
+export const gitHubActions = {
+  type: "GITHUB",
+  title: "GitHub Actions",
+  keys: KEYS,
+  requires: [
+    { key: "gitHubOrgUrl", fix: "the API URL of the org, e.g. https://api.github.com/repos/org" },
+    { key: "gitHubGitOpsRepoName", fix: "the repository whose GitHub Actions workflow receives the dispatch" },
+  ],
+  needsPipelineCallbacks: false,
+  describe: (instance) => `GITHUB ${[ownerOf(instance.gitHubOrgUrl), instance.gitHubGitOpsRepoName].filter(Boolean).join("/") || "?"}`,
+  tokenUse: (instance) => `dispatches to ${webLocation(instance)}`,
+  create: (instance, deps) => createGitHubActionsOrchestrator({ ...deps, instance }),
+} satisfies OrchestratorModule<GitHubActionsFields, typeof KEYS>;

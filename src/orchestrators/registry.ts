@@ -1,83 +1,30 @@
 /**
- * CI/CD orchestrators keyed on the config's `ciCdOrchestratorType`. `NONE` means statuses only. Each entry
- * describes the call (what the dry run logs) and creates the orchestrator that makes it.
+ * The CI/CD orchestrators, keyed on the config's `ciCdOrchestratorType`: the only list of them. `NONE` (statuses
+ * only) is the absence of one. Adding an orchestrator is one module in this folder and one line here.
  */
-import type { GitRepository } from "../git/repository.ts";
-import type { GitRepositoryType, OrchestratorJobPayload, OrchestratorType } from "../core/model.ts";
-import { apiBase, type FetchLike, type OutboundRequest } from "../clients/http.ts";
-import type { Logger } from "../observability/logger.ts";
-import { createAzurePipelinesOrchestrator, describeAzurePipelinesCallback, type AzurePipelinesFields } from "./azure-pipelines.ts";
-import { createGitHubActionsOrchestrator, describeGitHubDispatch, type GitHubActionsFields } from "./github-actions.ts";
+import { mergeKeys, type UnionToIntersection } from "../schema/merge-keys.ts";
+import { azurePipelines } from "./azure-pipelines.ts";
+import { gitHubActions } from "./github-actions.ts";
+import type { OrchestratorModule } from "./orchestrator.ts";
 
-/** What notifying the orchestrator takes: the reads it needs first, then the call itself. */
-export interface OrchestratorPlan {
-  readonly reads: readonly string[];
-  readonly request: OutboundRequest;
-}
+export const ORCHESTRATORS = {
+  GITHUB: gitHubActions,
+  AZDO: azurePipelines,
+} as const;
 
-export type OrchestratorFields = GitHubActionsFields &
-  AzurePipelinesFields & {
-    readonly gitRepositoryType: GitRepositoryType;
-    readonly ciCdOrchestratorType: OrchestratorType;
-    readonly gitHubGitOpsManifestsRepoName?: string;
-    readonly azdoGitOpsRepoName?: string;
-  };
+export const NO_ORCHESTRATOR = "NONE";
+export type OrchestratorType = keyof typeof ORCHESTRATORS | typeof NO_ORCHESTRATOR;
+export const ORCHESTRATOR_TYPES = [...Object.keys(ORCHESTRATORS), NO_ORCHESTRATOR] as unknown as [OrchestratorType, ...OrchestratorType[]];
 
-/** The commit-message read both orchestrators start with, against the manifests repository. */
-function commitMessageRead(instance: OrchestratorFields, commit: string): string {
-  if (instance.gitRepositoryType === "GITHUB") {
-    return `GET ${apiBase(instance.gitHubOrgUrl)}/${instance.gitHubGitOpsManifestsRepoName}/commits/${commit}`;
-  }
-  return `GET ${apiBase(instance.azdoOrgUrl)}/_apis/git/repositories/${instance.azdoGitOpsRepoName}/commits/${commit}`;
-}
+type Module = (typeof ORCHESTRATORS)[keyof typeof ORCHESTRATORS];
+type FieldsOf<M> = M extends OrchestratorModule<infer F> ? F : never;
 
-export function describeOrchestratorCall(instance: OrchestratorFields, job: OrchestratorJobPayload): OrchestratorPlan | undefined {
-  const read = commitMessageRead(instance, job.commit);
-  switch (instance.ciCdOrchestratorType) {
-    case "GITHUB":
-      return describeGitHubDispatch(instance, job, read);
-    case "AZDO":
-      return describeAzurePipelinesCallback(instance, job, read);
-    case "NONE":
-      return undefined;
-  }
-}
+/** Every orchestrator's config keys, for the instance schema. */
+export const ORCHESTRATOR_KEYS = mergeKeys(Object.values(ORCHESTRATORS).map((module): Module["keys"] => module.keys));
 
-/** What delivery needs from an orchestrator. */
-export interface Orchestrator {
-  /** The deployment of `job.commit` finished: resume (or fail) whatever waits on it. */
-  notify(job: OrchestratorJobPayload, signal: AbortSignal): Promise<void>;
-  /** A PR was abandoned: fail whatever waits on it. Only orchestrators that wait on PRs have it. */
-  failAbandoned?(pullRequest: number, signal: AbortSignal): Promise<void>;
-}
+export type OrchestratorInstanceFields = UnionToIntersection<FieldsOf<Module>>;
 
-export interface OrchestratorOptions {
-  readonly instance: OrchestratorFields & { readonly name: string; readonly commitMessagePattern?: RegExp };
-  /** `orchestratorPat`, which defaults to `pat`. */
-  readonly token: string;
-  /** The instance's git repository provider (with `pat`), for the reads that come first. */
-  readonly repository: GitRepository;
-  readonly userAgent: string;
-  readonly logger: Logger;
-  readonly fetch?: FetchLike;
-}
-
-const ORCHESTRATORS: Record<OrchestratorType, ((options: OrchestratorOptions) => Orchestrator) | undefined> = {
-  GITHUB: (options) =>
-    createGitHubActionsOrchestrator({
-      ...options,
-      readCommitMessage: (sha, signal) => options.repository.readCommitMessage(sha, signal),
-    }),
-  AZDO: createAzurePipelinesOrchestrator,
-  NONE: undefined,
-};
-
-/** Whether the instance's orchestrator is notified at all (`NONE`: statuses only). */
-export function hasOrchestrator(type: OrchestratorType): boolean {
-  return ORCHESTRATORS[type] !== undefined;
-}
-
-/** The instance's orchestrator; undefined for `NONE`. */
-export function createOrchestrator(options: OrchestratorOptions): Orchestrator | undefined {
-  return ORCHESTRATORS[options.instance.ciCdOrchestratorType]?.(options);
+/** The orchestrator module of a type; undefined for NONE. */
+export function orchestratorOf(type: OrchestratorType): OrchestratorModule<OrchestratorInstanceFields> | undefined {
+  return type === NO_ORCHESTRATOR ? undefined : (ORCHESTRATORS[type] as OrchestratorModule<OrchestratorInstanceFields>);
 }

@@ -5,20 +5,18 @@
  * its task. The outbox records each PR's once-key with its job, so a PR is handled at most once, across
  * restarts too; the job itself is retried like any other.
  */
-import type { AbandonedPullRequestJob } from "../core/model.ts";
+import type { AbandonedPullRequestJob, Job } from "../core/model.ts";
+import type { Instance } from "../instances/compile.ts";
 import type { Logger } from "../observability/logger.ts";
 import { withOutboundScope } from "../observability/outbound.ts";
-import type { OutboxStore } from "../outbox/types.ts";
-import type { ProviderInstance, Providers } from "../providers.ts";
-import { gitTargetOf, orchestratorTargetOf } from "../core/targets.ts";
 
 const HOUR_MS = 3_600_000;
 
 export interface AbandonedPrSweepOptions {
   /** The current config's instances; read per run so a reload applies. */
-  readonly instances: () => readonly ProviderInstance[];
-  readonly providers: Providers;
-  readonly store: Pick<OutboxStore, "enqueueOnce">;
+  readonly instances: () => readonly Instance[];
+  /** Enqueues the job unless its once-key was ever enqueued (the outbox's enqueueOnce); true when enqueued. */
+  readonly store: { enqueueOnce(onceKey: string, job: Job, now: number): boolean };
   readonly cutoffHours: () => number;
   /** Bounds one instance's listing (the outbox's per-call timeout). */
   readonly timeoutMs: () => number;
@@ -36,15 +34,15 @@ export interface AbandonedPrSweep {
 }
 
 /** The key under which a PR of an instance's repository is handled once. */
-export function abandonedPrOnceKey(instance: ProviderInstance, pullRequest: number): string {
-  return `abandoned-pr|${instance.name}|${gitTargetOf(instance)}|${pullRequest}`;
+export function abandonedPrOnceKey(instance: Instance, pullRequest: number): string {
+  return `abandoned-pr|${instance.name}|${instance.repository.target}|${pullRequest}`;
 }
 
-export function toAbandonedPrJob(instance: ProviderInstance, pullRequest: number, closedAt?: string): AbandonedPullRequestJob {
+export function toAbandonedPrJob(instance: Instance, pullRequest: number, closedAt?: string): AbandonedPullRequestJob {
   return {
     kind: "abandoned-pr",
     instance: instance.name,
-    target: orchestratorTargetOf(instance) ?? `none:${instance.name}`,
+    target: instance.orchestrator?.target ?? `none:${instance.name}`,
     orderingKey: `${instance.name}|abandoned-pr|${pullRequest}`,
     payload: { pullRequest, ...(closedAt ? { closedAt } : {}) },
   };
@@ -61,12 +59,12 @@ export function createAbandonedPrSweep(options: AbandonedPrSweepOptions): Abando
     return options.stopSignal ? AbortSignal.any([timeout, options.stopSignal]) : timeout;
   };
 
-  async function sweep(instance: ProviderInstance): Promise<number> {
-    if (!options.providers.orchestratorOf(instance)?.failAbandoned) return 0;
+  async function sweep(instance: Instance): Promise<number> {
+    const waiting = instance.orchestrator?.abandoned;
+    if (!waiting) return 0;
     const since = new Date(now() - options.cutoffHours() * HOUR_MS);
-    const repository = options.providers.repositoryOf(instance);
     // No job names a target yet: the listing's calls count under the git target they list.
-    const abandoned = await withOutboundScope({ target: gitTargetOf(instance) }, () => repository.abandonedPullRequestsSince(since, callSignal()));
+    const abandoned = await withOutboundScope({ target: instance.repository.target }, () => waiting.list(since, callSignal()));
     let enqueued = 0;
     for (const pr of abandoned) {
       const job = toAbandonedPrJob(instance, pr.number, pr.closedAt);

@@ -11,21 +11,15 @@
  */
 import { IntakeUnavailableError, type Intake } from "../core/intake.ts";
 import { reconcilerId, type OperatorType, type Translation, type TranslationOptions } from "../core/model.ts";
+import type { Instance } from "../instances/compile.ts";
 import { cutText, type Logger } from "../observability/logger.ts";
-import type { PlanningInstance } from "../core/planner.ts";
 import { readBodyWithLimit } from "./read-body.ts";
 import { toWellFormedJson } from "./well-formed.ts";
-import { selectInstance, type SelectableInstance } from "./select-instance.ts";
+import { selectInstance } from "./select-instance.ts";
 import { isAuthenticated, isAuthRequired, type WebhookAuth } from "./webhook-auth.ts";
 
-export type ServedInstance = PlanningInstance &
-  SelectableInstance & {
-    readonly gitOpsOperatorType: OperatorType;
-    /** The instance's own webhook keys, replacing the global ones for requests routed to it. */
-    readonly auth?: WebhookAuth;
-    /** Part statuses per event before one "… and N more" (TranslationOptions.maxParts). */
-    readonly maxPartStatuses?: number;
-  };
+/** What the webhook reads of an instance: routing, its operator, its own webhook keys, translating and planning. */
+export type ServedInstance = Pick<Instance, "name" | "default" | "operator" | "auth" | "translation" | "planning">;
 
 /** The parts of the current config the webhook reads; fetched per request so a reload applies at once. */
 export interface WebhookSettings {
@@ -95,7 +89,7 @@ export function createWebhookHandler(deps: WebhookDeps) {
       const named = settings.instances.find((instance) => instance.name === pathInstance);
       if (named) {
         instanceName = named.name;
-        operator = named.gitOpsOperatorType;
+        operator = named.operator;
       }
       if (deps.isDraining()) {
         return reject("unavailable", 503, "shutting down; retry against another replica or after restart", { "Retry-After": String(DRAIN_RETRY_AFTER_SECONDS) });
@@ -146,14 +140,9 @@ export function createWebhookHandler(deps: WebhookDeps) {
       // the instance it was routed to.
       log.debug({ instance: instance.name, payload }, "webhook payload");
       instanceName = instance.name;
-      operator = instance.gitOpsOperatorType;
+      operator = instance.operator;
 
-      const translation = deps.translate(instance.gitOpsOperatorType, payload, {
-        statusContext: instance.statusContext,
-        instanceName: instance.name,
-        ...(instance.environment ? { environment: instance.environment } : {}),
-        ...(instance.maxPartStatuses !== undefined ? { maxParts: instance.maxPartStatuses } : {}),
-      });
+      const translation = deps.translate(instance.operator, payload, instance.translation);
       if (translation.kind === "invalid") {
         return reject("invalid", 400, `not a valid ${operator} payload for instance ${instance.name}: ${translation.error}`);
       }
@@ -162,7 +151,7 @@ export function createWebhookHandler(deps: WebhookDeps) {
       }
 
       const observation = translation.observation;
-      const jobs = deps.intake.submit(instance, observation);
+      const jobs = deps.intake.submit(instance.planning, observation);
       return finish("accepted", json(202, { accepted: true, instance: instance.name, commit: observation.commit, jobs: jobs.length }), {
         commit: observation.commit,
         reconciler: reconcilerId(observation.reconciler),

@@ -4,6 +4,7 @@
  * no message carries the token in any of its forms.
  */
 import { afterAll, beforeEach, describe, expect, test } from "bun:test";
+import { tokenCredentials } from "../../src/clients/credentials.ts";
 import { DeliveryError } from "../../src/core/delivery.ts";
 import { basicAuthorization, createAzureDevOpsHttp, unexpectedAnswer } from "../../src/clients/azure-devops.ts";
 import type { FailureParty } from "../../src/clients/http-failure.ts";
@@ -35,7 +36,7 @@ beforeEach(() => {
   fetchCalls = 0;
 });
 
-const http = (token = PAT) => createAzureDevOpsHttp({ token, userAgent: USER_AGENT, fetch: countingFetch });
+const http = (token = PAT) => createAzureDevOpsHttp({ credentials: tokenCredentials(token), userAgent: USER_AGENT, fetch: countingFetch });
 const signal = () => AbortSignal.timeout(5_000);
 const url = (path = "/org/project/_apis/git/repositories/manifests/commits/abc/statuses?api-version=7.1") => `${fake.url}${path}`;
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { formatPath } from "../../src/config/errors.ts";
+import { formatPath } from "../../src/schema/errors.ts";
 import { expandString, expandTree, type ExpandContext } from "../../src/config/expand.ts";
 
 function context(env: Record<string, string | undefined>, files: Record<string, string> = {}): ExpandContext {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { formatPath } from "../../src/config/errors.ts";
+import { formatPath } from "../../src/schema/errors.ts";
 import { validateConfigFile } from "../../src/config/validate.ts";
 
 const github = {

@@ -1,10 +1,15 @@
 import { describe, expect, test } from "bun:test";
-import { NOTHING_KNOWN, createMemoryLedger } from "../../src/core/commit-knowledge.ts";
+import { NOTHING_KNOWN } from "../../src/core/commit-knowledge.ts";
 import type { Observation, Outcome } from "../../src/core/model.ts";
 import { translateFlux } from "../../src/operators/flux.ts";
 import { planSupersededCommit } from "../../src/core/planner-superseded.ts";
-import { countsForCompletion, planJobs, planWithLedger } from "../../src/core/planner.ts";
-import { azureInstance, githubInstance } from "../support/instances.ts";
+import { countsForCompletion, planJobs } from "../../src/core/planner.ts";
+import { azureInstance as compiledAzure, githubInstance as compiledGitHub } from "../support/instances.ts";
+import { createMemoryLedger, planWithLedger } from "../support/ledger.ts";
+
+/** What the planner sees of an instance, compiled from config keys. */
+const githubInstance = (overrides: Record<string, unknown> = {}) => compiledGitHub(overrides).planning;
+const azureInstance = (overrides: Record<string, unknown> = {}) => compiledAzure(overrides).planning;
 
 const COMMIT = "4f2c1e8a9b7d6c5e4f3a2b1c0d9e8f7a6b5c4d3e";
 

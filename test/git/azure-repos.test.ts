@@ -4,6 +4,7 @@
  * property, and the abandoned-PR listing with its time range and paging.
  */
 import { afterAll, beforeEach, describe, expect, test } from "bun:test";
+import { tokenCredentials } from "../../src/clients/credentials.ts";
 import { DeliveryError } from "../../src/core/delivery.ts";
 import { createAzureReposRepository, toAbandonedPullRequestsRequest, toAzureReposStatusRequest, type AzureReposFields } from "../../src/git/azure-repos.ts";
 import type { StatusJobPayload } from "../../src/core/model.ts";
@@ -41,7 +42,7 @@ function fields(overrides: Partial<AzureReposFields> = {}): AzureReposFields & {
 }
 
 function repository(overrides: Partial<AzureReposFields> = {}) {
-  return createAzureReposRepository({ instance: fields(overrides), token: PAT, userAgent: USER_AGENT });
+  return createAzureReposRepository({ instance: fields(overrides), credentials: tokenCredentials(PAT), userAgent: USER_AGENT });
 }
 
 function fluxJob(overrides: Partial<StatusJobPayload> = {}, status: Partial<StatusJobPayload["status"]> = {}): StatusJobPayload {
@@ -197,14 +198,14 @@ describe("readCommitMessage and pullRequestOfCommit", () => {
 
   test('the PR number from "Merged PR <n>: …"', async () => {
     fake.setCommitMessage(SHA, "Merged PR 42: Deploy app-src 4183912345 to dev");
-    expect(await repository().pullRequestOfCommit(SHA, signal())).toBe(42);
-    expect(await repository().pullRequestOfCommit("ffffffffffffffffffffffffffffffffffffffff", signal())).toBe(7);
+    expect(await repository().pipelineCallbacks!.pullRequestOfCommit(SHA, signal())).toBe(42);
+    expect(await repository().pipelineCallbacks!.pullRequestOfCommit("ffffffffffffffffffffffffffffffffffffffff", signal())).toBe(7);
     expect(DEFAULT_AZURE_COMMIT_MESSAGE).toStartWith("Merged PR 7:");
   });
 
   test("undefined for a commit that was not merged from a PR", async () => {
     fake.setCommitMessage(SHA, "Update dev image to 1.2.3");
-    expect(await repository().pullRequestOfCommit(SHA, signal())).toBeUndefined();
+    expect(await repository().pipelineCallbacks!.pullRequestOfCommit(SHA, signal())).toBeUndefined();
     expect(fake.requests().map((r) => `${r.method} ${r.path}`)).toEqual([`GET /org/project/_apis/git/repositories/manifests/commits/${SHA}`]);
   });
 });
@@ -212,7 +213,7 @@ describe("readCommitMessage and pullRequestOfCommit", () => {
 describe("pipelineCallbackOf", () => {
   test("reads the callback-task-id $value from the properties of the PR in azdoPrRepoName", async () => {
     fake.setPipelineCallback(42, CALLBACK);
-    const text = await repository({ azdoPrRepoName: "app-src" }).pipelineCallbackOf(42, signal());
+    const text = await repository({ azdoPrRepoName: "app-src" }).pipelineCallbacks!.callbackOf(42, signal());
     expect(JSON.parse(text!)).toEqual(CALLBACK);
     const [read] = fake.requests(isAzurePropertiesRead);
     expect(read?.path).toBe("/org/project/_apis/git/repositories/app-src/pullRequests/42/properties");
@@ -222,26 +223,26 @@ describe("pipelineCallbackOf", () => {
 
   test("the text is passed on as stored (parsing is the orchestrator's job)", async () => {
     fake.setPipelineCallback(42, '{"taskid": "t"');
-    expect(await repository().pipelineCallbackOf(42, signal())).toBe('{"taskid": "t"');
+    expect(await repository().pipelineCallbacks!.callbackOf(42, signal())).toBe('{"taskid": "t"');
   });
 
   test("without azdoPrRepoName the PR is read from azdoGitOpsRepoName", async () => {
     fake.setPipelineCallback(42, CALLBACK);
-    expect(await repository().pipelineCallbackOf(42, signal())).toBeString();
+    expect(await repository().pipelineCallbacks!.callbackOf(42, signal())).toBeString();
     expect(fake.requests(isAzurePropertiesRead)[0]?.path).toBe("/org/project/_apis/git/repositories/manifests/pullRequests/42/properties");
   });
 
   test("undefined when the PR carries no callback-task-id (other properties do not count)", async () => {
-    expect(await repository().pipelineCallbackOf(43, signal())).toBeUndefined();
+    expect(await repository().pipelineCallbacks!.callbackOf(43, signal())).toBeUndefined();
     fake.on("GET", /\/pullRequests\/44\/properties$/, {
       body: { count: 1, value: { "Microsoft.Git.PullRequest.SourceRefName": { $type: "System.String", $value: "refs/heads/deploy" } } },
     });
-    expect(await repository().pipelineCallbackOf(44, signal())).toBeUndefined();
+    expect(await repository().pipelineCallbacks!.callbackOf(44, signal())).toBeUndefined();
   });
 
   test("a 404 names azdoPrRepoName", async () => {
     fake.failNext(1, { status: 404, body: { message: "TF401180: The requested pull request was not found." } }, isAzurePropertiesRead);
-    const error = await failureOf(repository({ azdoPrRepoName: "app-src" }).pipelineCallbackOf(42, signal()));
+    const error = await failureOf(repository({ azdoPrRepoName: "app-src" }).pipelineCallbacks!.callbackOf(42, signal()));
     expect(error.permanent).toBe(true);
     expect(error.message).toContain("azdoPrRepoName");
     expect(error.message).toContain("/org/project/app-src");
@@ -254,7 +255,7 @@ describe("abandonedPullRequestsSince", () => {
 
   test("asks for abandoned PRs closed since the cutoff, in the PR repository, with paging", async () => {
     fake.on("GET", /\/pullrequests$/i, { body: { count: 2, value: [pr(12, "2026-11-21T10:00:00Z"), pr(11, "2026-11-19T09:30:00Z")] } });
-    const found = await repository({ azdoPrRepoName: "app-src" }).abandonedPullRequestsSince(SINCE, signal());
+    const found = await repository({ azdoPrRepoName: "app-src" }).pipelineCallbacks!.abandonedSince(SINCE, signal());
     expect(found).toEqual([
       { number: 12, closedAt: "2026-11-21T10:00:00Z" },
       { number: 11, closedAt: "2026-11-19T09:30:00Z" },
@@ -279,7 +280,7 @@ describe("abandonedPullRequestsSince", () => {
       const size = skip === 0 ? 100 : 3;
       return { body: { count: size, value: Array.from({ length: size }, (_, i) => pr(1000 - skip - i, "2026-11-20T00:00:00Z")) } };
     });
-    const found = await repository().abandonedPullRequestsSince(SINCE, signal());
+    const found = await repository().pipelineCallbacks!.abandonedSince(SINCE, signal());
     expect(found).toHaveLength(103);
     expect(new Set(found.map((p) => p.number)).size).toBe(103);
     expect(fake.requests(isAzurePullRequestList).map((r) => [r.query.$skip, r.query.$top])).toEqual([
@@ -292,7 +293,7 @@ describe("abandonedPullRequestsSince", () => {
     fake.on("GET", /\/pullrequests$/i, (request) => ({
       body: { count: 100, value: Array.from({ length: 100 }, (_, i) => pr(Number(request.query.$skip) + i + 1, "2026-11-20T00:00:00Z")) },
     }));
-    expect(await repository().abandonedPullRequestsSince(SINCE, signal())).toHaveLength(1000);
+    expect(await repository().pipelineCallbacks!.abandonedSince(SINCE, signal())).toHaveLength(1000);
     expect(fake.requests(isAzurePullRequestList)).toHaveLength(10);
   });
 
@@ -309,22 +310,22 @@ describe("abandonedPullRequestsSince", () => {
         ],
       },
     });
-    expect((await repository().abandonedPullRequestsSince(SINCE, signal())).map((p) => p.number)).toEqual([5, 4]);
+    expect((await repository().pipelineCallbacks!.abandonedSince(SINCE, signal())).map((p) => p.number)).toEqual([5, 4]);
   });
 
   test("a repository name with a space is URL-encoded", async () => {
-    await repository({ azdoPrRepoName: "app src" }).abandonedPullRequestsSince(SINCE, signal());
+    await repository({ azdoPrRepoName: "app src" }).pipelineCallbacks!.abandonedSince(SINCE, signal());
     expect(fake.requests(isAzurePullRequestList)[0]?.path).toBe("/org/project/_apis/git/repositories/app%20src/pullrequests");
   });
 
   test("a list in an unknown shape is a permanent error; a 503 is retryable", async () => {
     fake.failNext(1, { status: 200, body: { count: 1, value: [{ id: "x" }] } }, isAzurePullRequestList);
-    const unknown = await failureOf(repository().abandonedPullRequestsSince(SINCE, signal()));
+    const unknown = await failureOf(repository().pipelineCallbacks!.abandonedSince(SINCE, signal()));
     expect(unknown.permanent).toBe(true);
     expect(unknown.message).toContain("a pull request list in an unknown format");
 
     fake.failNext(1, { status: 503, body: "" }, isAzurePullRequestList);
-    expect(await failureOf(repository().abandonedPullRequestsSince(SINCE, signal()))).toMatchObject({ permanent: false, status: 503 });
+    expect(await failureOf(repository().pipelineCallbacks!.abandonedSince(SINCE, signal()))).toMatchObject({ permanent: false, status: 503 });
   });
 });
 

@@ -4,6 +4,7 @@
  * comment in a PR body, and the abandoned-PR scan with its early stop.
  */
 import { afterAll, beforeEach, describe, expect, test } from "bun:test";
+import { tokenCredentials } from "../../src/clients/credentials.ts";
 import { DeliveryError } from "../../src/core/delivery.ts";
 import { createGitHubRepository } from "../../src/git/github.ts";
 import { USER_AGENT } from "../../src/core/version.ts";
@@ -26,7 +27,7 @@ afterAll(() => fake.stop());
 beforeEach(() => fake.reset());
 
 const repository = () =>
-  createGitHubRepository({ instance: { name: "apps-dev", gitHubOrgUrl: fake.orgUrl("org"), gitHubGitOpsManifestsRepoName: "manifests" }, token: PAT, userAgent: USER_AGENT });
+  createGitHubRepository({ instance: { name: "apps-dev", gitHubOrgUrl: fake.orgUrl("org"), gitHubGitOpsManifestsRepoName: "manifests" }, credentials: tokenCredentials(PAT), userAgent: USER_AGENT });
 const signal = () => AbortSignal.timeout(5_000);
 
 async function failureOf(promise: Promise<unknown>): Promise<DeliveryError> {
@@ -59,25 +60,25 @@ describe("pullRequestOfCommit", () => {
     fake.on("GET", "/repos/org/manifests/commits/:sha/pulls", {
       body: [pull(41, { merged: "2026-11-20T09:00:00Z" }), pull(42, { merged: "2026-11-21T10:00:00Z", mergeSha: SHA })],
     });
-    expect(await repository().pullRequestOfCommit(SHA, signal())).toBe(42);
+    expect(await repository().pipelineCallbacks!.pullRequestOfCommit(SHA, signal())).toBe(42);
     const [read] = fake.requests(isPullsOfCommit);
     expect(read?.path).toBe(`/repos/org/manifests/commits/${SHA}/pulls`);
     expect(read?.headers.authorization).toBe(`token ${PAT}`);
   });
 
   test("undefined when GitHub lists no PR for the commit", async () => {
-    expect(await repository().pullRequestOfCommit(SHA, signal())).toBeUndefined();
+    expect(await repository().pipelineCallbacks!.pullRequestOfCommit(SHA, signal())).toBeUndefined();
     expect(fake.requests(isPullsOfCommit)).toHaveLength(1);
   });
 
   test("undefined when the commit is only on an open PR's branch", async () => {
     fake.on("GET", "/repos/org/manifests/commits/:sha/pulls", { body: [pull(43, { closed: null, merged: null })] });
-    expect(await repository().pullRequestOfCommit(SHA, signal())).toBeUndefined();
+    expect(await repository().pipelineCallbacks!.pullRequestOfCommit(SHA, signal())).toBeUndefined();
   });
 
   test("a 404 is permanent and names the repository", async () => {
     fake.failNext(1, { status: 404, body: { message: "Not Found" } }, isPullsOfCommit);
-    const error = await failureOf(repository().pullRequestOfCommit(SHA, signal()));
+    const error = await failureOf(repository().pipelineCallbacks!.pullRequestOfCommit(SHA, signal()));
     expect(error).toMatchObject({ permanent: true, status: 404 });
     expect(error.message).toContain("org/manifests");
   });
@@ -88,7 +89,7 @@ describe("pipelineCallbackOf", () => {
 
   test("the JSON in <!-- gitops-connector: {...} --> of the PR body", async () => {
     fake.on("GET", "/repos/org/manifests/pulls/42", { body: pull(42, { body: BODY_WITH_CALLBACK }) });
-    const text = await repository().pipelineCallbackOf(42, signal());
+    const text = await repository().pipelineCallbacks!.callbackOf(42, signal());
     expect(JSON.parse(text!)).toEqual(CALLBACK);
     expect(fake.requests(isPullRead)[0]?.headers.authorization).toBe(`token ${PAT}`);
   });
@@ -96,19 +97,19 @@ describe("pipelineCallbackOf", () => {
   test("a multi-line comment", async () => {
     const body = `Deploy\n<!--\n  gitops-connector: ${JSON.stringify(CALLBACK, null, 2)}\n-->`;
     fake.on("GET", "/repos/org/manifests/pulls/42", { body: pull(42, { body }) });
-    expect(JSON.parse((await repository().pipelineCallbackOf(42, signal()))!)).toEqual(CALLBACK);
+    expect(JSON.parse((await repository().pipelineCallbacks!.callbackOf(42, signal()))!)).toEqual(CALLBACK);
   });
 
   test("undefined for a body without the comment, and for an empty body", async () => {
     fake.on("GET", "/repos/org/manifests/pulls/42", { body: pull(42, { body: "Deploy app-src to dev <!-- a reviewer's note -->" }) });
-    expect(await repository().pipelineCallbackOf(42, signal())).toBeUndefined();
+    expect(await repository().pipelineCallbacks!.callbackOf(42, signal())).toBeUndefined();
     fake.on("GET", "/repos/org/manifests/pulls/42", { body: pull(42, { body: null }) });
-    expect(await repository().pipelineCallbackOf(42, signal())).toBeUndefined();
+    expect(await repository().pipelineCallbacks!.callbackOf(42, signal())).toBeUndefined();
     expect(fake.requests(isPullRead)).toHaveLength(2);
   });
 
   test("a missing PR is a permanent error", async () => {
-    const error = await failureOf(repository().pipelineCallbackOf(42, signal()));
+    const error = await failureOf(repository().pipelineCallbacks!.callbackOf(42, signal()));
     expect(error).toMatchObject({ permanent: true, status: 404 });
   });
 });
@@ -127,7 +128,7 @@ describe("abandonedPullRequestsSince", () => {
         pull(46, { closed: "2026-11-18T12:59:59Z", updated: "2026-11-19T00:00:00Z" }),
       ],
     });
-    const found = await repository().abandonedPullRequestsSince(SINCE, signal());
+    const found = await repository().pipelineCallbacks!.abandonedSince(SINCE, signal());
     expect(found).toEqual([
       { number: 50, closedAt: "2026-11-21T10:00:00Z" },
       { number: 47, closedAt: "2026-11-18T13:00:00Z" },
@@ -143,7 +144,7 @@ describe("abandonedPullRequestsSince", () => {
       const size = page === 1 ? 100 : 2;
       return { body: Array.from({ length: size }, (_, i) => pull(1000 - (page - 1) * 100 - i, { closed: "2026-11-20T00:00:00Z" })) };
     });
-    expect(await repository().abandonedPullRequestsSince(SINCE, signal())).toHaveLength(102);
+    expect(await repository().pipelineCallbacks!.abandonedSince(SINCE, signal())).toHaveLength(102);
     expect(fake.requests(isList).map((r) => r.query.page)).toEqual(["1", "2"]);
   });
 
@@ -154,7 +155,7 @@ describe("abandonedPullRequestsSince", () => {
         pull(1, { closed: "2026-10-01T00:00:00Z" }),
       ],
     }));
-    const found = await repository().abandonedPullRequestsSince(SINCE, signal());
+    const found = await repository().pipelineCallbacks!.abandonedSince(SINCE, signal());
     expect(found).toHaveLength(99);
     expect(found.some((p) => p.number === 1)).toBe(false);
     expect(fake.requests(isList)).toHaveLength(1);
@@ -164,13 +165,13 @@ describe("abandonedPullRequestsSince", () => {
     fake.on("GET", "/repos/org/manifests/pulls", (request) => ({
       body: Array.from({ length: 100 }, (_, i) => pull(Number(request.query.page) * 1000 + i, { closed: "2026-11-20T00:00:00Z" })),
     }));
-    expect(await repository().abandonedPullRequestsSince(SINCE, signal())).toHaveLength(500);
+    expect(await repository().pipelineCallbacks!.abandonedSince(SINCE, signal())).toHaveLength(500);
     expect(fake.requests(isList)).toHaveLength(5);
   });
 
   test("a 403 names the pull-request permission", async () => {
     fake.failNext(1, { status: 403, headers: { "x-ratelimit-remaining": "4999" }, body: { message: "Resource not accessible by personal access token" } }, isList);
-    const error = await failureOf(repository().abandonedPullRequestsSince(SINCE, signal()));
+    const error = await failureOf(repository().pipelineCallbacks!.abandonedSince(SINCE, signal()));
     expect(error).toMatchObject({ permanent: true, status: 403 });
     expect(error.message).toContain("Pull requests read");
   });

@@ -1,4 +1,5 @@
 import { afterAll, beforeEach, describe, expect, test } from "bun:test";
+import { tokenCredentials } from "../../src/clients/credentials.ts";
 import { DeliveryError } from "../../src/core/delivery.ts";
 import { createGitHubRepository, parseGitHubOrgUrl, toGitHubStatusBody, toGitHubStatusRequest } from "../../src/git/github.ts";
 import type { StatusJobPayload } from "../../src/core/model.ts";
@@ -24,10 +25,10 @@ function statusJob(overrides: Partial<StatusJobPayload["status"]> = {}): StatusJ
   };
 }
 
-function repository(options: { token?: string; prefix?: string } = {}) {
+function repository(options: { credentials?: ReturnType<typeof tokenCredentials>; prefix?: string } = {}) {
   return createGitHubRepository({
     instance: { name: "apps-dev", gitHubOrgUrl: fake.orgUrl("org", options.prefix), gitHubGitOpsManifestsRepoName: "manifests" },
-    token: options.token ?? PAT,
+    credentials: options.credentials ?? tokenCredentials(PAT),
     userAgent: USER_AGENT,
   });
 }
@@ -59,7 +60,7 @@ describe("parseGitHubOrgUrl", () => {
   });
   test("a provider with such a URL fails permanently, saying the expected form", () => {
     expect(() =>
-      createGitHubRepository({ instance: { name: "apps-dev", gitHubOrgUrl: "https://github.com/org", gitHubGitOpsManifestsRepoName: "m" }, token: PAT, userAgent: USER_AGENT }),
+      createGitHubRepository({ instance: { name: "apps-dev", gitHubOrgUrl: "https://github.com/org", gitHubGitOpsManifestsRepoName: "m" }, credentials: tokenCredentials(PAT), userAgent: USER_AGENT }),
     ).toThrow(/gitHubOrgUrl "https:\/\/github.com\/org" must look like https:\/\/api.github.com\/repos\/<owner>/);
   });
 });
@@ -113,7 +114,7 @@ describe("postStatus: what reaches GitHub", () => {
 
   test("a JWT-shaped token (a GitHub App) is sent as a bearer token", async () => {
     const jwt = "eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOjF9.c2lnbmF0dXJl";
-    await repository({ token: jwt }).postStatus(statusJob(), signal());
+    await repository({ credentials: tokenCredentials(jwt) }).postStatus(statusJob(), signal());
     expect(fake.requests(isStatusPost)[0]!.headers.authorization?.toLowerCase()).toBe(`bearer ${jwt}`.toLowerCase());
   });
 
@@ -199,7 +200,7 @@ describe("failures through the real Octokit", () => {
     const url = closed.orgUrl();
     await closed.stop();
     const error = await failureOf(
-      createGitHubRepository({ instance: { name: "apps-dev", gitHubOrgUrl: url, gitHubGitOpsManifestsRepoName: "manifests" }, token: PAT, userAgent: USER_AGENT }).postStatus(statusJob(), signal()),
+      createGitHubRepository({ instance: { name: "apps-dev", gitHubOrgUrl: url, gitHubGitOpsManifestsRepoName: "manifests" }, credentials: tokenCredentials(PAT), userAgent: USER_AGENT }).postStatus(statusJob(), signal()),
     );
     expect(error.permanent).toBe(false);
     expect(error.status).toBeUndefined();

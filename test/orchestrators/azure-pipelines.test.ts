@@ -4,6 +4,7 @@
  * timeline checks, and the TaskCompleted event, with each token sent only where it belongs.
  */
 import { afterAll, beforeEach, describe, expect, test } from "bun:test";
+import { tokenCredentials } from "../../src/clients/credentials.ts";
 import { DeliveryError } from "../../src/core/delivery.ts";
 import { createAzureReposRepository } from "../../src/git/azure-repos.ts";
 import { createGitHubRepository } from "../../src/git/github.ts";
@@ -67,14 +68,14 @@ const instance = () => ({
 
 function orchestrator(environment?: string) {
   const of = { ...instance(), ...(environment ? { environment } : {}) };
-  const repository = createAzureReposRepository({ instance: of, token: PAT, userAgent: USER_AGENT });
-  return createAzurePipelinesOrchestrator({ instance: of, token: ORCHESTRATOR_PAT, repository, userAgent: USER_AGENT, logger: logger() });
+  const repository = createAzureReposRepository({ instance: of, credentials: tokenCredentials(PAT), userAgent: USER_AGENT });
+  return createAzurePipelinesOrchestrator({ instance: of, credentials: tokenCredentials(ORCHESTRATOR_PAT), callbacks: repository.pipelineCallbacks!, userAgent: USER_AGENT, logger: logger() });
 }
 
 function gitHubOrchestrator() {
   const gitHubInstance = { ...instance(), gitRepositoryType: "GITHUB" as const, gitHubOrgUrl: fake.orgUrl("org"), gitHubGitOpsManifestsRepoName: "manifests" };
-  const repository = createGitHubRepository({ instance: gitHubInstance, token: GITHUB_PAT, userAgent: USER_AGENT });
-  return createAzurePipelinesOrchestrator({ instance: gitHubInstance, token: ORCHESTRATOR_PAT, repository, userAgent: USER_AGENT, logger: logger() });
+  const repository = createGitHubRepository({ instance: gitHubInstance, credentials: tokenCredentials(GITHUB_PAT), userAgent: USER_AGENT });
+  return createAzurePipelinesOrchestrator({ instance: gitHubInstance, credentials: tokenCredentials(ORCHESTRATOR_PAT), callbacks: repository.pipelineCallbacks!, userAgent: USER_AGENT, logger: logger() });
 }
 
 const job = (outcome: OrchestratorJobPayload["outcome"] = "succeeded"): OrchestratorJobPayload => ({ commit: SHA, outcome, reconciler: "Application/guestbook" });
@@ -271,7 +272,7 @@ describe("notify: Azure Repos manifests", () => {
     const messages: string[] = [];
     pipelineWaitsOnPr42();
     await orchestrator().notify(job(), signal());
-    await orchestrator().failAbandoned(42, signal());
+    await orchestrator().abandoned!.fail(42, signal());
     fake.failNext(1, { status: 401, body: "" }, isPlanEvent);
     messages.push((await failureOf(orchestrator().notify(job(), signal()))).message);
     fake.failNext(1, { status: 403, body: { message: "Access denied" } }, isPlanRead);
@@ -315,7 +316,7 @@ describe("notify: GitHub manifests", () => {
 describe("failAbandoned", () => {
   test("completes the abandoned PR's task as failed, without reading any commit", async () => {
     fake.setPipelineCallback(42, callbackData());
-    await orchestrator().failAbandoned(42, signal());
+    await orchestrator().abandoned!.fail(42, signal());
     expect(fake.requests(isAzureCommitRead)).toHaveLength(0);
     expect(fake.requests(isAzurePropertiesRead).map((r) => r.path)).toEqual(["/org/project/_apis/git/repositories/app-src/pullRequests/42/properties"]);
     const [event] = fake.requests(isPlanEvent);
@@ -325,7 +326,7 @@ describe("failAbandoned", () => {
   });
 
   test("an abandoned PR no task waits on: a warning, nothing posted", async () => {
-    await orchestrator().failAbandoned(43, signal());
+    await orchestrator().abandoned!.fail(43, signal());
     expect(fake.requests(isPlanEvent)).toHaveLength(0);
     expect(logged().find((line) => line.level === "warn")?.msg).toBe("PR 43 of instance apps-azdo carries no callback data; no Azure Pipelines task to fail");
   });
@@ -333,7 +334,7 @@ describe("failAbandoned", () => {
   test("a plan that already completed (cancelled when the PR was abandoned): skipped", async () => {
     fake.setPipelineCallback(42, callbackData());
     fake.on("GET", PLAN_PATH, { body: { planId: PLAN_ID, state: "completed", owner: { id: 501 } } });
-    await orchestrator().failAbandoned(42, signal());
+    await orchestrator().abandoned!.fail(42, signal());
     expect(fake.requests(isPlanEvent)).toHaveLength(0);
     expect(logged().find((line) => line.msg.includes("not completing"))?.msg).toContain("(PR abandoned): its plan already completed");
   });
@@ -341,7 +342,8 @@ describe("failAbandoned", () => {
 
 describe("describeAzurePipelinesCallback (the dry run)", () => {
   test("names the reads and the event the notification makes", () => {
-    const plan = describeAzurePipelinesCallback(instance(), job("failed"), `GET ${fake.azureOrgUrl()}/_apis/git/repositories/manifests/commits/${SHA}`);
+    const repository = createAzureReposRepository({ instance: instance(), credentials: tokenCredentials(PAT), userAgent: USER_AGENT });
+    const plan = describeAzurePipelinesCallback(job("failed"), repository.pipelineCallbacks!);
     expect(plan.reads[0]).toBe(`GET ${fake.azureOrgUrl()}/_apis/git/repositories/manifests/commits/${SHA}`);
     expect(plan.reads[1]).toContain("/_apis/git/repositories/app-src/pullRequests/");
     expect(plan.request).toEqual({

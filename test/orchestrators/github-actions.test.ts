@@ -1,4 +1,5 @@
 import { afterAll, beforeEach, describe, expect, test } from "bun:test";
+import { tokenCredentials } from "../../src/clients/credentials.ts";
 import { DeliveryError } from "../../src/core/delivery.ts";
 import { createGitHubRepository } from "../../src/git/github.ts";
 import type { OrchestratorJobPayload } from "../../src/core/model.ts";
@@ -31,11 +32,11 @@ function orchestrator(overrides: { commitMessagePattern?: RegExp } = {}) {
     ...overrides,
   };
   const logger = createLogger({ level: "debug", write: (line) => void logs.push(line) });
-  const repository = createGitHubRepository({ instance, token: PAT, userAgent: USER_AGENT });
+  const repository = createGitHubRepository({ instance, credentials: tokenCredentials(PAT), userAgent: USER_AGENT });
   return createGitHubActionsOrchestrator({
     instance,
-    token: ORCHESTRATOR_PAT,
-    readCommitMessage: repository.readCommitMessage,
+    credentials: tokenCredentials(ORCHESTRATOR_PAT),
+    repository,
     userAgent: USER_AGENT,
     logger,
   });

@@ -11,7 +11,8 @@ import type { AbandonedPullRequestJob } from "../../src/core/model.ts";
 import { createLogger } from "../../src/observability/logger.ts";
 import { abandonedPrOnceKey, createAbandonedPrSweep, type AbandonedPrSweepOptions } from "../../src/scheduler/abandoned-sweep.ts";
 import { createSqliteOutboxStore, type SqliteOutboxStore } from "../../src/outbox/store.ts";
-import { createProviders, type ProviderInstance } from "../../src/providers.ts";
+import type { Instance } from "../../src/instances/compile.ts";
+import { azureConfig, compiled, githubConfig } from "../support/instances.ts";
 import { isAzurePullRequestList, startFakeApi, type RecordedRequest } from "../support/fake-api.ts";
 
 const NOW = Date.parse("2026-11-21T13:00:00.000Z");
@@ -55,24 +56,14 @@ function tempPath(): string {
   return join(dir, "outbox.db");
 }
 
-function azdoInstance(name: string, org = "org", overrides: Partial<ProviderInstance> = {}): ProviderInstance {
-  return {
-    name,
-    gitRepositoryType: "AZDO",
-    ciCdOrchestratorType: "AZDO",
-    azdoOrgUrl: fake.azureOrgUrl(org, "project"),
-    azdoGitOpsRepoName: "manifests",
-    azdoPrRepoName: "app-src",
-    pat: PAT,
-    ...overrides,
-  };
+function azdoInstance(name: string, org = "org", overrides: Record<string, unknown> = {}): Instance {
+  return compiled(azureConfig({ name, azdoOrgUrl: fake.azureOrgUrl(org, "project"), azdoPrRepoName: "app-src", pat: PAT, ...overrides }));
 }
 
-function sweep(store: SqliteOutboxStore, instances: readonly ProviderInstance[], overrides: Partial<AbandonedPrSweepOptions> = {}) {
+function sweep(store: SqliteOutboxStore, instances: readonly Instance[], overrides: Partial<AbandonedPrSweepOptions> = {}) {
   const log = logger();
   return createAbandonedPrSweep({
     instances: () => instances,
-    providers: createProviders({ logger: log }),
     store,
     cutoffHours: () => 72,
     timeoutMs: () => 2_000,
@@ -158,28 +149,22 @@ describe("which instances are swept", () => {
     fake.on("GET", "/repos/org/gh-manifests/pulls", {
       body: [{ number: 31, state: "closed", merged_at: null, closed_at: "2026-11-21T11:00:00Z", updated_at: "2026-11-21T11:00:00Z", body: '<!-- gitops-connector: {"taskid":"t"} -->' }],
     });
-    const instances: ProviderInstance[] = [
+    const instances: Instance[] = [
       azdoInstance("azdo-pipelines"),
       azdoInstance("azdo-statuses-only", "org-none", { ciCdOrchestratorType: "NONE" }),
-      {
-        name: "github-actions",
-        gitRepositoryType: "GITHUB",
-        ciCdOrchestratorType: "GITHUB",
-        gitHubOrgUrl: fake.orgUrl("actions"),
-        gitHubGitOpsManifestsRepoName: "manifests",
-        gitHubGitOpsRepoName: "app-src",
-        pat: "ghp_actionsToken",
-      },
-      {
-        name: "github-with-pipelines",
-        gitRepositoryType: "GITHUB",
-        ciCdOrchestratorType: "AZDO",
-        gitHubOrgUrl: fake.orgUrl("org"),
-        gitHubGitOpsManifestsRepoName: "gh-manifests",
-        azdoOrgUrl: fake.azureOrgUrl("org", "project"),
-        pat: "ghp_manifestsToken",
-        orchestratorPat: PAT,
-      },
+      compiled(githubConfig({ name: "github-actions", gitHubOrgUrl: fake.orgUrl("actions"), subscribers: {}, pat: "ghp_actionsToken" })),
+      compiled(
+        githubConfig({
+          name: "github-with-pipelines",
+          ciCdOrchestratorType: "AZDO",
+          gitHubOrgUrl: fake.orgUrl("org"),
+          gitHubGitOpsManifestsRepoName: "gh-manifests",
+          azdoOrgUrl: fake.azureOrgUrl("org", "project"),
+          subscribers: {},
+          pat: "ghp_manifestsToken",
+          orchestratorPat: PAT,
+        }),
+      ),
     ];
     expect(await sweep(store, instances).run()).toBe(2);
     expect(fake.requests().map((r) => `${r.method} ${r.path}`).sort()).toEqual([
@@ -195,7 +180,7 @@ describe("which instances are swept", () => {
   test("the instance list is read per run, so a reload applies", async () => {
     const store = openStore();
     listAbandoned("org", abandoned(11));
-    let instances: ProviderInstance[] = [azdoInstance("apps-azdo", "org", { ciCdOrchestratorType: "NONE" })];
+    let instances: Instance[] = [azdoInstance("apps-azdo", "org", { ciCdOrchestratorType: "NONE" })];
     const run = sweep(store, [], { instances: () => instances });
     expect(await run.run()).toBe(0);
     instances = [azdoInstance("apps-azdo")];
@@ -231,15 +216,6 @@ describe("failures", () => {
     await run.run();
     const failures = logged().filter((line) => line.msg.startsWith("abandoned-PR sweep of instance apps-one failed"));
     expect(failures.map((line) => line.level)).toEqual(["warn", "debug"]);
-  });
-
-  test("an instance without any token is logged and skipped; the others are swept", async () => {
-    const store = openStore();
-    listAbandoned("org2", abandoned(22));
-    const run = sweep(store, [azdoInstance("apps-one", "org1", { pat: undefined }), azdoInstance("apps-two", "org2")]);
-    expect(await run.run()).toBe(1);
-    expect(logged().find((line) => line.level === "warn")?.error).toContain("instance apps-one has no orchestratorPat and no pat");
-    expect(fake.requests(listedFor("org1"))).toHaveLength(0);
   });
 
   test("a hanging listing is cut by timeoutMs and logged", async () => {

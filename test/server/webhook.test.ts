@@ -285,12 +285,12 @@ describe("per-instance webhook keys", () => {
 
 describe("per-instance webhook keys without global ones", () => {
   test("when every instance has keys of its own, an unauthenticated caller learns no instance name from a 404", async () => {
-    const { app } = buildTestApp({ instances: [githubInstance({ name: "apps-a", auth: { hmacKeys: ["key-a"], bearerTokens: [] } }), githubInstance({ name: "apps-b", auth: { hmacKeys: [], bearerTokens: ["token-b"] } })] });
+    const { app } = buildTestApp({ instances: [githubInstance({ name: "apps-a", auth: { hmacKeys: ["key-a-0123456"], bearerTokens: [] } }), githubInstance({ name: "apps-b", auth: { hmacKeys: [], bearerTokens: ["token-b-0123456"] } })] });
     const ghost = JSON.stringify(fluxEvent({}, { gitops_connector_config_name: "ghost" }));
     const anonymous = await app.handle(post("/gitopsphase", ghost));
     expect(anonymous.status).toBe(401);
     expect(JSON.stringify(await anonymous.json())).not.toContain("apps-a");
-    expect((await app.handle(post("/gitopsphase", ghost, { "content-type": "application/json", authorization: "Bearer token-b" }))).status).toBe(404);
+    expect((await app.handle(post("/gitopsphase", ghost, { "content-type": "application/json", authorization: "Bearer token-b-0123456" }))).status).toBe(404);
   });
 });
 

@@ -1,8 +1,10 @@
 import { afterAll, beforeEach, describe, expect, test } from "bun:test";
 import { DeliveryError } from "../../src/core/delivery.ts";
 import type { Job, OrchestratorJob, StatusJob, SubscriberJob } from "../../src/core/model.ts";
-import { createNetworkDelivery, type DeliveryInstance } from "../../src/delivery/network.ts";
+import { createNetworkDelivery } from "../../src/delivery/router.ts";
+import type { Instance } from "../../src/instances/compile.ts";
 import { createLogger } from "../../src/observability/logger.ts";
+import { compiled, githubConfig, azureConfig } from "../support/instances.ts";
 import { isCommitRead, isDispatch, isStatusPost, startFakeApi } from "../support/fake-api.ts";
 import type { AbandonedPullRequestJob } from "../../src/core/model.ts";
 import { isAzureCommitRead, isAzurePropertiesRead, isAzureStatusPost, isPlanEvent } from "../support/fake-api.ts";
@@ -14,7 +16,7 @@ const ORCHESTRATOR_PAT = "ghp_orchestratorToken111";
 const fake = startFakeApi();
 afterAll(() => fake.stop());
 
-let instances: DeliveryInstance[] = [];
+let instances: Instance[] = [];
 let logs: string[] = [];
 let fetchCalls = 0;
 const countingFetch = (input: string | URL | Request, init?: RequestInit) => {
@@ -29,18 +31,9 @@ beforeEach(() => {
   instances = [githubInstance()];
 });
 
-function githubInstance(overrides: Partial<DeliveryInstance> = {}): DeliveryInstance {
-  return {
-    name: "apps-dev",
-    gitRepositoryType: "GITHUB",
-    ciCdOrchestratorType: "GITHUB",
-    gitHubOrgUrl: fake.orgUrl("org"),
-    gitHubGitOpsManifestsRepoName: "manifests",
-    gitHubGitOpsRepoName: "app-src",
-    pat: PAT,
-    orchestratorPat: ORCHESTRATOR_PAT,
-    ...overrides,
-  };
+/** A GitHub instance compiled from config keys, its calls through the counting fetch. */
+function githubInstance(overrides: Record<string, unknown> = {}): Instance {
+  return compiled(githubConfig({ gitHubOrgUrl: fake.orgUrl("org"), subscribers: {}, pat: PAT, orchestratorPat: ORCHESTRATOR_PAT, ...overrides }), countingFetch);
 }
 
 function delivery() {
@@ -136,7 +129,7 @@ describe("routing", () => {
   });
 
   test("without orchestratorPat the dispatch uses pat", async () => {
-    instances = [githubInstance({ orchestratorPat: undefined })];
+    instances = [compiled(githubConfig({ gitHubOrgUrl: fake.orgUrl("org"), subscribers: {}, pat: PAT }), countingFetch)];
     await delivery().deliver(orchestratorJob("failed"), signal());
     expect(fake.requests(isDispatch)[0]?.headers.authorization).toBe(`token ${PAT}`);
     expect(fake.requests(isDispatch)[0]?.body).toMatchObject({ event_type: "sync-failure" });
@@ -165,27 +158,6 @@ describe("config problems are permanent", () => {
     expect(fake.requests()).toHaveLength(0);
   });
 
-  test("an instance without pat", async () => {
-    instances = [githubInstance({ pat: undefined, orchestratorPat: undefined })];
-    const error = await failureOf(statusJob());
-    expect(error.permanent).toBe(true);
-    expect(error.message).toBe("instance apps-dev has no pat: set pat (e.g. ${GITHUB_TOKEN})");
-    expect(fake.requests()).toHaveLength(0);
-  });
-
-  test("an orchestrator without any token", async () => {
-    instances = [githubInstance({ pat: undefined, orchestratorPat: undefined })];
-    const error = await failureOf(orchestratorJob());
-    expect(error.permanent).toBe(true);
-    expect(error.message).toContain("instance apps-dev has no orchestratorPat and no pat");
-  });
-
-  test("a gitHubOrgUrl Octokit cannot use", async () => {
-    instances = [githubInstance({ gitHubOrgUrl: "https://github.com/org" })];
-    const error = await failureOf(statusJob());
-    expect(error.permanent).toBe(true);
-    expect(error.message).toContain("gitHubOrgUrl");
-  });
 });
 
 describe("timeouts", () => {
@@ -230,18 +202,11 @@ describe("Azure DevOps", () => {
     pr_num: "42",
   });
 
-  function azureInstance(overrides: Partial<DeliveryInstance> = {}): DeliveryInstance {
-    return {
-      name: "apps-azdo",
-      gitRepositoryType: "AZDO",
-      ciCdOrchestratorType: "AZDO",
-      azdoOrgUrl: fake.azureOrgUrl("org", "project"),
-      azdoGitOpsRepoName: "manifests",
-      azdoPrRepoName: "app-src",
-      pat: AZDO_PAT,
-      orchestratorPat: PIPELINES_PAT,
-      ...overrides,
-    };
+  function azureInstance(overrides: Record<string, unknown> = {}): Instance {
+    return compiled(
+      azureConfig({ gitOpsOperatorType: "FLUX", azdoOrgUrl: fake.azureOrgUrl("org", "project"), azdoPrRepoName: "app-src", pat: AZDO_PAT, orchestratorPat: PIPELINES_PAT, ...overrides }),
+      countingFetch,
+    );
   }
 
   const azureStatusJob = (): StatusJob => ({ ...statusJob("apps-azdo"), target: "azdo:127.0.0.1/org/project/manifests" });
