@@ -1,11 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import type { OperatorType } from "../../src/core/model.ts";
-import {
-  AZURE_REPOS_STATES,
-  GITHUB_STATES,
-  toAzureReposState,
-  toGitHubState,
-} from "../../src/git/state-tables.ts";
+import { AZURE_REPOS_STATES, toAzureReposState } from "../../src/git/azure-repos.ts";
+import { GITHUB_STATES, toGitHubState } from "../../src/git/github.ts";
 import { FLUX_KNOWN_REASONS, translate } from "../../src/operators/index.ts";
 import { fixtureNames, loadFixture } from "../operators/fixtures.ts";
 
