@@ -9,9 +9,10 @@ import { OUTBOX_USAGE } from "./usage.ts";
 import type { Env } from "../config/load.ts";
 import { PRODUCT } from "../core/version.ts";
 import { commitOfJob, type Job } from "../core/model.ts";
-import { locateOutbox, resolveOutboxPath } from "../outbox/paths.ts";
+import { resolveOutboxPath } from "../outbox/paths.ts";
+import { locateOutbox } from "./locate-outbox.ts";
 import { createSqliteOutboxStore } from "../outbox/store.ts";
-import type { OutboxStore, StatsRow, StoredJob } from "../outbox/types.ts";
+import type { AdminStore, OutboxStore, StatsRow, StoredJob } from "../outbox/types.ts";
 
 export { resolveOutboxPath };
 
@@ -62,7 +63,7 @@ function toStatsLines(rows: readonly StatsRow[]): StatsLine[] {
   return [...lines.values()];
 }
 
-function showStats(store: OutboxStore, path: string, json: boolean, io: OutboxCliIo): number {
+function showStats(store: AdminStore, path: string, json: boolean, io: OutboxCliIo): number {
   const lines = toStatsLines(store.stats());
   const rateLimited = store.rateLimitedTargets(io.now());
   if (json) {
@@ -111,7 +112,7 @@ function detailOf(job: Job): string {
   }
 }
 
-function showDead(store: OutboxStore, path: string, json: boolean, io: OutboxCliIo): number {
+function showDead(store: AdminStore, path: string, json: boolean, io: OutboxCliIo): number {
   const dead = store.deadJobs();
   if (json) {
     const jobs = dead.map((stored) => ({
@@ -152,7 +153,7 @@ function usageError(message: string, io: OutboxCliIo): number {
   return EXIT_USAGE;
 }
 
-type Action = (store: OutboxStore, path: string) => number;
+type Action = (store: AdminStore, path: string) => number;
 
 /** Checks the action's arguments and returns what to run, or an exit code for a usage error. */
 function actionFor(positionals: string[], flags: { all: boolean; dead: boolean; json: boolean }, io: OutboxCliIo): Action | number {

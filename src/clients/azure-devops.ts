@@ -13,7 +13,7 @@ import { DeliveryError } from "../core/delivery.ts";
 import { optionalHttpUrl, optionalText } from "../schema/parts.ts";
 import type { Credentials } from "./credentials.ts";
 import { apiMessageOf, classifyHttpFailure, toDeliveryError, type FailureParty } from "./http-failure.ts";
-import type { FetchLike, OutboundRequest } from "./http.ts";
+import type { FetchLike, OutboundRequest } from "../core/http.ts";
 
 /** The `azdoOrgUrl` config key, shared by Azure Repos and Azure Pipelines. */
 export const AzureDevOpsOrgUrl = optionalHttpUrl("https://dev.azure.com/org/project");

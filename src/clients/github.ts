@@ -9,7 +9,7 @@ import { DeliveryError } from "../core/delivery.ts";
 import type { Logger } from "../observability/logger.ts";
 import { optionalHttpUrl } from "../schema/parts.ts";
 import type { Credentials } from "./credentials.ts";
-import type { FetchLike } from "./http.ts";
+import type { FetchLike } from "../core/http.ts";
 
 export type { FetchLike };
 

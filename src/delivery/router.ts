@@ -6,7 +6,7 @@
  * a DeliveryError; config mistakes (a removed instance, a removed subscriber) are permanent, so the outbox does
  * not retry what no retry can fix.
  */
-import type { FetchLike } from "../clients/http.ts";
+import type { FetchLike } from "../core/http.ts";
 import { DeliveryError, type Delivery } from "../core/delivery.ts";
 import type { Job, JobKind } from "../core/model.ts";
 import type { Instance } from "../instances/compile.ts";

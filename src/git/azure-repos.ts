@@ -6,7 +6,7 @@
  */
 import * as v from "valibot";
 import { AzureDevOpsOrgUrl, AzurePrRepoName, createAzureDevOpsHttp, unexpectedAnswer } from "../clients/azure-devops.ts";
-import { apiBase, type OutboundRequest } from "../clients/http.ts";
+import { apiBase, type OutboundRequest } from "../core/http.ts";
 import type { FailureParty } from "../clients/http-failure.ts";
 import type { OperatorState, StatusJobPayload } from "../core/model.ts";
 import { withoutScheme } from "../core/targets.ts";

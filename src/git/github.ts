@@ -6,7 +6,7 @@
  */
 import * as v from "valibot";
 import { createGitHubClient, GitHubOrgUrl, JSON_CONTENT_TYPE, requireGitHubLocation } from "../clients/github.ts";
-import { apiBase, type OutboundRequest } from "../clients/http.ts";
+import { apiBase, type OutboundRequest } from "../core/http.ts";
 import { toDeliveryError, type FailureParty } from "../clients/http-failure.ts";
 import { DeliveryError } from "../core/delivery.ts";
 import type { OperatorState, StatusJobPayload } from "../core/model.ts";

@@ -6,7 +6,7 @@
  * repository's ports for one instance. Nothing outside the module and the registry names a provider.
  */
 import type * as v from "valibot";
-import type { OutboundRequest, FetchLike } from "../clients/http.ts";
+import type { OutboundRequest, FetchLike } from "../core/http.ts";
 import type { Credentials } from "../clients/credentials.ts";
 import type { OperatorState, StatusJobPayload } from "../core/model.ts";
 import type { Logger } from "../observability/logger.ts";

@@ -6,7 +6,7 @@
  * Nothing here makes a call: creating a provider only prepares its client.
  */
 import { tokenCredentials } from "../clients/credentials.ts";
-import type { FetchLike } from "../clients/http.ts";
+import type { FetchLike } from "../core/http.ts";
 import type { InstanceConfig } from "../config/schema.ts";
 import type { OperatorType, TranslationOptions } from "../core/model.ts";
 import type { PlanningInstance } from "../core/planner.ts";

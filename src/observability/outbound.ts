@@ -7,7 +7,7 @@
  * AsyncLocalStorage follows the awaits through Octokit into fetch, in the compiled binary too.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import type { FetchLike } from "../clients/http.ts";
+import type { FetchLike } from "../core/http.ts";
 
 /** An answer's status class; `error` when no answer came, `timeout` when the caller's signal cut the call off. */
 export type OutboundClass = "2xx" | "3xx" | "4xx" | "5xx" | "error" | "timeout";

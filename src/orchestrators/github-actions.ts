@@ -6,7 +6,7 @@
  */
 import * as v from "valibot";
 import { createGitHubClient, GitHubOrgUrl, JSON_CONTENT_TYPE, requireGitHubLocation } from "../clients/github.ts";
-import { apiBase } from "../clients/http.ts";
+import { apiBase } from "../core/http.ts";
 import { toDeliveryError } from "../clients/http-failure.ts";
 import type { OrchestratorJobPayload } from "../core/model.ts";
 import { withoutScheme } from "../core/targets.ts";

@@ -7,7 +7,7 @@
  */
 import type * as v from "valibot";
 import type { Credentials } from "../clients/credentials.ts";
-import type { FetchLike, OutboundRequest } from "../clients/http.ts";
+import type { FetchLike, OutboundRequest } from "../core/http.ts";
 import type { OrchestratorJobPayload } from "../core/model.ts";
 import type { NotifyPolicy } from "../core/planner.ts";
 import type { Logger } from "../observability/logger.ts";

@@ -8,7 +8,7 @@ import { IntakeFullError, IntakeUnavailableError, type Intake } from "../core/in
 import { reconcilerId } from "../core/model.ts";
 import { planJobs } from "../core/planner.ts";
 import { describeStorageError, isStorageError, type StorageHealth } from "./storage-health.ts";
-import type { OutboxStore } from "./types.ts";
+import type { IntakeStore } from "./types.ts";
 
 /** What a full outbox tells senders to wait; Flux and Argo CD retry failed webhooks. */
 const FULL_RETRY_AFTER_SECONDS = 30;
@@ -17,7 +17,7 @@ const FULL_RETRY_AFTER_SECONDS = 30;
 const STORAGE_RETRY_AFTER_SECONDS = 10;
 
 export function createOutboxIntake(options: {
-  store: OutboxStore;
+  store: IntakeStore;
   maxDepth: () => number;
   now?: () => number;
   /** Called after each commit with jobs, to wake the worker. */

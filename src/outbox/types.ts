@@ -1,6 +1,6 @@
 /**
- * The outbox's storage port. The SQLite store implements it; the worker, the intake, the scheduler and the
- * `outbox` CLI use it. Times are epoch milliseconds passed in by the caller, so tests control the clock.
+ * The outbox's storage ports. The SQLite store implements them all; the intake, the worker, the `outbox` CLI and
+ * the daemon's upkeep each take the narrow one they use. Times are epoch milliseconds passed in by the caller, so tests control the clock.
  */
 import type { KnownCommit } from "../core/commit-knowledge.ts";
 import type { Job, JobKind } from "../core/model.ts";
@@ -53,7 +53,8 @@ export interface ClaimOptions {
   readonly excludeTargets: readonly string[];
 }
 
-export interface OutboxStore {
+/** What the intake writes through: one webhook, one transaction. */
+export interface IntakeStore {
   /**
    * One transaction: read what is known of (instance, commit), let `plan` derive jobs and the new knowledge,
    * write both, and enqueue the jobs (a job with a coalesceKey deletes the unclaimed pending job with the same
@@ -67,17 +68,12 @@ export interface OutboxStore {
     /** The reporting reconciler (`Kind/namespace/name`): its last finished commit is read and, if finished, moved. */
     reconciler?: string,
   ): readonly Job[];
-  /**
-   * Enqueues the job unless a job with the same once-key was ever enqueued (kept until pruned); one
-   * transaction, so a restart or a second sweep cannot enqueue it twice. True when enqueued.
-   */
-  enqueueOnce(onceKey: string, job: Job, now: number): boolean;
   /** Pending jobs, claimed or not. */
   pendingDepth(): number;
-  /** Dead jobs. */
-  deadCount(): number;
-  /** Epoch ms of the oldest pending job, if any. */
-  oldestPendingAt(): number | undefined;
+}
+
+/** What the worker claims jobs and records their attempts through. */
+export interface WorkerStore {
   /**
    * Claims due jobs: pending, unclaimed, next attempt due, target not blocked, target not excluded, and the
    * oldest pending job of its ordering key (so jobs with one key run strictly in order, one at a time).
@@ -98,12 +94,6 @@ export interface OutboxStore {
   markDead(id: number, now: number, error: string): void;
   /** No job of this target is claimed before `until` (rate limits, Retry-After). */
   blockTarget(target: string, until: number): void;
-  /** Targets waiting out a rate limit at `now`: until when, and how many pending jobs wait with them. */
-  rateLimitedTargets(now: number): RateLimitedTarget[];
-  /** Notes which daemon holds the outbox's lock (src/outbox/lock.ts). */
-  recordHolder(holder: { readonly pid: number; readonly host: string; readonly since: number }): void;
-  /** One small write transaction; throws when storage does not take writes (a full disk, a read-only volume). */
-  probeWrite(now: number): void;
   /** Forgets one claim of this process without recording anything: the job is claimable again. */
   releaseClaim(id: number): void;
   /**
@@ -111,18 +101,47 @@ export interface OutboxStore {
    * claims in the file left there (at start-up). Returns how many of this store's claims it released.
    */
   releaseClaims(): number;
+}
+
+/** What `gitops-connector outbox` reads and repairs through (safe while the daemon runs). */
+export interface AdminStore {
   stats(): StatsRow[];
   deadJobs(): StoredJob[];
+  /** Targets waiting out a rate limit at `now`: until when, and how many pending jobs wait with them. */
+  rateLimitedTargets(now: number): RateLimitedTarget[];
   /** Dead → pending, attempts reset, due now. Returns how many. */
   retryDead(which: number | "all", now: number): number;
   purgeDead(): number;
+}
+
+/** What the daemon's upkeep uses: the gauges, the storage probe, the lock's holder, pruning, the sweep's enqueue. */
+export interface UpkeepStore {
+  pendingDepth(): number;
+  /** Dead jobs. */
+  deadCount(): number;
+  /** Epoch ms of the oldest pending job, if any. */
+  oldestPendingAt(): number | undefined;
+  rateLimitedTargets(now: number): RateLimitedTarget[];
+  /** One small write transaction; throws when storage does not take writes (a full disk, a read-only volume). */
+  probeWrite(now: number): void;
+  /** Notes which daemon holds the outbox's lock (src/outbox/lock.ts). */
+  recordHolder(holder: { readonly pid: number; readonly host: string; readonly since: number }): void;
+  /**
+   * Enqueues the job unless a job with the same once-key was ever enqueued (kept until pruned); one
+   * transaction, so a restart or a second sweep cannot enqueue it twice. True when enqueued.
+   */
+  enqueueOnce(onceKey: string, job: Job, now: number): boolean;
   /**
    * Deletes done jobs last updated before `doneBefore`, and the knowledge of commits (and reconcilers' last
-   * finished commits) not submitted since `commitsBefore`. Every submit touches its commit, so a commit Flux keeps re-announcing is never forgotten
-   * (forgetting it would re-notify the orchestrator).
+   * finished commits) not submitted since `commitsBefore`. Every submit touches its commit, so a commit Flux keeps
+   * re-announcing is never forgotten (forgetting it would re-notify the orchestrator).
    */
   prune(doneBefore: number, commitsBefore: number): { jobs: number; commits: number };
   /** Forgets once-keys recorded before `before` (older than anything a sweep can still find). */
   pruneOnceKeys(before: number): number;
+}
+
+/** The whole store: each caller takes the narrow port above that it needs. */
+export interface OutboxStore extends IntakeStore, WorkerStore, AdminStore, UpkeepStore {
   close(): void;
 }

@@ -14,12 +14,12 @@ import { DeliveryError, type Delivery } from "../core/delivery.ts";
 import { commitOfJob } from "../core/model.ts";
 import type { Logger } from "../observability/logger.ts";
 import { withOutboundScope, type OutboundScope } from "../observability/outbound.ts";
-import type { OutboxStore, StoredJob } from "./types.ts";
+import type { StoredJob, WorkerStore } from "./types.ts";
 
 export type AttemptOutcome = "delivered" | "retried" | "rate_limited" | "dead";
 
 export interface WorkerOptions {
-  store: OutboxStore;
+  store: WorkerStore;
   delivery: Delivery;
   logger: Logger;
   concurrency: number;

@@ -8,7 +8,7 @@ import { tokenCredentials } from "../../src/clients/credentials.ts";
 import { DeliveryError } from "../../src/core/delivery.ts";
 import { basicAuthorization, createAzureDevOpsHttp, unexpectedAnswer } from "../../src/clients/azure-devops.ts";
 import type { FailureParty } from "../../src/clients/http-failure.ts";
-import type { FetchLike } from "../../src/clients/http.ts";
+import type { FetchLike } from "../../src/core/http.ts";
 import { USER_AGENT } from "../../src/core/version.ts";
 import { startFakeApi } from "../support/fake-api.ts";
 

@@ -6,7 +6,7 @@ import * as v from "valibot";
 import { InstanceConfig } from "../../src/config/schema.ts";
 import { compileInstance, type Instance } from "../../src/instances/compile.ts";
 import { createLogger } from "../../src/observability/logger.ts";
-import type { FetchLike } from "../../src/clients/http.ts";
+import type { FetchLike } from "../../src/core/http.ts";
 import { USER_AGENT } from "../../src/core/version.ts";
 
 const quiet = createLogger({ level: "silent" });

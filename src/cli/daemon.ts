@@ -1,0 +1,373 @@
+/**
+ * `gitops-connector serve`: assembles the daemon from the validated config — outbox store, delivery (network
+ * or dry-run), worker, scheduler, HTTP server, config reloader — and owns its lifecycle. Stopping drains:
+ * webhooks and /readyz answer 503, deliveries in flight get `server.shutdownGraceMs` to finish, the rest stays
+ * pending on disk for the next start.
+ */
+import { statfsSync } from "node:fs";
+import { dirname } from "node:path";
+import { createConfigReloader } from "../config/reload.ts";
+import { requireTokens, type Config, type LoadResult } from "../config/load.ts";
+import type { Delivery } from "../core/delivery.ts";
+import { IntakeUnavailableError, type Intake } from "../core/intake.ts";
+import { createDryRunDelivery, createNetworkDelivery } from "../delivery/router.ts";
+import { createSupersededDelivery } from "../delivery/superseded.ts";
+import { compileInstances, indexByName, type CompileDeps, type Instance } from "../instances/compile.ts";
+import { createAbandonedPrSweep } from "../scheduler/abandoned-sweep.ts";
+import type { Logger, SecretRedactor } from "../observability/logger.ts";
+import { createMetrics } from "../observability/metrics.ts";
+import { observeFetch } from "../observability/outbound.ts";
+import { translate } from "../operators/index.ts";
+import { createOutboxIntake } from "../outbox/intake.ts";
+import { createScheduler, type PeriodicTask } from "../scheduler/scheduler.ts";
+import { createStorageHealth, isStorageError } from "../outbox/storage-health.ts";
+import { watchFileIdentity } from "../outbox/file-identity.ts";
+import { acquireOutboxLock, thisHolder } from "../outbox/lock.ts";
+import { createSqliteOutboxStore, readLockHolder } from "../outbox/store.ts";
+import { dryRunOutboxPath, resolveOutboxPath } from "../outbox/paths.ts";
+import { createOutboxWorker } from "../outbox/worker.ts";
+import { createApp } from "../server/app.ts";
+import type { WebhookSettings } from "../server/webhook.ts";
+import { PRODUCT, USER_AGENT, VERSION } from "../core/version.ts";
+
+const HOUR_MS = 3_600_000;
+/** How long the knowledge of a commit nobody mentions any more is kept (notify-once depends on it). */
+const COMMIT_KNOWLEDGE_RETENTION_MS = 30 * 24 * HOUR_MS;
+const PRUNE_INTERVAL_MS = 10 * 60_000;
+
+export interface ServeOptions {
+  config: Config;
+  /** Loads the config again from the same source, for reloads. */
+  reload: () => LoadResult;
+  /** The file to watch for changes; undefined in legacy env mode. */
+  watchFile?: string;
+  port?: number;
+  dataDir: string;
+  dryRun: boolean;
+  logger: Logger;
+  /** The level came from --log-level or LOG_LEVEL, which win over the config's logLevel on reload too. */
+  logLevelFromCli?: boolean;
+  redactor: SecretRedactor;
+  /** Replaces the network delivery (tests); never used by the CLI. */
+  delivery?: Delivery;
+  /**
+   * The daemon cannot go on (its outbox file was deleted or replaced): the caller stops it and exits non-zero,
+   * so the supervisor starts a fresh one.
+   */
+  onFatal?: (reason: string) => void;
+}
+
+export interface RunningDaemon {
+  readonly url: string;
+  readonly outboxPath: string;
+  /** Reloads the config now (SIGHUP); false when the new config was rejected and the old one kept. */
+  reload(trigger: string): boolean;
+  stop(reason: string): Promise<void>;
+}
+
+/**
+ * The keys a running daemon cannot change: the address it listens on, and the outbox file and how it was opened.
+ * Everything else (instances, auth, outbox concurrency, timeouts, backoffs, attempts and depth, scheduler
+ * intervals, the log level, the shutdown grace) applies at once.
+ */
+const RESTART_KEYS = [
+  ["server.host", (config: Config) => config.server.host],
+  ["server.port", (config: Config) => config.server.port],
+  ["outbox.path", (config: Config) => config.outbox.path],
+  ["outbox.synchronous", (config: Config) => config.outbox.synchronous],
+] as const;
+
+/** The restart-only keys that differ; `server.port` not when `--port` sets the port anyway. */
+export function keysNeedingRestart(running: Config, next: Config, portFromCli = false): string[] {
+  return RESTART_KEYS.filter(([key, read]) => read(running) !== read(next) && !(portFromCli && key === "server.port")).map(([key]) => key);
+}
+
+/** A config and its compiled instances: swapped together, in one step, by a reload. */
+interface Running {
+  readonly config: Config;
+  readonly instances: readonly Instance[];
+  readonly instanceNamed: (name: string) => Instance | undefined;
+  readonly settings: WebhookSettings;
+}
+
+function compile(config: Config, deps: CompileDeps): Running {
+  const instances = compileInstances(config.instances, deps);
+  return {
+    config,
+    instances,
+    instanceNamed: indexByName(instances),
+    settings: { maxBodyBytes: config.server.maxBodyBytes, auth: { hmacKeys: config.hmacKeys, bearerTokens: config.bearerTokens }, instances },
+  };
+}
+
+/**
+ * Free space below which start-up warns: SQLite's write-ahead log grows by up to ~4 MiB (1000 pages) before each
+ * checkpoint copies it into the database file, which must then have room to grow too (README "Sizing the outbox
+ * volume"). A volume with less is full before the first checkpoint.
+ */
+const MIN_FREE_BYTES = 32 * 1024 * 1024;
+
+/** Free bytes on the outbox's volume; undefined for :memory: or when the system cannot say. */
+export function freeBytesFor(outboxPath: string): number | undefined {
+  if (outboxPath === ":memory:") return undefined;
+  try {
+    const stats = statfsSync(dirname(outboxPath));
+    return stats.bavail * stats.bsize;
+  } catch {
+    return undefined;
+  }
+}
+
+function warnWhenTight(outboxPath: string, logger: Logger): void {
+  const free = freeBytesFor(outboxPath);
+  if (free === undefined || free >= MIN_FREE_BYTES) return;
+  logger.warn(
+    { component: "outbox", outbox: outboxPath, freeBytes: free },
+    `the outbox's volume has ${(free / 1048576).toFixed(1)} MiB free: SQLite's write-ahead log alone needs up to 4 MiB before each checkpoint; ` +
+      "give it at least 64 MiB (README: Sizing the outbox volume), or webhooks will get 503 when it fills",
+  );
+}
+
+/** Starts the daemon; throws when the outbox cannot be opened or the port cannot be bound. */
+export function startDaemon(options: ServeOptions): RunningDaemon {
+  const { logger, redactor } = options;
+  let draining = false;
+  redactor.setSecrets(options.config.secrets);
+  const config = options.config;
+
+  const liveOutboxPath = resolveOutboxPath({ configuredPath: config.outbox.path, dataDir: options.dataDir });
+  // A dry run keeps its own file, so nothing it "delivers" makes a later live run skip a commit.
+  const outboxPath = options.dryRun ? dryRunOutboxPath(liveOutboxPath) : liveOutboxPath;
+  // One daemon per outbox: taken before the file is opened (so no second daemon migrates or delivers from it).
+  const lock = outboxPath === ":memory:" ? undefined : acquireOutboxLock(outboxPath, () => readLockHolder(outboxPath));
+  let store: ReturnType<typeof createSqliteOutboxStore>;
+  try {
+    store = createSqliteOutboxStore({ path: outboxPath, synchronous: config.outbox.synchronous });
+    store.recordHolder(thisHolder(Date.now()));
+  } catch (error) {
+    lock?.release();
+    throw error;
+  }
+  store.releaseClaims(); // a file last written by a version that kept claims in it
+  warnWhenTight(outboxPath, logger);
+  const leftPending = store.pendingDepth();
+  if (leftPending > 0) logger.info({ component: "outbox", jobs: leftPending }, "resuming jobs left pending by the last process");
+
+  const metrics = createMetrics();
+  const storage = createStorageHealth({
+    probe: () => store.probeWrite(Date.now()),
+    logger,
+    onError: (operation) => metrics.storageErrors.inc({ operation }),
+  });
+  metrics.observeOutbox({
+    freeBytes: () => freeBytesFor(outboxPath),
+    depth: () => store.pendingDepth(),
+    dead: () => store.deadCount(),
+    maxDepth: () => running.config.outbox.maxDepth,
+    oldestPendingAt: () => store.oldestPendingAt(),
+    rateLimited: () => store.rateLimitedTargets(Date.now()),
+  });
+  metrics.observeInstances(() => running.instances.length);
+  // Every call to a provider or subscriber is counted by target and status class (src/observability/outbound.ts).
+  const outboundFetch = observeFetch((target, outcome) => metrics.outboundResponses.inc({ target, class: outcome }));
+  const compileDeps: CompileDeps = { userAgent: USER_AGENT, logger: logger.child({ component: "providers" }), fetch: outboundFetch };
+  let running = compile(config, compileDeps);
+  const instanceNamed = (name: string) => running.instanceNamed(name);
+  const stopController = new AbortController();
+  // Commits a finished one superseded are planned through the outbox like reported ones (src/superseded.ts).
+  let wakeWorker = () => {};
+  const superseded = createSupersededDelivery({
+    instanceNamed,
+    submit(instance, commit, plan) {
+      const jobs = store.submit(instance, commit, (known) => plan(known), Date.now());
+      for (const job of jobs) metrics.jobsPlanned.inc({ kind: job.kind, target: job.target });
+      if (jobs.length > 0) wakeWorker();
+      return jobs;
+    },
+    cutoffHours: () => running.config.scheduler.abandonedPrCutoffHours,
+    logger,
+  });
+  const delivery =
+    options.delivery ??
+    (options.dryRun ? createDryRunDelivery({ logger, instanceNamed }) : createNetworkDelivery({ instanceNamed, logger, fetch: outboundFetch, superseded }));
+  const worker = createOutboxWorker({
+    store,
+    delivery,
+    logger,
+    ...config.outbox,
+    redact: (text) => redactor.redact(text),
+    onStorageError: (operation, error) => storage.failed(operation, error),
+    onStorageOk: () => storage.ok(),
+    onAttempt(job, outcome, durationMs) {
+      metrics.jobs.inc({ kind: job.job.kind, target: job.job.target, outcome });
+      metrics.deliverySeconds.observe({ kind: job.job.kind, outcome }, durationMs / 1000);
+    },
+  });
+  wakeWorker = () => worker.wake();
+  const outboxIntake = createOutboxIntake({ store, maxDepth: () => running.config.outbox.maxDepth, onEnqueued: () => worker.wake(), health: storage });
+  // A file deleted or replaced under the daemon is fatal: checked before each webhook is stored and every 2 s.
+  const identity = watchFileIdentity(outboxPath);
+  let fatal: string | undefined;
+  const checkIdentity = () => {
+    const changed = fatal ?? identity.changed();
+    if (changed && !fatal) {
+      fatal = `outbox ${changed} while the daemon ran: nothing more can be stored in it; exiting so the supervisor starts afresh`;
+      logger.fatal({ component: "outbox", outbox: outboxPath }, fatal);
+      options.onFatal?.(fatal);
+    }
+    return fatal;
+  };
+  const identityTimer = setInterval(checkIdentity, 2_000);
+  identityTimer.unref?.();
+  const intake: Intake = {
+    submit(instance, observation) {
+      const gone = checkIdentity();
+      if (gone) throw new IntakeUnavailableError(gone, 30);
+      const jobs = outboxIntake.submit(instance, observation);
+      for (const job of jobs) metrics.jobsPlanned.inc({ kind: job.kind, target: job.target });
+      return jobs;
+    },
+    readiness: () => (fatal ? { ready: false, reason: fatal } : outboxIntake.readiness()),
+  };
+  const tasks: PeriodicTask[] = [
+    {
+      name: "prune-outbox",
+      intervalMs: PRUNE_INTERVAL_MS,
+      jitterMs: PRUNE_INTERVAL_MS / 10,
+      run() {
+        try {
+          pruneOutbox();
+        } catch (error) {
+          if (isStorageError(error)) storage.failed("schedule", error);
+          throw error;
+        }
+      },
+    },
+  ];
+  function pruneOutbox() {
+    const now = Date.now();
+    const { scheduler } = running.config;
+    const pruned = store.prune(now - scheduler.pruneDoneAfterHours * HOUR_MS, now - COMMIT_KNOWLEDGE_RETENTION_MS);
+    // A PR stays findable by the sweep for abandonedPrCutoffHours; its once-key must outlive that.
+    const onceKeys = store.pruneOnceKeys(now - Math.max(COMMIT_KNOWLEDGE_RETENTION_MS, 2 * scheduler.abandonedPrCutoffHours * HOUR_MS));
+    if (pruned.jobs + pruned.commits + onceKeys > 0) logger.info({ component: "outbox", ...pruned, onceKeys }, "pruned done jobs and forgotten commits");
+  }
+  // The dry run calls no API, so it has nothing to sweep with.
+  if (!options.dryRun) {
+    const sweep = createAbandonedPrSweep({
+      instances: () => running.instances,
+      store: {
+        // The sweep's jobs enter the outbox here, not through the intake: count them as planned too.
+        enqueueOnce(onceKey, job, at) {
+          const enqueued = store.enqueueOnce(onceKey, job, at);
+          if (enqueued) metrics.jobsPlanned.inc({ kind: job.kind, target: job.target });
+          return enqueued;
+        },
+      },
+      cutoffHours: () => running.config.scheduler.abandonedPrCutoffHours,
+      timeoutMs: () => running.config.outbox.timeoutMs,
+      onEnqueued: () => worker.wake(),
+      logger,
+      stopSignal: stopController.signal,
+    });
+    const sweepMs = () => running.config.scheduler.abandonedPrSweepSeconds * 1000;
+    tasks.push({ name: "abandoned-pr-sweep", intervalMs: sweepMs, jitterMs: () => sweepMs() / 10, run: () => sweep.run().then(() => undefined) });
+  }
+  const scheduler = createScheduler(tasks, logger);
+
+  const app = createApp({
+    settings: () => running.settings,
+    intake,
+    translate,
+    isDraining: () => draining,
+    logger,
+    metrics,
+    readiness: () => (draining ? { ready: false, reason: "draining" } : intake.readiness()),
+  });
+
+  const port = options.port ?? config.server.port;
+  try {
+    // Elysia asks Bun for SO_REUSEPORT by default, with which a second daemon would share the port unnoticed.
+    app.listen({ hostname: config.server.host, port, reusePort: false });
+  } catch (error) {
+    store.close();
+    lock?.release();
+    throw error;
+  }
+  const url = `http://${config.server.host}:${app.server?.port ?? port}`;
+
+  const reloader = createConfigReloader({
+    load() {
+      const loaded = options.reload();
+      // A live daemon keeps its running config rather than take one that lacks a token its deliveries need.
+      const next = loaded.ok && !options.dryRun ? requireTokens(loaded.config) : loaded;
+      if (!next.ok) metrics.configReloads.inc({ result: "failure" });
+      return next;
+    },
+    watchFile: options.watchFile,
+    logger,
+    onReload(next) {
+      const previous = running.config;
+      const needRestart = keysNeedingRestart(previous, next, options.port !== undefined);
+      if (needRestart.length > 0) {
+        logger.warn({ component: "config", keys: needRestart }, `changed, but take effect on restart only: ${needRestart.join(", ")}; everything else applies now`);
+      }
+      // pino's children follow their root's level, so a new logLevel applies at once (unless the CLI set one).
+      const level = next.logLevel ?? "info";
+      if (!options.logLevelFromCli && logger.level !== level) {
+        logger.level = level;
+        logger.info({ component: "config", logLevel: level }, "log level changed");
+      }
+      const schedulerChanged = JSON.stringify(next.scheduler) !== JSON.stringify(previous.scheduler);
+      // The new config and its instances, in one step: every request and job from now on sees the new set.
+      running = compile(next, compileDeps);
+      redactor.setSecrets(next.secrets);
+      worker.reconfigure(next.outbox);
+      if (schedulerChanged) scheduler.replan();
+      metrics.configReloads.inc({ result: "success" });
+    },
+  });
+
+  worker.start();
+  scheduler.start();
+  reloader.start();
+  logger.info(
+    {
+      component: "daemon",
+      version: VERSION,
+      url,
+      dryRun: options.dryRun,
+      outbox: outboxPath,
+      pending: store.pendingDepth(),
+      config: config.source,
+      instances: running.instances.map((instance) => instance.name),
+    },
+    `${PRODUCT} listening`,
+  );
+
+  let stopping: Promise<void> | undefined;
+  return {
+    url,
+    outboxPath,
+    reload: (trigger) => reloader.reload(trigger),
+    stop(reason) {
+      stopping ??= (async () => {
+        draining = true;
+        clearInterval(identityTimer);
+        stopController.abort();
+        logger.info({ component: "daemon", reason, inFlight: worker.inFlight() }, "stopping: webhooks now get 503; finishing deliveries in flight");
+        reloader.stop();
+        const result = await worker.stop(running.config.server.shutdownGraceMs);
+        await scheduler.stop();
+        await app.stop(true);
+        storage.stop();
+        store.releaseClaims();
+        const pending = store.pendingDepth();
+        store.close();
+        lock?.release();
+        logger.info({ component: "daemon", ...result, pending }, "stopped; pending jobs stay in the outbox");
+      })();
+      return stopping;
+    },
+  };
+}
