@@ -5,12 +5,16 @@
  */
 import { mergeKeys, type UnionToIntersection } from "../schema/merge-keys.ts";
 import { azureRepos } from "./azure-repos.ts";
+import { gitea } from "./gitea.ts";
 import { github } from "./github.ts";
+import { gitlab } from "./gitlab.ts";
 import type { GitProviderModule } from "./provider.ts";
 
 export const GIT_PROVIDERS = {
   GITHUB: github,
   AZDO: azureRepos,
+  GITEA: gitea,
+  GITLAB: gitlab,
 } as const;
 
 export type GitRepositoryType = keyof typeof GIT_PROVIDERS;

@@ -269,14 +269,14 @@ describe("gitops-connector import-gitopsconfig", () => {
   test("anything it cannot map is exit 2 naming the object and the key, and nothing on stdout", async () => {
     const list = parseYaml(LIST_OF_THREE) as { items: Record<string, any>[] };
     list.items[0]!.spec.gitRepositoyType = "AZDO"; // a typo the original's CRD would have pruned
-    list.items[1]!.spec.gitRepositoryType = "GITLAB";
+    list.items[1]!.spec.gitRepositoryType = "JENKINS";
     list.items[2]!.metadata.name = "payments-prod"; // the same name in another namespace
     list.items.push({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "stray", namespace: "flux-system" }, data: {} });
     const { code, stdout, stderr } = await runWithStdin(["import-gitopsconfig", "-"], stringifyYaml(list));
     expect(code).toBe(2);
     expect(stdout).toBe("");
     expect(stderr).toContain("GitOpsConfig payments/payments-prod: spec.gitRepositoyType is not a GitOpsConfig field this can map");
-    expect(stderr).toContain('GitOpsConfig flux-system/apps-dev: spec.gitRepositoryType: must be GITHUB or AZDO (got "GITLAB")');
+    expect(stderr).toContain('GitOpsConfig flux-system/apps-dev: spec.gitRepositoryType: must be GITHUB, AZDO, GITEA or GITLAB (got "JENKINS")');
     expect(stderr).toContain('GitOpsConfig flux-system/payments-prod: name "payments-prod" is also GitOpsConfig payments/payments-prod');
     expect(stderr).toContain('GitOpsConfig flux-system/stray: kind is "ConfigMap", not GitOpsConfig');
     expect(stderr).toContain("4 errors; nothing imported");
