@@ -20,7 +20,17 @@
  *   GET  …/_apis/distributedtask/hubs/build/plans/:id  → 200 `{planId, state: "inProgress", owner: {id: 501}}`
  *   GET  …/_apis/build/builds/:id/timeline             → 200 `{records: []}`
  *   POST …/_apis/distributedtask/hubs/build/plans/:id/events → 204
- *   A git history (`setHistory`, oldest first), for both vendors:
+ *   Gitea (`giteaOrgUrl()` is `<url>/api/v1/repos/<owner>`)
+ *   POST /api/v1/repos/:owner/:repo/statuses/:sha      → 201 with the created status
+ *   GET  /api/v1/repos/:owner/:repo/git/commits/:sha   → 200 `{sha, commit: {message, committer}, parents}` (history or setCommitMessage)
+ *   GET  /api/v1/repos/:owner/:repo/commits/:sha/pull  → 404 (no pull request)
+ *   GET  /api/v1/repos/:owner/:repo/pulls              → 200 `[]`
+ *   GitLab (`gitLabUrl()` is `<url>`)
+ *   POST /api/v4/projects/:id/statuses/:sha            → 201 with the created status; like GitLab, 400 "Cannot
+ *                                                         transition status via :x from :y" when that status (sha,
+ *                                                         name) already has the state asked for
+ *   GET  /api/v4/projects/:id/repository/commits/:sha  → 200 `{id, message, parent_ids, committed_date}`
+ *   A git history (`setHistory`, oldest first), for every vendor:
  *   GET  …/repos/:owner/:repo/compare/:base...:head    → 200 `git log base..head`, oldest first, paged (per_page,
  *                                                         page), with parents and committer dates; 404 for an unknown commit
  *   GET  …/_apis/git/repositories/:repo/commits?searchCriteria.itemVersion.version=H&…compareVersion.version=B
@@ -73,6 +83,10 @@ export interface FakeApi {
   readonly port: number;
   /** `<url>/repos/<owner>`: what an instance's gitHubOrgUrl points at. */
   orgUrl(owner?: string, prefix?: string): string;
+  /** `<url>/api/v1/repos/<owner>`: what an instance's giteaOrgUrl points at. */
+  giteaOrgUrl(owner?: string): string;
+  /** `<url>`: what an instance's gitLabUrl points at (its API is `<url>/api/v4`). */
+  gitLabUrl(): string;
   /** `<url>/<org>/<project>`: what an instance's azdoOrgUrl points at. */
   azureOrgUrl(org?: string, project?: string): string;
   /** `<url>/<org>/`: what a pipeline's $(System.CollectionUri) would be. */
@@ -113,6 +127,10 @@ export const isDispatch: RequestPredicate = (r) => r.method === "POST" && /\/rep
 export const isPullsOfCommit: RequestPredicate = (r) => r.method === "GET" && /\/repos\/[^/]+\/[^/]+\/commits\/[^/]+\/pulls$/.test(r.path);
 export const isPullRequestList: RequestPredicate = (r) => r.method === "GET" && /\/repos\/[^/]+\/[^/]+\/pulls$/.test(r.path);
 export const isPullRequestRead: RequestPredicate = (r) => r.method === "GET" && /\/repos\/[^/]+\/[^/]+\/pulls\/\d+$/.test(r.path);
+export const isGiteaStatusPost: RequestPredicate = (r) => r.method === "POST" && /^\/api\/v1\/repos\/[^/]+\/[^/]+\/statuses\/[^/]+$/.test(r.path);
+export const isGiteaCommitRead: RequestPredicate = (r) => r.method === "GET" && /^\/api\/v1\/repos\/[^/]+\/[^/]+\/git\/commits\/[^/]+$/.test(r.path);
+export const isGitLabStatusPost: RequestPredicate = (r) => r.method === "POST" && /^\/api\/v4\/projects\/[^/]+\/statuses\/[^/]+$/.test(r.path);
+export const isGitLabCommitRead: RequestPredicate = (r) => r.method === "GET" && /^\/api\/v4\/projects\/[^/]+\/repository\/commits\/[^/]+$/.test(r.path);
 export const isAzureStatusPost: RequestPredicate = (r) => r.method === "POST" && /\/_apis\/git\/repositories\/[^/]+\/commits\/[^/]+\/statuses$/.test(r.path);
 export const isAzureCommitRead: RequestPredicate = (r) => r.method === "GET" && /\/_apis\/git\/repositories\/[^/]+\/commits\/[^/]+$/.test(r.path);
 export const isAzurePullRequestList: RequestPredicate = (r) => r.method === "GET" && /\/_apis\/git\/repositories\/[^/]+\/pullrequests$/i.test(r.path);
@@ -192,8 +210,43 @@ export function startFakeApi(): FakeApi {
   const messageOf = (sha: string) => history.find((commit) => commit.sha === sha)?.message ?? commitMessages.get(sha);
   let waiters = new Set<() => void>();
   let statusIds = 1;
+  /** GitLab's last state per `project|sha|name`, for its same-state refusal. */
+  let gitLabStates = new Map<string, string>();
+  const dateOf = (sha: string) => history.find((commit) => commit.sha === sha)?.date ?? new Date().toISOString();
+  const parentsOf = (sha: string) => history.find((commit) => commit.sha === sha)?.parents ?? [];
 
   const defaults: Route[] = [
+    {
+      method: "GET",
+      path: /^\/api\/v1\/repos\/[^/]+\/[^/]+\/git\/commits\/[^/]+$/,
+      answer: (request) => {
+        const sha = decodeURIComponent(request.path.split("/").pop() ?? "");
+        const message = messageOf(sha) ?? DEFAULT_COMMIT_MESSAGE;
+        return { status: 200, body: { sha, commit: { message, committer: { name: "fake", email: "fake@example.com", date: dateOf(sha) } }, parents: parentsOf(sha).map((parent) => ({ sha: parent })) } };
+      },
+    },
+    { method: "GET", path: /^\/api\/v1\/repos\/[^/]+\/[^/]+\/commits\/[^/]+\/pull$/, answer: { status: 404, body: { message: "pull request does not exist", url: "https://gitea.example.com/api/swagger" } } },
+    { method: "GET", path: /^\/api\/v1\/repos\/[^/]+\/[^/]+\/pulls$/, answer: { status: 200, body: [] } },
+    {
+      method: "POST",
+      path: /^\/api\/v4\/projects\/[^/]+\/statuses\/[^/]+$/,
+      answer: (request) => {
+        const body = (request.body ?? {}) as { state?: string; name?: string };
+        const key = `${request.path}|${body.name ?? "default"}`;
+        const last = gitLabStates.get(key);
+        if (last !== undefined && last === body.state) return { status: 400, body: { message: `Cannot transition status via :${body.state} from :${last}` } };
+        gitLabStates.set(key, body.state ?? "pending");
+        return { status: 201, body: { id: statusIds++, sha: request.path.split("/").pop(), status: body.state, name: body.name, created_at: new Date().toISOString() } };
+      },
+    },
+    {
+      method: "GET",
+      path: /^\/api\/v4\/projects\/[^/]+\/repository\/commits\/[^/]+$/,
+      answer: (request) => {
+        const sha = decodeURIComponent(request.path.split("/").pop() ?? "");
+        return { status: 200, body: { id: sha, short_id: sha.slice(0, 8), message: messageOf(sha) ?? DEFAULT_COMMIT_MESSAGE, parent_ids: parentsOf(sha), committed_date: dateOf(sha) } };
+      },
+    },
     {
       method: "POST",
       path: /\/repos\/[^/]+\/[^/]+\/statuses\/[^/]+$/,
@@ -395,6 +448,8 @@ export function startFakeApi(): FakeApi {
     url: base,
     port: server.port ?? 0,
     orgUrl: (owner = "org", prefix = "") => `${base}${prefix}/repos/${owner}`,
+    giteaOrgUrl: (owner = "org") => `${base}/api/v1/repos/${owner}`,
+    gitLabUrl: () => base,
     azureOrgUrl: (org = "org", project = "project") => `${base}/${org}/${project}`,
     azureCollectionUrl: (org = "org") => `${base}/${org}/`,
     requests: (filter) => (filter ? recorded.filter(filter) : [...recorded]),
@@ -435,6 +490,7 @@ export function startFakeApi(): FakeApi {
       pipelineCallbacks = new Map();
       history = [];
       azureParents = true;
+      gitLabStates = new Map();
       hangWhen = undefined;
       for (const release of [...hanging]) release();
       hanging = new Set();
