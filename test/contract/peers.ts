@@ -1,8 +1,9 @@
 /**
- * Helpers for contract tests: the daemon talks to Prism peers that serve GitHub's and Azure DevOps' own API
- * descriptions (see ../shared/peers/README.md), and a test reads back each peer's journal of what it received
- * and whether the vendor's description allowed it. `run.ts` starts the peers and sets GITHUB_PEER_URL and
- * AZDO_PEER_URL; a file like `github.contract.ts` imports these helpers and nothing else peer-specific.
+ * Helpers for contract tests: the daemon talks to Prism peers that serve GitHub's, Azure DevOps', Gitea's and
+ * GitLab's own API descriptions (see ../shared/peers/README.md), and a test reads back each peer's journal of what
+ * it received and whether the vendor's description allowed it. `run.ts` starts the peers and sets GITHUB_PEER_URL,
+ * AZDO_PEER_URL, GITEA_PEER_URL and GITLAB_PEER_URL; a file like `github.contract.ts` imports these helpers and
+ * nothing else peer-specific.
  */
 import { expect } from "bun:test";
 import { join } from "node:path";
@@ -14,6 +15,8 @@ export const PEERS_DIR = process.env.PEERS_DIR ?? join(REPO_ROOT, "..", "shared"
 
 export const GITHUB_PEER_URL = process.env.GITHUB_PEER_URL ?? "http://127.0.0.1:4010";
 export const AZDO_PEER_URL = process.env.AZDO_PEER_URL ?? "http://127.0.0.1:4011";
+export const GITEA_PEER_URL = process.env.GITEA_PEER_URL ?? "http://127.0.0.1:4012";
+export const GITLAB_PEER_URL = process.env.GITLAB_PEER_URL ?? "http://127.0.0.1:4013";
 
 export interface Violation {
   readonly location?: readonly string[];
@@ -53,10 +56,10 @@ async function control(peerUrl: string, path: string, init?: RequestInit): Promi
   return response;
 }
 
-/** Forgets both peers' journals and canned responses (the .ndjson journal files keep everything for run.ts). */
+/** Forgets every peer's journal and canned responses (the .ndjson journal files keep everything for run.ts). */
 export async function clearPeers(): Promise<void> {
   await Promise.all(
-    [GITHUB_PEER_URL, AZDO_PEER_URL].flatMap((peer) => [
+    [GITHUB_PEER_URL, AZDO_PEER_URL, GITEA_PEER_URL, GITLAB_PEER_URL].flatMap((peer) => [
       control(peer, "journal", { method: "DELETE" }),
       control(peer, "responses", { method: "DELETE" }),
     ]),

@@ -2,7 +2,7 @@
  * `bun test/contract/run.ts [bun test args…]`: the contract tests, with their peers. Starts the Prism peers
  * (../shared/peers/start-peers.sh) on free loopback ports, runs `bun test` on every test/contract/*.contract.ts
  * (a name bun's default globs skip, so a plain `bun test` never runs them without peers; an explicit `./` path
- * does), always stops the peers, then reads both peers' journal files and prints
+ * does), always stops the peers, then reads every peer's journal file and prints
  * `contract: N requests checked, R rejected`. Exits non-zero when a test failed or any request was rejected,
  * even one the daemon swallowed.
  *
@@ -58,12 +58,22 @@ const files = readdirSync(CONTRACT_DIR)
   .map((file) => `./test/contract/${file}`);
 if (files.length === 0) fail(`no *.contract.ts files in ${CONTRACT_DIR}`);
 
+// The script starts all four peers, each on its port: every one must be free, or a peer dies at start.
 const githubPort = freePort(Number(process.env.GITHUB_PEER_PORT ?? 4010), []);
 const azdoPort = freePort(Number(process.env.AZDO_PEER_PORT ?? 4011), [githubPort]);
+const giteaPort = freePort(Number(process.env.GITEA_PEER_PORT ?? 4012), [githubPort, azdoPort]);
+const gitlabPort = freePort(Number(process.env.GITLAB_PEER_PORT ?? 4013), [githubPort, azdoPort, giteaPort]);
 const keepRunDir = process.env.CONTRACT_RUN_DIR;
 const runDir = keepRunDir ?? mkdtempSync(join(tmpdir(), "gitops-connector-contract-"));
 mkdirSync(runDir, { recursive: true });
-const peerEnv = { ...process.env, PEERS_RUN_DIR: runDir, GITHUB_PEER_PORT: String(githubPort), AZDO_PEER_PORT: String(azdoPort) };
+const peerEnv = {
+  ...process.env,
+  PEERS_RUN_DIR: runDir,
+  GITHUB_PEER_PORT: String(githubPort),
+  AZDO_PEER_PORT: String(azdoPort),
+  GITEA_PEER_PORT: String(giteaPort),
+  GITLAB_PEER_PORT: String(gitlabPort),
+};
 
 let testRun: ReturnType<typeof Bun.spawn> | undefined;
 let peersStopped: Promise<void> | undefined;
@@ -120,6 +130,8 @@ try {
       PEERS_DIR,
       GITHUB_PEER_URL: `http://127.0.0.1:${githubPort}`,
       AZDO_PEER_URL: `http://127.0.0.1:${azdoPort}`,
+      GITEA_PEER_URL: `http://127.0.0.1:${giteaPort}`,
+      GITLAB_PEER_URL: `http://127.0.0.1:${gitlabPort}`,
     },
     stdout: "inherit",
     stderr: "inherit",
