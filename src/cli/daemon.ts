@@ -170,7 +170,7 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
   metrics.observeInstances(() => running.instances.length);
   // Every call to a provider or subscriber is counted by target and status class (src/observability/outbound.ts).
   const outboundFetch = observeFetch((target, outcome) => metrics.outboundResponses.inc({ target, class: outcome }));
-  const compileDeps: CompileDeps = { userAgent: USER_AGENT, logger: logger.child({ component: "providers" }), fetch: outboundFetch };
+  const compileDeps: CompileDeps = { userAgent: USER_AGENT, logger: logger.child({ component: "providers" }), fetch: outboundFetch, onSecret: (secret) => redactor.addSecret(secret) };
   let running = compile(config, compileDeps);
   const instanceNamed = (name: string) => running.instanceNamed(name);
   const stopController = new AbortController();

@@ -11,7 +11,7 @@
  */
 import { DeliveryError } from "../core/delivery.ts";
 import { optionalHttpUrl, optionalText } from "../schema/parts.ts";
-import type { Credentials } from "./credentials.ts";
+import { tokenOf, type Credentials } from "./credentials.ts";
 import { classifyHttpFailure, type FailureParty } from "./http-failure.ts";
 import { createJsonHttp, isJsonResponse, type JsonHttp } from "./json-http.ts";
 import type { FetchLike, OutboundRequest } from "../core/http.ts";
@@ -44,7 +44,7 @@ function signInPage(who: FailureParty) {
 }
 
 export function createAzureDevOpsHttp(options: AzureDevOpsHttpOptions): AzureDevOpsHttp {
-  const authorization = basicAuthorization(options.credentials.token);
+  const authorization = basicAuthorization(tokenOf(options.credentials));
   return {
     send(request, who, signal, sendOptions) {
       const http = createJsonHttp({ headers: { authorization }, userAgent: options.userAgent, fetch: options.fetch, refuse: signInPage(who) });

@@ -8,7 +8,8 @@ import * as v from "valibot";
 import { DeliveryError } from "../core/delivery.ts";
 import type { Logger } from "../observability/logger.ts";
 import { optionalHttpUrl } from "../schema/parts.ts";
-import type { Credentials } from "./credentials.ts";
+import type { Credentials, GitHubAppCredentials } from "./credentials.ts";
+import { createInstallationTokens, type InstallationTokens } from "./github-app.ts";
 import type { FetchLike } from "../core/http.ts";
 
 export type { FetchLike };
@@ -62,6 +63,8 @@ export interface GitHubClientOptions {
   readonly baseUrl: string;
   readonly credentials: Credentials;
   readonly userAgent: string;
+  /** Names the instance in the messages of a GitHub App that cannot get a token. */
+  readonly instanceName?: string;
   readonly fetch?: FetchLike;
   /** Receives Octokit's own warnings (deprecated endpoints); failures are reported by the caller instead. */
   readonly logger?: Logger;
@@ -69,15 +72,48 @@ export interface GitHubClientOptions {
 
 const ignore = () => {};
 
+/** One token source per app installation, shared by an instance's repository and its GitHub Actions when they use one app. */
+const installationTokens = new WeakMap<GitHubAppCredentials, InstallationTokens>();
+
+function tokensOf(credentials: GitHubAppCredentials, options: GitHubClientOptions): InstallationTokens {
+  let tokens = installationTokens.get(credentials);
+  if (!tokens) {
+    tokens = createInstallationTokens({ credentials, baseUrl: options.baseUrl, userAgent: options.userAgent, instance: options.instanceName ?? "?", fetch: options.fetch });
+    installationTokens.set(credentials, tokens);
+  }
+  return tokens;
+}
+
+/** The config key a person should check when GitHub refuses the credentials: `pat`, or the app's private key. */
+export function credentialKey(credentials: Credentials, tokenKey: string): string {
+  return credentials.kind === "github-app" ? `${credentials.keys.privateKey} (GitHub App ${credentials.appId}, installation ${credentials.installationId})` : tokenKey;
+}
+
 export function createGitHubClient(options: GitHubClientOptions): Octokit {
-  return new Octokit({
-    auth: options.credentials.token || undefined,
+  const { credentials } = options;
+  const octokit = new Octokit({
+    ...(credentials.kind === "token" && credentials.token ? { auth: credentials.token } : {}),
     baseUrl: options.baseUrl,
     userAgent: options.userAgent,
     // Octokit's request log would print every failure to the console; the outbox worker logs them, once.
     log: { debug: ignore, info: ignore, error: ignore, warn: (message: string) => options.logger?.warn(message) },
     ...(options.fetch ? { request: { fetch: options.fetch } } : {}),
   });
+  if (credentials.kind === "github-app") {
+    const tokens = tokensOf(credentials, options);
+    // Every call carries a current installation token; a 401 mints a new one and tries once more.
+    octokit.hook.wrap("request", async (request, requestOptions) => {
+      requestOptions.headers.authorization = `token ${await tokens.token()}`;
+      try {
+        return await request(requestOptions);
+      } catch (error) {
+        if ((error as { status?: unknown }).status !== 401) throw error;
+        requestOptions.headers.authorization = `token ${await tokens.refresh()}`;
+        return await request(requestOptions);
+      }
+    });
+  }
+  return octokit;
 }
 
 /** Sent explicitly on every POST so the body's type does not depend on Octokit's defaults. */

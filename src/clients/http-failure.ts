@@ -18,7 +18,7 @@ export interface FailureParty {
   /** What was called: `org/manifests`, `http://spektate:5000/api/flux` (without credentials or query). */
   readonly resource: string;
   /** The config key holding the token that was sent, when one was; 401/403 name it as what to check. */
-  readonly tokenKey?: "pat" | "orchestratorPat";
+  readonly tokenKey?: string;
   /** What the call needs from the token, said on a 403: `repo:status scope for statuses`. */
   readonly permission?: string;
   /** What a 404 means here and what to check (default: a repository behind gitHubOrgUrl). */

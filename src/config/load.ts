@@ -106,10 +106,17 @@ export function urlSecrets(url: string): string[] {
   return found.filter((value) => value.length >= 4);
 }
 
+/** A PEM private key, whole and line by line: a message that shows a piece of it shows a line of it. */
+function pemSecrets(pem: string | undefined): string[] {
+  if (!pem) return [];
+  return [pem, ...pem.split(/\r?\n/).filter((line) => line.length >= 16 && !line.startsWith("-----"))];
+}
+
 function collectSecrets(config: ConfigFile): string[] {
   const values = [...config.hmacKeys, ...config.bearerTokens];
   for (const instance of config.instances) {
     values.push(instance.pat ?? "", instance.orchestratorPat ?? "", ...(instance.auth?.hmacKeys ?? []), ...(instance.auth?.bearerTokens ?? []));
+    values.push(...pemSecrets(instance.gitHubAppPrivateKey), ...pemSecrets(instance.orchestratorGitHubAppPrivateKey));
     for (const url of Object.values(instance.subscribers)) values.push(...urlSecrets(url));
   }
   return [...new Set(values.filter((value) => value !== ""))];

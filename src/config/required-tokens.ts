@@ -25,14 +25,18 @@ export function missingTokens(instances: readonly InstanceConfig[], rawInstances
   const errors: LocatedError[] = [];
   instances.forEach((instance, index) => {
     const raw = rawInstances[index];
-    if (!instance.pat) {
+    const git = gitProviderOf(instance.gitRepositoryType);
+    const ownCredentials = git.credentialsOf?.(instance, {});
+    if (!instance.pat && !ownCredentials) {
       errors.push({
         path: ["instances", index, "pat"],
         message: `${howMissing(raw, "pat")}; statuses to ${gitProviderOf(instance.gitRepositoryType).location(instance)} need it`,
       });
     }
-    const calls = orchestratorOf(instance.ciCdOrchestratorType)?.tokenUse(instance);
-    if (calls && !instance.orchestratorPat) {
+    const orchestrator = orchestratorOf(instance.ciCdOrchestratorType);
+    const calls = orchestrator?.tokenUse(instance);
+    const orchestratorCredentials = orchestrator?.credentialsOf?.(instance, { repository: ownCredentials ?? { kind: "token", token: instance.pat ?? "" } });
+    if (calls && !instance.orchestratorPat && !orchestratorCredentials) {
       errors.push({
         path: ["instances", index, "orchestratorPat"],
         message: `${howMissing(raw, "orchestratorPat")} and pat is empty; ${calls} need one of them`,

@@ -6,6 +6,7 @@
  * token as `Authorization: token …`. Reference: Gitea's own Swagger description, /api/swagger on any server.
  */
 import * as v from "valibot";
+import { tokenOf } from "../clients/credentials.ts";
 import { createJsonHttp } from "../clients/json-http.ts";
 import type { FailureParty } from "../clients/http-failure.ts";
 import { DeliveryError } from "../core/delivery.ts";
@@ -92,7 +93,7 @@ function webLocation(instance: GiteaFields): string {
 
 export function createGiteaRepository(options: GiteaRepositoryOptions): GitRepository {
   const { instance } = options;
-  const http = createJsonHttp({ headers: { authorization: `token ${options.credentials.token}` }, userAgent: options.userAgent, fetch: options.fetch });
+  const http = createJsonHttp({ headers: { authorization: `token ${tokenOf(options.credentials)}` }, userAgent: options.userAgent, fetch: options.fetch });
   const who = (permission: string): FailureParty => ({
     service: "Gitea",
     instance: instance.name,

@@ -5,7 +5,8 @@
  * request GitHub expects (the dry run logs exactly that); the repository sends the same body through Octokit.
  */
 import * as v from "valibot";
-import { createGitHubClient, GitHubOrgUrl, JSON_CONTENT_TYPE, requireGitHubLocation } from "../clients/github.ts";
+import { createGitHubClient, credentialKey, GitHubOrgUrl, JSON_CONTENT_TYPE, requireGitHubLocation } from "../clients/github.ts";
+import { checkGitHubApp, gitHubAppCredentials, gitHubAppKeyNames, privateKeySchema } from "../clients/github-app.ts";
 import { apiBase, type OutboundRequest } from "../core/http.ts";
 import { toDeliveryError, type FailureParty } from "../clients/http-failure.ts";
 import { DeliveryError } from "../core/delivery.ts";
@@ -13,7 +14,7 @@ import type { OperatorState, StatusJobPayload } from "../core/model.ts";
 import { withoutScheme } from "../core/targets.ts";
 import { findCallbackInPullRequestBody } from "../orchestrators/azure-pipelines-callback.ts";
 import type { AbandonedPullRequest, PipelineCallbackSource } from "../orchestrators/ports.ts";
-import { optionalText } from "../schema/parts.ts";
+import { optionalNumericId, optionalText } from "../schema/parts.ts";
 import { firstParentChain, type GitProviderDeps, type GitProviderModule, type GitRepository } from "./provider.ts";
 import { lookupState } from "./states.ts";
 
@@ -37,7 +38,13 @@ const KEYS = {
   /** The original's `gitHubOrgUrl`: `https://api.github.com/repos/<owner>` (GitHub Enterprise: its API root + `/repos/<owner>`). */
   gitHubOrgUrl: GitHubOrgUrl,
   gitHubGitOpsManifestsRepoName: optionalText("a repository name"),
+  /** A GitHub App instead of `pat`: its id, the installation on the repository's owner, and its private key (`${file:…}`). */
+  gitHubAppId: optionalNumericId("the GitHub App's id"),
+  gitHubAppInstallationId: optionalNumericId("the id of the app's installation"),
+  gitHubAppPrivateKey: privateKeySchema(),
 };
+
+const APP_KEYS = gitHubAppKeyNames("gitHub");
 
 export type GitHubRepoFields = Partial<v.InferOutput<v.ObjectSchema<typeof KEYS, undefined>>>;
 
@@ -146,12 +153,12 @@ export function createGitHubRepository(options: GitHubRepositoryOptions): GitRep
   const { instance } = options;
   const location = requireGitHubLocation(instance.name, instance.gitHubOrgUrl);
   const repo = instance.gitHubGitOpsManifestsRepoName ?? "";
-  const octokit = createGitHubClient({ ...options, baseUrl: location.baseUrl });
+  const octokit = createGitHubClient({ ...options, baseUrl: location.baseUrl, instanceName: instance.name });
   const who = (permission: string): FailureParty => ({
     service: "GitHub",
     instance: instance.name,
     resource: `${location.owner}/${repo}`,
-    tokenKey: "pat",
+    tokenKey: credentialKey(options.credentials, "pat"),
     permission,
   });
 
@@ -325,7 +332,10 @@ export const github = {
     { key: "gitHubOrgUrl", fix: "the API URL of the org, e.g. https://api.github.com/repos/org" },
     { key: "gitHubGitOpsManifestsRepoName", fix: "the GitHub repository holding the manifests" },
   ],
-  describe: (instance) => `GITHUB ${[ownerOf(instance.gitHubOrgUrl), instance.gitHubGitOpsManifestsRepoName].filter(Boolean).join("/") || "?"}`,
+  check: (instance, report) => checkGitHubApp(instance, APP_KEYS, "pat", report),
+  credentialsOf: (instance, context) => gitHubAppCredentials(instance, APP_KEYS, context.onSecret),
+  describe: (instance) =>
+    `GITHUB ${[ownerOf(instance.gitHubOrgUrl), instance.gitHubGitOpsManifestsRepoName].filter(Boolean).join("/") || "?"}${instance.gitHubAppId ? ` (GitHub App ${instance.gitHubAppId})` : ""}`,
   location: (instance) => gitHubRepositoryLocation(instance.gitHubOrgUrl, instance.gitHubGitOpsManifestsRepoName),
   stateOf: toGitHubState,
   pipelineCallbacks: true,

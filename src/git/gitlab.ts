@@ -8,6 +8,7 @@
  * global fetch and so would escape the per-target outbound accounting (README, "Why GitLab calls use fetch").
  */
 import * as v from "valibot";
+import { tokenOf } from "../clients/credentials.ts";
 import { createJsonHttp } from "../clients/json-http.ts";
 import { apiMessageOf, type FailureParty } from "../clients/http-failure.ts";
 import { DeliveryError } from "../core/delivery.ts";
@@ -102,7 +103,7 @@ export function gitLabTarget(instance: GitLabFields): string {
 
 export function createGitLabRepository(options: GitLabRepositoryOptions): GitRepository {
   const { instance } = options;
-  const token = options.credentials.token;
+  const token = tokenOf(options.credentials);
   const headers: Record<string, string> = instance.gitLabTokenHeader === "Authorization" ? { authorization: `Bearer ${token}` } : { "private-token": token };
   const http = createJsonHttp({ headers, userAgent: options.userAgent, fetch: options.fetch });
   const who = (permission: string): FailureParty => ({

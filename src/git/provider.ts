@@ -88,6 +88,11 @@ export interface GitProviderModule<Fields, Keys extends Record<string, v.Generic
   readonly requires: readonly RequiredKey[];
   /** Cross-field checks beyond presence (a URL's shape), reported at load. */
   check?(instance: Fields, report: ReportIssue): void;
+  /**
+   * Credentials of its own instead of `pat` (GitHub: a GitHub App), when the instance names them; a live run then
+   * needs no pat. `onSecret` is told every secret minted at run time, for the logger to redact.
+   */
+  credentialsOf?(instance: Fields, context: { readonly onSecret?: (secret: string) => void }): Credentials | undefined;
   /** Keys that default to others (Azure Repos' PR repository to the manifests one), applied after validation. */
   defaults?(instance: Fields): Partial<Fields>;
   /** `GITHUB org/manifests`: the repository in check-config's one line per instance. */

@@ -43,12 +43,16 @@ export interface CompileDeps {
   readonly userAgent: string;
   readonly logger: Logger;
   readonly fetch?: FetchLike;
+  /** Told every secret minted at run time (a GitHub App's installation tokens), for the logger to redact. */
+  readonly onSecret?: (secret: string) => void;
 }
 
 export function compileInstance(config: InstanceConfig, deps: CompileDeps): Instance {
   const git = gitProviderOf(config.gitRepositoryType);
+  const context = deps.onSecret ? { onSecret: deps.onSecret } : {};
+  const credentials = git.credentialsOf?.(config, context) ?? tokenCredentials(config.pat);
   const repository = git.create(config, {
-    credentials: tokenCredentials(config.pat),
+    credentials,
     userAgent: deps.userAgent,
     fetch: deps.fetch,
     logger: deps.logger.child({ provider: config.gitRepositoryType, instance: config.name }),
@@ -56,7 +60,7 @@ export function compileInstance(config: InstanceConfig, deps: CompileDeps): Inst
   const orchestratorModule = orchestratorOf(config.ciCdOrchestratorType);
   const orchestrator = orchestratorModule?.create(config, {
     repository,
-    credentials: tokenCredentials(config.orchestratorPat),
+    credentials: orchestratorModule.credentialsOf?.(config, { ...context, repository: credentials }) ?? tokenCredentials(config.orchestratorPat),
     userAgent: deps.userAgent,
     fetch: deps.fetch,
     logger: deps.logger.child({ orchestrator: config.ciCdOrchestratorType, instance: config.name }),

@@ -12,8 +12,13 @@ export const REDACTED = "[REDACTED]";
 /** Holds the current secret values; the config loader replaces them on every (re)load. */
 export interface SecretRedactor {
   setSecrets(values: Iterable<string>): void;
+  /** A secret made at run time (a GitHub App's installation token), kept across reloads while it can be in use. */
+  addSecret(value: string): void;
   redact(text: string): string;
 }
+
+/** Run-time secrets kept: installation tokens live an hour, so a few per instance are ever in use. */
+const MAX_RUNTIME_SECRETS = 256;
 
 /** The spellings a secret can take in our output: raw, JSON-escaped, and as HTTP Basic credentials. */
 function wireForms(secret: string): string[] {
@@ -61,12 +66,24 @@ export function cutText(text: string, limit: number): string {
 
 export function createSecretRedactor(initial: Iterable<string> = []): SecretRedactor {
   let forms: string[] = [];
+  let configured: string[] = [];
+  const runtime = new Set<string>();
+  const rebuild = () => {
+    const all = new Set<string>();
+    for (const value of [...configured, ...runtime]) if (value) for (const form of wireForms(value)) all.add(form);
+    // Longest first, so a secret that contains another is replaced whole.
+    forms = [...all].sort((a, b) => b.length - a.length);
+  };
   const redactor: SecretRedactor = {
     setSecrets(values) {
-      const all = new Set<string>();
-      for (const value of values) if (value) for (const form of wireForms(value)) all.add(form);
-      // Longest first, so a secret that contains another is replaced whole.
-      forms = [...all].sort((a, b) => b.length - a.length);
+      configured = [...values];
+      rebuild();
+    },
+    addSecret(value) {
+      if (!value || runtime.has(value)) return;
+      runtime.add(value);
+      if (runtime.size > MAX_RUNTIME_SECRETS) runtime.delete(runtime.values().next().value as string);
+      rebuild();
     },
     redact(text) {
       let out = text;

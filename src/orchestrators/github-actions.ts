@@ -5,13 +5,14 @@
  * Each outcome is told once, a failure only with `dispatchOnFailure`.
  */
 import * as v from "valibot";
-import { createGitHubClient, GitHubOrgUrl, JSON_CONTENT_TYPE, requireGitHubLocation } from "../clients/github.ts";
+import { createGitHubClient, credentialKey, GitHubOrgUrl, JSON_CONTENT_TYPE, requireGitHubLocation } from "../clients/github.ts";
+import { checkGitHubApp, gitHubAppCredentials, gitHubAppKeyNames, privateKeySchema } from "../clients/github-app.ts";
 import { apiBase } from "../core/http.ts";
 import { toDeliveryError } from "../clients/http-failure.ts";
 import type { OrchestratorJobPayload } from "../core/model.ts";
 import { withoutScheme } from "../core/targets.ts";
 import { cutText } from "../observability/logger.ts";
-import { flag, optionalText } from "../schema/parts.ts";
+import { flag, optionalNumericId, optionalText } from "../schema/parts.ts";
 import { CommitMessagePattern } from "./commit-message-pattern.ts";
 import type { Orchestrator, OrchestratorDeps, OrchestratorModule, OrchestratorPlan } from "./orchestrator.ts";
 
@@ -20,9 +21,15 @@ const KEYS = {
   gitHubGitOpsRepoName: optionalText("a repository name"),
   dispatchOnFailure: v.optional(flag(), false),
   commitMessagePattern: CommitMessagePattern,
+  /** A GitHub App instead of `orchestratorPat`; unset, GitHub Actions uses the repository's app when it has one. */
+  orchestratorGitHubAppId: optionalNumericId("the GitHub App's id"),
+  orchestratorGitHubAppInstallationId: optionalNumericId("the id of the app's installation"),
+  orchestratorGitHubAppPrivateKey: privateKeySchema(),
 };
 
-export type GitHubActionsFields = Partial<v.InferOutput<v.ObjectSchema<typeof KEYS, undefined>>>;
+const APP_KEYS = gitHubAppKeyNames("orchestratorGitHub");
+
+export type GitHubActionsFields = Partial<v.InferOutput<v.ObjectSchema<typeof KEYS, undefined>>> & { readonly orchestratorPat?: string };
 
 export function describeGitHubDispatch(instance: GitHubActionsFields, job: OrchestratorJobPayload, readCommitMessage: string): OrchestratorPlan {
   const base = apiBase(instance.gitHubOrgUrl);
@@ -104,12 +111,12 @@ export function createGitHubActionsOrchestrator(options: GitHubActionsOrchestrat
   const { instance, logger, repository } = options;
   const location = requireGitHubLocation(instance.name, instance.gitHubOrgUrl);
   const repo = instance.gitHubGitOpsRepoName ?? "";
-  const octokit = createGitHubClient({ ...options, baseUrl: location.baseUrl });
+  const octokit = createGitHubClient({ ...options, baseUrl: location.baseUrl, instanceName: instance.name });
   const who = {
     service: "GitHub",
     instance: instance.name,
     resource: `${location.owner}/${repo}`,
-    tokenKey: "orchestratorPat",
+    tokenKey: credentialKey(options.credentials, "orchestratorPat"),
     permission: "the repo scope (fine-grained: Contents read and write) for repository dispatches",
   } as const;
 
@@ -168,7 +175,12 @@ export const gitHubActions = {
     { key: "gitHubGitOpsRepoName", fix: "the repository whose GitHub Actions workflow receives the dispatch" },
   ],
   needsPipelineCallbacks: false,
-  describe: (instance) => `GITHUB ${[ownerOf(instance.gitHubOrgUrl), instance.gitHubGitOpsRepoName].filter(Boolean).join("/") || "?"}`,
+  check: (instance, report) => checkGitHubApp(instance, APP_KEYS, "orchestratorPat", report),
+  // Its own app; else, with no orchestratorPat of its own, the repository's app (one installation for both).
+  credentialsOf: (instance, context) =>
+    gitHubAppCredentials(instance, APP_KEYS, context.onSecret) ?? (instance.orchestratorPat === undefined && context.repository.kind === "github-app" ? context.repository : undefined),
+  describe: (instance) =>
+    `GITHUB ${[ownerOf(instance.gitHubOrgUrl), instance.gitHubGitOpsRepoName].filter(Boolean).join("/") || "?"}${instance.orchestratorGitHubAppId ? ` (GitHub App ${instance.orchestratorGitHubAppId})` : ""}`,
   tokenUse: (instance) => `dispatches to ${webLocation(instance)}`,
   create: (instance, deps) => createGitHubActionsOrchestrator({ ...deps, instance }),
 } satisfies OrchestratorModule<GitHubActionsFields, typeof KEYS>;

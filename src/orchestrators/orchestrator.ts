@@ -53,6 +53,11 @@ export interface OrchestratorModule<Fields, Keys extends Record<string, v.Generi
   readonly keys: Keys;
   readonly requires: readonly { readonly key: string; readonly fix: string }[];
   check?(instance: Fields, report: ReportIssue): void;
+  /**
+   * Credentials of its own instead of `orchestratorPat` (GitHub Actions: a GitHub App, or the repository's own app
+   * when both are on GitHub), when the instance names them.
+   */
+  credentialsOf?(instance: Fields, context: { readonly repository: Credentials; readonly onSecret?: (secret: string) => void }): Credentials | undefined;
   /** It finds its waiting task through the repository's `pipelineCallbacks`, so only providers with them will do. */
   readonly needsPipelineCallbacks: boolean;
   /** `GITHUB org/app-src`: the orchestrator in check-config's one line per instance. */

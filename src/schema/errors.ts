@@ -28,6 +28,8 @@ export const SECRET_KEYS: ReadonlySet<string> = new Set([
   "hmacKeys",
   "bearerToken",
   "bearerTokens",
+  "gitHubAppPrivateKey",
+  "orchestratorGitHubAppPrivateKey",
 ]);
 
 /** `["instances", 1, "azdoOrgUrl"]` → `instances[1].azdoOrgUrl`; odd keys are quoted: `subscribers["a b"]`. */

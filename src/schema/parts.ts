@@ -67,6 +67,21 @@ export function secretList() {
   );
 }
 
+/**
+ * An optional numeric id written as a number or as text (`gitHubAppId: 123456`, or `"${APP_ID}"`), kept as text;
+ * an empty value counts as not set.
+ */
+export function optionalNumericId(what: string) {
+  const message = `must be ${what}, a whole number`;
+  return v.optional(
+    v.pipe(
+      v.nullable(v.union([v.string(), v.number()], (issue) => `${message} (got ${describeType(issue.input)})`)),
+      v.transform((value) => (value === null || value === "" ? undefined : String(value).trim())),
+      v.optional(v.pipe(v.string(), v.regex(/^[1-9]\d*$/, message))),
+    ),
+  );
+}
+
 /** `FLUX or ARGOCD`, `GITHUB, AZDO or NONE`. */
 export function oneOf(options: readonly string[]): string {
   return options.length < 2 ? options.join("") : `${options.slice(0, -1).join(", ")} or ${options.at(-1)}`;
