@@ -36,10 +36,17 @@
  *   GET  …/_apis/git/repositories/:repo/commits?searchCriteria.itemVersion.version=H&…compareVersion.version=B
  *                                                      → 200 `{count, value}` newest first, `parents` unless told not to
  *   (commit reads of a commit in the history answer its message)
+ *   GitHub Apps (`setGitHubApp`)
+ *   POST …/app/installations/:id/access_tokens        → 201 `{token: "ghs_…", expires_at}` for a JWT the app's key
+ *                                                         signed (RS256, iss = app id), else 401; 404 for another
+ *                                                         installation. A call with a revoked token (`revokeTokens`)
+ *                                                         gets 401 "Bad credentials".
  *   Anything
  *   any other POST/PUT/PATCH                           → 200 `{"ok":true}` (subscribers)
  *   anything else                                      → 404 `{"message":"Not Found"}`
  */
+
+import { createVerify } from "node:crypto";
 
 export interface RecordedRequest {
   readonly method: string;
@@ -112,6 +119,12 @@ export interface FakeApi {
   setCommitMessage(sha: string, message: string): void;
   /** The `callback-task-id` property the default Azure PR properties answer carries for this PR (object → JSON text). */
   setPipelineCallback(pullRequest: number, callback: unknown): void;
+  /** Issues installation tokens for this app: the JWT must verify with `publicKey` (PEM). */
+  setGitHubApp(app: { appId: string; installationId: string; publicKey: string; tokenLifetimeMs?: number }): void;
+  /** The installation tokens issued so far, oldest first. */
+  issuedTokens(): string[];
+  /** Every token issued so far now gets 401 "Bad credentials". */
+  revokeTokens(): void;
   /** Forgets requests and every rule (routes, failNext, hang, handler, commit messages). */
   reset(): void;
   stop(): Promise<void>;
@@ -131,6 +144,7 @@ export const isGiteaStatusPost: RequestPredicate = (r) => r.method === "POST" &&
 export const isGiteaCommitRead: RequestPredicate = (r) => r.method === "GET" && /^\/api\/v1\/repos\/[^/]+\/[^/]+\/git\/commits\/[^/]+$/.test(r.path);
 export const isGitLabStatusPost: RequestPredicate = (r) => r.method === "POST" && /^\/api\/v4\/projects\/[^/]+\/statuses\/[^/]+$/.test(r.path);
 export const isGitLabCommitRead: RequestPredicate = (r) => r.method === "GET" && /^\/api\/v4\/projects\/[^/]+\/repository\/commits\/[^/]+$/.test(r.path);
+export const isTokenExchange: RequestPredicate = (r) => r.method === "POST" && /\/app\/installations\/[^/]+\/access_tokens$/.test(r.path);
 export const isAzureStatusPost: RequestPredicate = (r) => r.method === "POST" && /\/_apis\/git\/repositories\/[^/]+\/commits\/[^/]+\/statuses$/.test(r.path);
 export const isAzureCommitRead: RequestPredicate = (r) => r.method === "GET" && /\/_apis\/git\/repositories\/[^/]+\/commits\/[^/]+$/.test(r.path);
 export const isAzurePullRequestList: RequestPredicate = (r) => r.method === "GET" && /\/_apis\/git\/repositories\/[^/]+\/pullrequests$/i.test(r.path);
@@ -210,12 +224,38 @@ export function startFakeApi(): FakeApi {
   const messageOf = (sha: string) => history.find((commit) => commit.sha === sha)?.message ?? commitMessages.get(sha);
   let waiters = new Set<() => void>();
   let statusIds = 1;
-  /** GitLab's last state per `project|sha|name`, for its same-state refusal. */
+  let gitHubApp: { appId: string; installationId: string; publicKey: string; tokenLifetimeMs?: number } | undefined;
+  let issued: string[] = [];
+  let revoked = new Set<string>();
+  /** An RS256 JWT signed by the app's key, issued by the app, not expired. */
+  const isAppJwt = (authorization: string | undefined): boolean => {
+    const jwt = /^bearer (.+)$/i.exec(authorization ?? "")?.[1];
+    if (!jwt || !gitHubApp) return false;
+    const [header = "", payload = "", signature = ""] = jwt.split(".");
+    const verifier = createVerify("RSA-SHA256");
+    verifier.update(`${header}.${payload}`);
+    if (!verifier.verify(gitHubApp.publicKey, Buffer.from(signature, "base64url"))) return false;
+    const claims = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as { iss?: unknown; exp?: number };
+    return String(claims.iss) === gitHubApp.appId && typeof claims.exp === "number" && claims.exp * 1000 > Date.now();
+  };
+  /** GitHub's last state per `project|sha|name`, for its same-state refusal. */
   let gitLabStates = new Map<string, string>();
   const dateOf = (sha: string) => history.find((commit) => commit.sha === sha)?.date ?? new Date().toISOString();
   const parentsOf = (sha: string) => history.find((commit) => commit.sha === sha)?.parents ?? [];
 
   const defaults: Route[] = [
+    {
+      method: "POST",
+      path: /\/app\/installations\/[^/]+\/access_tokens$/,
+      answer: (request) => {
+        if (!isAppJwt(request.headers.authorization)) return { status: 401, body: { message: "A JSON web token could not be decoded", documentation_url: "https://docs.github.com/rest" } };
+        if (request.path.split("/").at(-2) !== gitHubApp?.installationId) return { status: 404, body: { message: "Not Found" } };
+        const token = `ghs_fake${String(issued.length + 1).padStart(4, "0")}${"x".repeat(28)}`;
+        issued.push(token);
+        const expiresAt = new Date(Date.now() + (gitHubApp?.tokenLifetimeMs ?? 3_600_000)).toISOString();
+        return { status: 201, body: { token, expires_at: expiresAt, permissions: { statuses: "write", contents: "read" }, repository_selection: "all" } };
+      },
+    },
     {
       method: "GET",
       path: /^\/api\/v1\/repos\/[^/]+\/[^/]+\/git\/commits\/[^/]+$/,
@@ -355,6 +395,8 @@ export function startFakeApi(): FakeApi {
   }
 
   async function decide(request: RecordedRequest): Promise<FakeAnswer> {
+    const presented = /^token (.+)$/i.exec(request.headers.authorization ?? "")?.[1];
+    if (presented && revoked.has(presented)) return { status: 401, body: { message: "Bad credentials", documentation_url: "https://docs.github.com/rest" } };
     const failure = failures.find((entry) => entry.remaining > 0 && entry.when(request));
     if (failure) {
       failure.remaining--;
@@ -481,6 +523,13 @@ export function startFakeApi(): FakeApi {
     setPipelineCallback(pullRequest, callback) {
       pipelineCallbacks.set(pullRequest, callback);
     },
+    setGitHubApp(app) {
+      gitHubApp = app;
+    },
+    issuedTokens: () => [...issued],
+    revokeTokens() {
+      for (const token of issued) revoked.add(token);
+    },
     reset() {
       recorded = [];
       routes = [];
@@ -491,6 +540,9 @@ export function startFakeApi(): FakeApi {
       history = [];
       azureParents = true;
       gitLabStates = new Map();
+      gitHubApp = undefined;
+      issued = [];
+      revoked = new Set();
       hangWhen = undefined;
       for (const release of [...hanging]) release();
       hanging = new Set();
