@@ -45,14 +45,29 @@ export function isReadablePrivateKey(pem: string): boolean {
   }
 }
 
+/**
+ * @octokit/auth-app sends `authorization: bearer <jwt>`; GitHub documents (and strict validators of its description
+ * expect) the scheme as `Bearer`. Scheme names are case-insensitive (RFC 9110 §11.1), so this changes nothing for
+ * GitHub itself.
+ */
+function withBearerSpelledAsDocumented(fetch: FetchLike): FetchLike {
+  return (input, init) => {
+    const headers = new Headers(init?.headers);
+    const authorization = headers.get("authorization");
+    if (authorization && /^bearer /i.test(authorization)) headers.set("authorization", `Bearer ${authorization.slice("bearer ".length)}`);
+    return fetch(input, { ...init, headers });
+  };
+}
+
 export function createInstallationTokens(options: InstallationTokenOptions): InstallationTokens {
   const { credentials } = options;
   const now = options.now ?? Date.now;
+  const fetch = withBearerSpelledAsDocumented(options.fetch ?? globalThis.fetch);
   const auth = createAppAuth({
     appId: credentials.appId,
     privateKey: credentials.privateKey,
     installationId: credentials.installationId,
-    request: octokitRequest.defaults({ baseUrl: options.baseUrl, headers: { "user-agent": options.userAgent }, ...(options.fetch ? { request: { fetch: options.fetch } } : {}) }),
+    request: octokitRequest.defaults({ baseUrl: options.baseUrl, headers: { "user-agent": options.userAgent }, request: { fetch } }),
   });
   const who: FailureParty = {
     service: "GitHub",

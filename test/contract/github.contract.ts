@@ -8,6 +8,7 @@ import { afterEach, beforeEach, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadFixture } from "../operators/fixtures.ts";
+import { testGitHubApp } from "../support/github-app.ts";
 import { drainAndStop, killContractDaemons, postWebhook, startContractDaemon, type ContractDaemon } from "./daemon.ts";
 import {
   cannedResponse,
@@ -168,4 +169,39 @@ test("a superseded commit: the compare read, its status and its dispatch with su
     ["success", `superseded by ${finished.slice(0, 7)}`],
   ]);
   expect(withOperation(entries, "repos/create-dispatch-event").filter((entry) => entry.body.client_payload.superseded_by === finished)).toHaveLength(1);
+});
+
+test("a GitHub App: the installation-token exchange with the app's JWT, then statuses with the token, as GitHub describes them", async () => {
+  await drainAndStop(daemon);
+  const app = testGitHubApp();
+  const pem = app.privateKey.trim().split("\n").map((line) => `      ${line}`).join("\n");
+  const appDaemon = await startContractDaemon(
+    `server: { host: 127.0.0.1, shutdownGraceMs: 5000 }
+outbox: { initialBackoffMs: 50, maxBackoffMs: 200 }
+instances:
+  - name: flux-app
+    gitOpsOperatorType: FLUX
+    gitRepositoryType: GITHUB
+    ciCdOrchestratorType: NONE
+    gitOpsAppURL: ${APP_URL}
+    gitHubOrgUrl: ${GITHUB_PEER_URL}/repos/acme
+    gitHubGitOpsManifestsRepoName: manifests
+    gitHubAppId: ${app.appId}
+    gitHubAppInstallationId: ${app.installationId}
+    gitHubAppPrivateKey: |
+${pem}
+`,
+    {},
+  );
+  expect(await postWebhook(appDaemon, "flux-app", await fluxFixture("kustomization-reconciliation-succeeded.json", MANIFESTS_SHA))).toBe(202);
+  await drainAndStop(appDaemon);
+  const entries = await journal(GITHUB_PEER_URL);
+
+  expectAllRequestsValid(entries);
+  const exchanges = withOperation(entries, "apps/create-installation-access-token");
+  expect(exchanges.map((entry) => [entry.path, entry.status])).toEqual([[`/app/installations/${app.installationId}/access_tokens`, 201]]);
+  expect(exchanges[0]?.headers.authorization).toMatch(/^bearer eyJ/i);
+  const statuses = entries.filter(isStatus());
+  expect(statuses.length).toBeGreaterThan(0);
+  for (const status of statuses) expect(status.headers.authorization).toMatch(/^token ghs_/);
 });
