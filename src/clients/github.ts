@@ -11,6 +11,7 @@ import { optionalHttpUrl } from "../schema/parts.ts";
 import type { Credentials, GitHubAppCredentials } from "./credentials.ts";
 import { createInstallationTokens, type InstallationTokens } from "./github-app.ts";
 import type { FetchLike } from "../core/http.ts";
+import { withoutScheme } from "../core/targets.ts";
 
 export type { FetchLike };
 
@@ -118,3 +119,9 @@ export function createGitHubClient(options: GitHubClientOptions): Octokit {
 
 /** Sent explicitly on every POST so the body's type does not depend on Octokit's defaults. */
 export const JSON_CONTENT_TYPE = { "content-type": "application/json" } as const;
+
+/** `github.com/org/app-src`, `ghe.example.com/org/app-src`: a GitHub repository as a person recognises it. */
+export function gitHubRepositoryLocation(orgUrl: string | undefined, repo: string | undefined): string {
+  const web = withoutScheme(orgUrl).replace(/^api\.github\.com\//, "github.com/").replace(/\/api\/v3\//, "/").replace(/\/repos\//, "/");
+  return `${web}/${repo ?? ""}`;
+}

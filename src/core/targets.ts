@@ -12,3 +12,9 @@ export const withoutScheme = (url: string | undefined) =>
 export function subscriberTargetOf(subscriberName: string): string {
   return `subscriber:${subscriberName}`;
 }
+
+/** `org/repo` from an org URL's last path segment and a repository name, for one-line descriptions. */
+export function shortRepoLabel(orgUrl: string | undefined, repo: string | undefined): string {
+  const owner = orgUrl && URL.canParse(orgUrl) ? new URL(orgUrl).pathname.split("/").filter(Boolean).at(-1) : undefined;
+  return [owner, repo].filter(Boolean).join("/") || "?";
+}

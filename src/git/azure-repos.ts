@@ -9,7 +9,7 @@ import { AzureDevOpsOrgUrl, AzurePrRepoName, createAzureDevOpsHttp, unexpectedAn
 import { apiBase, type OutboundRequest } from "../core/http.ts";
 import type { FailureParty } from "../clients/http-failure.ts";
 import type { OperatorState, StatusJobPayload } from "../core/model.ts";
-import { withoutScheme } from "../core/targets.ts";
+import { shortRepoLabel, withoutScheme } from "../core/targets.ts";
 import { CALLBACK_PROPERTY, parseMergedPullRequestNumber } from "../orchestrators/azure-pipelines-callback.ts";
 import type { AbandonedPullRequest, PipelineCallbackSource } from "../orchestrators/ports.ts";
 import { optionalText } from "../schema/parts.ts";
@@ -279,12 +279,6 @@ export function createAzureReposRepository(options: AzureReposRepositoryOptions)
   };
 }
 
-/** `org/project/repo` of an Azure DevOps URL and repository, for short display. */
-export function azureRepoLabel(orgUrl: string | undefined, repo: string | undefined): string {
-  const owner = orgUrl && URL.canParse(orgUrl) ? new URL(orgUrl).pathname.split("/").filter(Boolean).at(-1) : undefined;
-  return [owner, repo].filter(Boolean).join("/") || "?";
-}
-
 export const azureRepos = {
   type: "AZDO",
   title: "Azure Repos",
@@ -294,7 +288,7 @@ export const azureRepos = {
     { key: "azdoGitOpsRepoName", fix: "the Azure Repos repository holding the manifests" },
   ],
   defaults: (instance) => ({ azdoPrRepoName: instance.azdoPrRepoName ?? instance.azdoGitOpsRepoName }),
-  describe: (instance) => `AZDO ${azureRepoLabel(instance.azdoOrgUrl, instance.azdoGitOpsRepoName)}`,
+  describe: (instance) => `AZDO ${shortRepoLabel(instance.azdoOrgUrl, instance.azdoGitOpsRepoName)}`,
   location: (instance) => `${withoutScheme(instance.azdoOrgUrl)}/_git/${instance.azdoGitOpsRepoName ?? ""}`,
   stateOf: toAzureReposState,
   pipelineCallbacks: true,

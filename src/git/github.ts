@@ -5,13 +5,13 @@
  * request GitHub expects (the dry run logs exactly that); the repository sends the same body through Octokit.
  */
 import * as v from "valibot";
-import { createGitHubClient, credentialKey, GitHubOrgUrl, JSON_CONTENT_TYPE, requireGitHubLocation } from "../clients/github.ts";
+import { createGitHubClient, credentialKey, gitHubRepositoryLocation, GitHubOrgUrl, JSON_CONTENT_TYPE, requireGitHubLocation } from "../clients/github.ts";
 import { checkGitHubApp, gitHubAppCredentials, gitHubAppKeyNames, privateKeySchema } from "../clients/github-app.ts";
 import { apiBase, type OutboundRequest } from "../core/http.ts";
 import { toDeliveryError, type FailureParty } from "../clients/http-failure.ts";
 import { DeliveryError } from "../core/delivery.ts";
 import type { OperatorState, StatusJobPayload } from "../core/model.ts";
-import { withoutScheme } from "../core/targets.ts";
+import { shortRepoLabel, withoutScheme } from "../core/targets.ts";
 import { findCallbackInPullRequestBody } from "../orchestrators/azure-pipelines-callback.ts";
 import type { AbandonedPullRequest, PipelineCallbackSource } from "../orchestrators/ports.ts";
 import { optionalNumericId, optionalText } from "../schema/parts.ts";
@@ -308,22 +308,6 @@ export function createGitHubRepository(options: GitHubRepositoryOptions): GitRep
   };
 }
 
-/** The part of `https://api.github.com/repos/org` a person recognises: `github.com/org`. */
-function gitHubWebPath(orgUrl: string | undefined): string {
-  return withoutScheme(orgUrl).replace(/^api\.github\.com\//, "github.com/").replace(/\/api\/v3\//, "/").replace(/\/repos\//, "/");
-}
-
-/** `github.com/org/app-src`, `ghe.example.com/org/app-src`: a GitHub repository in messages. */
-export function gitHubRepositoryLocation(orgUrl: string | undefined, repo: string | undefined): string {
-  return `${gitHubWebPath(orgUrl)}/${repo ?? ""}`;
-}
-
-/** The last path segment of an org URL (`…/repos/org` → `org`), for short display. */
-export function ownerOf(orgUrl: string | undefined): string | undefined {
-  if (!orgUrl || !URL.canParse(orgUrl)) return undefined;
-  return new URL(orgUrl).pathname.split("/").filter(Boolean).at(-1);
-}
-
 export const github = {
   type: "GITHUB",
   title: "GitHub",
@@ -335,7 +319,7 @@ export const github = {
   check: (instance, report) => checkGitHubApp(instance, APP_KEYS, "pat", report),
   credentialsOf: (instance, context) => gitHubAppCredentials(instance, APP_KEYS, context.onSecret),
   describe: (instance) =>
-    `GITHUB ${[ownerOf(instance.gitHubOrgUrl), instance.gitHubGitOpsManifestsRepoName].filter(Boolean).join("/") || "?"}${instance.gitHubAppId ? ` (GitHub App ${instance.gitHubAppId})` : ""}`,
+    `GITHUB ${shortRepoLabel(instance.gitHubOrgUrl, instance.gitHubGitOpsManifestsRepoName)}${instance.gitHubAppId ? ` (GitHub App ${instance.gitHubAppId})` : ""}`,
   location: (instance) => gitHubRepositoryLocation(instance.gitHubOrgUrl, instance.gitHubGitOpsManifestsRepoName),
   stateOf: toGitHubState,
   pipelineCallbacks: true,

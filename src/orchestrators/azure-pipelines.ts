@@ -11,7 +11,7 @@ import { AzureDevOpsOrgUrl, AzurePrRepoName, createAzureDevOpsHttp } from "../cl
 import { describeUrl, type FailureParty } from "../clients/http-failure.ts";
 import { DeliveryError } from "../core/delivery.ts";
 import type { Outcome, OrchestratorJobPayload } from "../core/model.ts";
-import { withoutScheme } from "../core/targets.ts";
+import { shortRepoLabel, withoutScheme } from "../core/targets.ts";
 import {
   buildTimelineUrlOf,
   isJobCompleted,
@@ -159,19 +159,13 @@ export function createAzurePipelinesOrchestrator(options: AzurePipelinesOrchestr
   };
 }
 
-/** `org/project/repo` for short display. */
-function label(orgUrl: string | undefined, repo: string | undefined): string {
-  const owner = orgUrl && URL.canParse(orgUrl) ? new URL(orgUrl).pathname.split("/").filter(Boolean).at(-1) : undefined;
-  return [owner, repo].filter(Boolean).join("/") || "?";
-}
-
 export const azurePipelines = {
   type: "AZDO",
   title: "Azure Pipelines",
   keys: KEYS,
   requires: [{ key: "azdoOrgUrl", fix: "the organization/project URL, e.g. https://dev.azure.com/org/project" }],
   needsPipelineCallbacks: true,
-  describe: (instance) => `AZDO ${label(instance.azdoOrgUrl, instance.azdoPrRepoName ?? instance.azdoGitOpsRepoName)}`,
+  describe: (instance) => `AZDO ${shortRepoLabel(instance.azdoOrgUrl, instance.azdoPrRepoName ?? instance.azdoGitOpsRepoName)}`,
   tokenUse: (instance) => `Azure Pipelines callbacks in ${withoutScheme(instance.azdoOrgUrl)}`,
   create(instance, deps) {
     const callbacks = deps.repository.pipelineCallbacks;

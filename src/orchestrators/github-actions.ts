@@ -5,12 +5,12 @@
  * Each outcome is told once, a failure only with `dispatchOnFailure`.
  */
 import * as v from "valibot";
-import { createGitHubClient, credentialKey, GitHubOrgUrl, JSON_CONTENT_TYPE, requireGitHubLocation } from "../clients/github.ts";
+import { createGitHubClient, credentialKey, gitHubRepositoryLocation, GitHubOrgUrl, JSON_CONTENT_TYPE, requireGitHubLocation } from "../clients/github.ts";
 import { checkGitHubApp, gitHubAppCredentials, gitHubAppKeyNames, privateKeySchema } from "../clients/github-app.ts";
 import { apiBase } from "../core/http.ts";
 import { toDeliveryError } from "../clients/http-failure.ts";
 import type { OrchestratorJobPayload } from "../core/model.ts";
-import { withoutScheme } from "../core/targets.ts";
+import { shortRepoLabel, withoutScheme } from "../core/targets.ts";
 import { cutText } from "../observability/logger.ts";
 import { flag, optionalNumericId, optionalText } from "../schema/parts.ts";
 import { CommitMessagePattern } from "./commit-message-pattern.ts";
@@ -155,17 +155,6 @@ export function createGitHubActionsOrchestrator(options: GitHubActionsOrchestrat
   };
 }
 
-/** `github.com/org/app-src`, `ghe.example.com/org/app-src`. */
-function webLocation(instance: GitHubActionsFields): string {
-  const path = withoutScheme(instance.gitHubOrgUrl).replace(/^api\.github\.com\//, "github.com/").replace(/\/api\/v3\//, "/").replace(/\/repos\//, "/");
-  return `${path}/${instance.gitHubGitOpsRepoName ?? ""}`;
-}
-
-function ownerOf(orgUrl: string | undefined): string | undefined {
-  if (!orgUrl || !URL.canParse(orgUrl)) return undefined;
-  return new URL(orgUrl).pathname.split("/").filter(Boolean).at(-1);
-}
-
 export const gitHubActions = {
   type: "GITHUB",
   title: "GitHub Actions",
@@ -180,7 +169,7 @@ export const gitHubActions = {
   credentialsOf: (instance, context) =>
     gitHubAppCredentials(instance, APP_KEYS, context.onSecret) ?? (instance.orchestratorPat === undefined && context.repository.kind === "github-app" ? context.repository : undefined),
   describe: (instance) =>
-    `GITHUB ${[ownerOf(instance.gitHubOrgUrl), instance.gitHubGitOpsRepoName].filter(Boolean).join("/") || "?"}${instance.orchestratorGitHubAppId ? ` (GitHub App ${instance.orchestratorGitHubAppId})` : ""}`,
-  tokenUse: (instance) => `dispatches to ${webLocation(instance)}`,
+    `GITHUB ${shortRepoLabel(instance.gitHubOrgUrl, instance.gitHubGitOpsRepoName)}${instance.orchestratorGitHubAppId ? ` (GitHub App ${instance.orchestratorGitHubAppId})` : ""}`,
+  tokenUse: (instance) => `dispatches to ${gitHubRepositoryLocation(instance.gitHubOrgUrl, instance.gitHubGitOpsRepoName)}`,
   create: (instance, deps) => createGitHubActionsOrchestrator({ ...deps, instance }),
 } satisfies OrchestratorModule<GitHubActionsFields, typeof KEYS>;
