@@ -7,6 +7,7 @@
  * security context.
  */
 import { describe, expect, test } from "bun:test";
+import { generateKeyPairSync } from "node:crypto";
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -295,6 +296,28 @@ describe("singleInstance: null with instances", () => {
     const missing = await checkConfig(r.config, { PAT: "x", WEBHOOK_HMAC_KEY: "y" });
     expect(missing.code).toBe(2);
     expect(missing.output).toContain("GITHUB_TOKEN");
+  });
+
+  test("Gitea, GitLab and GitHub App instances pass check-config; an app instance gets no ${PAT} of its own", async () => {
+    const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    const values = {
+      singleInstance: null,
+      existingSecret: "gitops-connector-tokens",
+      instances: [
+        { name: "apps-gitea", gitOpsOperatorType: "FLUX", gitRepositoryType: "GITEA", ciCdOrchestratorType: "NONE", gitOpsAppURL: "https://gitea.example.com/org/manifests/commit", giteaOrgUrl: "https://gitea.example.com/api/v1/repos/org", giteaGitOpsManifestsRepoName: "manifests" },
+        { name: "apps-gitlab", gitOpsOperatorType: "FLUX", gitRepositoryType: "GITLAB", ciCdOrchestratorType: "NONE", gitOpsAppURL: "https://gitlab.com/group/manifests/-/commit", gitLabGitOpsManifestsProject: "group/manifests" },
+        { ...githubInstance, name: "apps-app", pat: undefined, gitHubAppId: 123456, gitHubAppInstallationId: 7890123, gitHubAppPrivateKey: "${GITHUB_APP_KEY}" },
+      ],
+    };
+    const r = connectorOf(template(values));
+    expectAllValid(r.objects);
+    const instances = instancesOf(r);
+    expect(instances.find((instance) => instance.name === "apps-gitea")?.pat).toBe("${PAT:-}");
+    expect(instances.find((instance) => instance.name === "apps-app")?.pat).toBeUndefined();
+    const output = await expectConfigPasses(r, { "gitops-connector-tokens": { PAT: "gitea-and-gitlab-token", GITHUB_APP_KEY: privateKey.export({ type: "pkcs1", format: "pem" }).toString() } });
+    expect(output).toContain("apps-gitea: FLUX → GITEA org/manifests");
+    expect(output).toContain("apps-gitlab: FLUX → GITLAB group/manifests");
+    expect(output).toContain("apps-app: FLUX → GITHUB org/manifests (GitHub App 123456)");
   });
 
   test("the list form, and whole GitOpsConfig objects as kubectl prints them, give the same config", () => {

@@ -95,7 +95,7 @@ there, naming the value.
 {{/*
 One entry of `instances` as a config instance: a GitOpsConfig spec under its name (map form), an instance with a
 name (list form), or a whole GitOpsConfig object (list form, as `kubectl get -o yaml` prints its items). Without
-a `pat` it takes the chart's PAT, and it posts to the top-level `subscribers` (its own win by name), as every
+a `pat` (or a GitHub App, `gitHubAppId`) it takes the chart's PAT, and it posts to the top-level `subscribers` (its own win by name), as every
 GitOpsConfig of the original did.
 */}}
 {{- define "gitops-connector.instance" -}}
@@ -111,7 +111,8 @@ GitOpsConfig of the original did.
 {{- $spec = omit $spec "name" -}}
 {{- if not $name }}{{ fail (printf "instances: an entry has no name (give it name:, or use the map form name: spec): %s" (toJson $entry)) }}{{ end -}}
 {{- $instance := merge (dict "name" $name) $spec -}}
-{{- if not (hasKey $instance "pat") }}{{ $_ := set $instance "pat" "${PAT:-}" }}{{ end -}}
+{{- /* A GitHub App stands in for pat; both at once is a config error. */ -}}
+{{- if not (or (hasKey $instance "pat") (hasKey $instance "gitHubAppId")) }}{{ $_ := set $instance "pat" "${PAT:-}" }}{{ end -}}
 {{- $shared := .subscribers | default dict -}}
 {{- if $shared }}{{ $_ := set $instance "subscribers" (merge (dict) ($instance.subscribers | default dict) $shared) }}{{ end -}}
 {{- toYaml $instance -}}
