@@ -174,7 +174,7 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
   let running = compile(config, compileDeps);
   const instanceNamed = (name: string) => running.instanceNamed(name);
   const stopController = new AbortController();
-  // Commits a finished one superseded are planned through the outbox like reported ones (src/superseded.ts).
+  // Commits a finished one superseded are planned through the outbox like reported ones (src/delivery/superseded.ts).
   let wakeWorker = () => {};
   const superseded = createSupersededDelivery({
     instanceNamed,

@@ -1,7 +1,7 @@
 /**
  * The Octokit client both GitHub parts (commit statuses, Actions dispatches) share, and the parse of the
  * original's `gitHubOrgUrl` into Octokit's base URL and owner. No retry or throttle plugins: the outbox
- * retries, honouring the rate-limit headers (src/http-failure.ts), so Octokit must fail fast and say why.
+ * retries, honouring the rate-limit headers (src/clients/http-failure.ts), so Octokit must fail fast and say why.
  */
 import { Octokit } from "@octokit/rest";
 import * as v from "valibot";

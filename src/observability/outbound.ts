@@ -2,7 +2,7 @@
  * Outbound HTTP accounting. Every call a provider or subscriber makes goes through one wrapped `fetch`, which
  * reports the answer's class for the call's target (`gitops_connector_outbound_responses_total`). fetch has no
  * argument for the target, so it travels in an AsyncLocalStorage scope: the outbox worker opens one around each
- * delivery attempt (the job's target, src/targets.ts) and the abandoned-PR sweep one around each listing (the
+ * delivery attempt (the job's target, src/core/targets.ts) and the abandoned-PR sweep one around each listing (the
  * git target it lists). The scope also keeps the attempt's last HTTP status for the worker's log line.
  * AsyncLocalStorage follows the awaits through Octokit into fetch, in the compiled binary too.
  */

@@ -217,7 +217,7 @@ describe("durable outbox, end to end", () => {
     const configPath = writeConfig({ orchestrator: "NONE", grace: 500 });
     api.hang();
     const daemon = await daemonWith(configPath);
-    // Five Kustomizations, so no finish supersedes another's (that would add a job each: src/superseded.ts).
+    // Five Kustomizations, so no finish supersedes another's (that would add a job each: src/delivery/superseded.ts).
     for (let n = 1; n <= 5; n += 1) await post(daemon.url, fluxEvent(sha(200 + n), "ReconciliationSucceeded", SUCCEEDED, `apps-${n}`));
     await api.waitFor(isStatusPost, 5_000);
     const started = performance.now();
