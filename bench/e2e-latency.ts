@@ -14,7 +14,7 @@ import { benchCommit, fluxSucceeded } from "./events.ts";
 import { withBenchDaemon } from "./harness.ts";
 import { runAlone, type DaemonBenchOptions, type Section } from "./section.ts";
 import { formatSummary, formatTable, percentile, summarize, type Summary } from "./stats.ts";
-import { TARGETS } from "./targets.ts";
+import { TARGETS } from "./limits.ts";
 
 const RUNS = 3;
 const WARMUP_EVENTS = 50;

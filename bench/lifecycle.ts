@@ -12,7 +12,7 @@ import { describeExitCodes, formatShutdown, shutdownRun, type ShutdownRun } from
 import { DRAIN_TIMEOUT_MS, IDLE_AFTER_LOAD_MS, idleRun, LOAD_SENDERS, loadRun, RSS_SAMPLE_MS, type IdleRun, type LoadRun } from "./lifecycle-startup.ts";
 import { runAlone, type DaemonBenchOptions, type Section } from "./section.ts";
 import { formatSummary, formatTable, mapSummary, mebibytes, summarize, type Summary } from "./stats.ts";
-import { formatDistance, TARGETS } from "./targets.ts";
+import { formatDistance, TARGETS } from "./limits.ts";
 
 const LOAD_RUNS = 3;
 const SHUTDOWN_RUNS = 3;

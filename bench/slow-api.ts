@@ -17,7 +17,7 @@ import { benchCommit, fluxSucceeded } from "./events.ts";
 import { withBenchDaemon, type BenchDaemon } from "./harness.ts";
 import { runAlone, type DaemonBenchOptions, type Section } from "./section.ts";
 import { formatSummary, formatTable, summarize, type Summary } from "./stats.ts";
-import { TARGETS, formatDistance } from "./targets.ts";
+import { TARGETS, formatDistance } from "./limits.ts";
 
 export const API_DELAY_MS = 50;
 /** 8 is the product's default `outbox.concurrency`. */

@@ -1,5 +1,5 @@
 /**
- * The issue's performance targets, in one place, and the table bench/run.ts ends with: one row per target,
+ * The table bench/run.ts ends with, against the targets of bench/limits.ts: one row per target,
  * the figure measured against it (median (min–max) of the runs) and how far the median is from it. A table,
  * not a verdict: a missed target is printed like a met one and never fails the bench (STYLE rule 13).
  */
@@ -7,37 +7,9 @@ import type { ApiCallsResult } from "./api-calls.ts";
 import type { LatencyResult } from "./e2e-latency.ts";
 import type { LifecycleResult } from "./lifecycle.ts";
 import type { SlowApiResult } from "./slow-api.ts";
+import { formatDistance, TARGETS, type Bound } from "./limits.ts";
 import { formatSummary, formatTable, mapSummary, mebibytes, summarize, type Summary } from "./stats.ts";
-import { shareOfLimit } from "./webhook-throughput-report.ts";
-import type { ThroughputResult } from "./webhook-throughput.ts";
-
-export const TARGETS = {
-  /** Daemon req/s over the limit server's, at this many connections, for every event type. */
-  throughputShareOfLimit: 0.2,
-  throughputConnections: 16,
-  /** Delivered events/s when every API call takes 50 ms. */
-  eventsPerSecondAt50ms: 300,
-  defaultConcurrency: 8,
-  /** p99 webhook → status at the fake API, at e2eRatePerSecond. */
-  e2eP99Ms: 10,
-  e2eRatePerSecond: 200,
-  rssUnderLoadMiB: 60,
-  readyMs: 100,
-  idleExitMs: 1_000,
-  /** Calls added by the same success sent again. */
-  repeatedSuccessCalls: 0,
-} as const;
-
-export type Bound = { readonly atMost: number } | { readonly atLeast: number };
-
-/** "+156.0 ms over", "−12 events/s short", "met, 990.0 ms to spare", "met"; "—" for no figure. Judged on `value`. */
-export function formatDistance(value: number, bound: Bound, unit: string, digits: number): string {
-  if (!Number.isFinite(value)) return "—";
-  const f = (amount: number) => `${amount.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits })} ${unit}`;
-  const spare = "atMost" in bound ? bound.atMost - value : value - bound.atLeast;
-  if (spare < 0) return "atMost" in bound ? `+${f(-spare)} over` : `−${f(-spare)} short`;
-  return spare === 0 ? "met" : `met, ${f(spare)} to spare`;
-}
+import { shareOfLimit, type ThroughputResult } from "./webhook-throughput-report.ts";
 
 /** What bench/run.ts measured; a section left out (`--only`) is undefined. */
 export interface TargetInputs {

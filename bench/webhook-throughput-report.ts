@@ -4,7 +4,60 @@
  * Markdown-compatible, for pasting into bench/README.md.
  */
 import { formatSummary, formatTable, mapSummary, mebibytes, summarize, type Summary } from "./stats.ts";
-import type { ThroughputCell, ThroughputResult } from "./webhook-throughput.ts";
+import type { WrkRun } from "./wrk.ts";
+
+/** The two events the throughput section sends (bench/webhook-throughput.ts). */
+export type EventKind = "success" | "progressing";
+
+export interface DaemonRun {
+  readonly wrk: WrkRun;
+  /** Statuses one event planned (jobs_planned_total delta for the probe event). */
+  readonly statusesPerEvent: number;
+  /** Accepted webhooks of the measured run (webhooks_total{result="accepted"} delta, read after the drain). */
+  readonly accepted: number;
+  /** Webhooks the daemon answered 503 (webhooks_total{result="unavailable"} delta): the outbox was full. */
+  readonly unavailable: number;
+  /** accepted × statusesPerEvent. */
+  readonly planned: number;
+  /** What the daemon itself counted as planned (jobs_planned_total{kind="status"} delta); should equal `planned`. */
+  readonly plannedByDaemon: number;
+  /** Statuses of the measured run at the fake API when wrk exited. */
+  readonly deliveredAtEnd: number;
+  /** From wrk's exit until the outbox was empty and every planned status had arrived; undefined: not within DRAIN_TIMEOUT_MS. */
+  readonly drainMs: number | undefined;
+  readonly daemonCpuShare: number;
+  /** This process (the fake API, essentially) over the same wall time. */
+  readonly fakeApiCpuShare: number;
+  readonly peakRssBytes: number;
+}
+
+export interface LimitRun {
+  readonly wrk: WrkRun;
+  readonly serverCpuShare: number;
+}
+
+/** One event type at one connection count; daemon[i] and limit[i] ran in the same round. */
+export interface ThroughputCell {
+  readonly event: EventKind;
+  readonly label: string;
+  readonly connections: number;
+  readonly daemon: DaemonRun[];
+  readonly limit: LimitRun[];
+}
+
+export type ThroughputResult =
+  | { readonly kind: "skipped"; readonly reason: string }
+  | {
+      readonly kind: "measured";
+      readonly seconds: number;
+      readonly warmupSeconds: number;
+      readonly drainTimeoutMs: number;
+      readonly runs: number;
+      readonly cells: readonly ThroughputCell[];
+      readonly totalSeconds: number;
+      /** 1-minute load averages at start and end: a figure well above what this bench runs means other work competed. */
+      readonly load: { readonly start: number; readonly end: number; readonly cpus: number };
+    };
 
 export const percent = (share: number) => `${Math.round(share * 100)}%`;
 

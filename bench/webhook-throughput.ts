@@ -18,7 +18,7 @@ import { processCpuMs, withBenchDaemon, type BenchDaemon } from "./harness.ts";
 import { startLimitServer, type LimitServer } from "./limit-server.ts";
 import { runAlone, type DaemonBenchOptions, type Section } from "./section.ts";
 import { mebibytes } from "./stats.ts";
-import { formatWebhookThroughput, percent } from "./webhook-throughput-report.ts";
+import { formatWebhookThroughput, percent, type DaemonRun, type EventKind, type LimitRun, type ThroughputCell, type ThroughputResult } from "./webhook-throughput-report.ts";
 import { findWrk, runWrk, writeWrkTemplate, wrkStyleCommit, type WrkRun } from "./wrk.ts";
 
 const RUNS = 3;
@@ -30,58 +30,7 @@ const DRAIN_POLL_MS = 50;
 const EVENTS = [
   { kind: "success", label: "Flux ReconciliationSucceeded", body: fluxSucceeded },
   { kind: "progressing", label: "Flux Progressing, 4-line change-set", body: fluxProgressing },
-] as const;
-export type EventKind = (typeof EVENTS)[number]["kind"];
-
-export interface DaemonRun {
-  readonly wrk: WrkRun;
-  /** Statuses one event planned (jobs_planned_total delta for the probe event). */
-  readonly statusesPerEvent: number;
-  /** Accepted webhooks of the measured run (webhooks_total{result="accepted"} delta, read after the drain). */
-  readonly accepted: number;
-  /** Webhooks the daemon answered 503 (webhooks_total{result="unavailable"} delta): the outbox was full. */
-  readonly unavailable: number;
-  /** accepted × statusesPerEvent. */
-  readonly planned: number;
-  /** What the daemon itself counted as planned (jobs_planned_total{kind="status"} delta); should equal `planned`. */
-  readonly plannedByDaemon: number;
-  /** Statuses of the measured run at the fake API when wrk exited. */
-  readonly deliveredAtEnd: number;
-  /** From wrk's exit until the outbox was empty and every planned status had arrived; undefined: not within DRAIN_TIMEOUT_MS. */
-  readonly drainMs: number | undefined;
-  readonly daemonCpuShare: number;
-  /** This process (the fake API, essentially) over the same wall time. */
-  readonly fakeApiCpuShare: number;
-  readonly peakRssBytes: number;
-}
-
-export interface LimitRun {
-  readonly wrk: WrkRun;
-  readonly serverCpuShare: number;
-}
-
-/** One event type at one connection count; daemon[i] and limit[i] ran in the same round. */
-export interface ThroughputCell {
-  readonly event: EventKind;
-  readonly label: string;
-  readonly connections: number;
-  readonly daemon: DaemonRun[];
-  readonly limit: LimitRun[];
-}
-
-export type ThroughputResult =
-  | { readonly kind: "skipped"; readonly reason: string }
-  | {
-      readonly kind: "measured";
-      readonly seconds: number;
-      readonly warmupSeconds: number;
-      readonly drainTimeoutMs: number;
-      readonly runs: number;
-      readonly cells: readonly ThroughputCell[];
-      readonly totalSeconds: number;
-      /** 1-minute load averages at start and end: a figure well above what this bench runs means other work competed. */
-      readonly load: { readonly start: number; readonly end: number; readonly cpus: number };
-    };
+] as const satisfies readonly { readonly kind: EventKind; readonly label: string; readonly body: unknown }[];
 
 /** The daemon's own counts, from GET /metrics. */
 interface DaemonCounters {
