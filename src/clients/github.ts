@@ -3,7 +3,7 @@
  * original's `gitHubOrgUrl` into Octokit's base URL and owner. No retry or throttle plugins: the outbox
  * retries, honouring the rate-limit headers (src/clients/http-failure.ts), so Octokit must fail fast and say why.
  */
-import { Octokit } from "@octokit/rest";
+import { Octokit, type RestEndpointMethodTypes } from "@octokit/rest";
 import * as v from "valibot";
 import { DeliveryError } from "../core/delivery.ts";
 import type { Logger } from "../observability/logger.ts";
@@ -124,4 +124,40 @@ export const JSON_CONTENT_TYPE = { "content-type": "application/json" } as const
 export function gitHubRepositoryLocation(orgUrl: string | undefined, repo: string | undefined): string {
   const web = withoutScheme(orgUrl).replace(/^api\.github\.com\//, "github.com/").replace(/\/api\/v3\//, "/").replace(/\/repos\//, "/");
   return `${web}/${repo ?? ""}`;
+}
+
+type Parameters_<Scope extends keyof RestEndpointMethodTypes, Name extends keyof RestEndpointMethodTypes[Scope]> =
+  RestEndpointMethodTypes[Scope][Name] extends { parameters: infer P } ? P : never;
+
+/**
+ * The Octokit calls this project makes, each with Octokit's own parameters and answering at least the fields we
+ * read. A provider takes the `Pick` it needs, so a test can hand it an object literal `satisfies` that Pick; the
+ * `satisfies` in createGitHubCalls proves Octokit itself fits.
+ */
+export interface GitHubCalls {
+  readonly repos: {
+    createCommitStatus(params: Parameters_<"repos", "createCommitStatus">): Promise<unknown>;
+    getCommit(params: Parameters_<"repos", "getCommit">): Promise<{ readonly data: { readonly commit?: { readonly message?: unknown } } | null }>;
+    compareCommitsWithBasehead(params: Parameters_<"repos", "compareCommitsWithBasehead">): Promise<{
+      readonly data: {
+        readonly total_commits: number;
+        readonly commits: ReadonlyArray<{ readonly sha: string; readonly parents: ReadonlyArray<{ readonly sha: string }>; readonly commit: { readonly committer: { readonly date?: string } | null } }>;
+      };
+    }>;
+    listPullRequestsAssociatedWithCommit(params: Parameters_<"repos", "listPullRequestsAssociatedWithCommit">): Promise<{
+      readonly data: ReadonlyArray<{ readonly number: number; readonly merge_commit_sha: string | null; readonly merged_at: string | null }>;
+    }>;
+    createDispatchEvent(params: Parameters_<"repos", "createDispatchEvent">): Promise<unknown>;
+  };
+  readonly pulls: {
+    get(params: Parameters_<"pulls", "get">): Promise<{ readonly data: { readonly body: string | null } }>;
+    list(params: Parameters_<"pulls", "list">): Promise<{
+      readonly data: ReadonlyArray<{ readonly number: number; readonly merged_at: string | null; readonly closed_at: string | null; readonly updated_at: string; readonly body: string | null }>;
+    }>;
+  };
+}
+
+/** Octokit's REST methods, authenticated as createGitHubClient makes them, as the calls above. */
+export function createGitHubCalls(options: GitHubClientOptions): GitHubCalls {
+  return createGitHubClient(options).rest satisfies GitHubCalls;
 }

@@ -5,7 +5,7 @@
  * request GitHub expects (the dry run logs exactly that); the repository sends the same body through Octokit.
  */
 import * as v from "valibot";
-import { createGitHubClient, credentialKey, gitHubRepositoryLocation, GitHubOrgUrl, JSON_CONTENT_TYPE, requireGitHubLocation } from "../clients/github.ts";
+import { createGitHubCalls, credentialKey, gitHubRepositoryLocation, type GitHubCalls, GitHubOrgUrl, JSON_CONTENT_TYPE, requireGitHubLocation } from "../clients/github.ts";
 import { checkGitHubApp, gitHubAppCredentials, gitHubAppKeyNames, privateKeySchema } from "../clients/github-app.ts";
 import { apiBase, type OutboundRequest } from "../core/http.ts";
 import { toDeliveryError, type FailureParty } from "../clients/http-failure.ts";
@@ -134,9 +134,17 @@ export function toGitHubStatusRequest(instance: GitHubRepoFields, job: StatusJob
   };
 }
 
+/** The Octokit calls a GitHub repository makes. */
+export interface GitHubRepositoryCalls {
+  readonly repos: Pick<GitHubCalls["repos"], "createCommitStatus" | "getCommit" | "compareCommitsWithBasehead" | "listPullRequestsAssociatedWithCommit">;
+  readonly pulls: Pick<GitHubCalls["pulls"], "get" | "list">;
+}
+
 export interface GitHubRepositoryOptions extends Omit<GitProviderDeps, "logger"> {
   readonly instance: GitHubRepoFields & { readonly name: string };
   readonly logger?: GitProviderDeps["logger"];
+  /** Octokit's, authenticated with `credentials`, unless given. */
+  readonly calls?: GitHubRepositoryCalls;
 }
 
 /** `github:api.github.com/repos/org/manifests`. */
@@ -153,7 +161,7 @@ export function createGitHubRepository(options: GitHubRepositoryOptions): GitRep
   const { instance } = options;
   const location = requireGitHubLocation(instance.name, instance.gitHubOrgUrl);
   const repo = instance.gitHubGitOpsManifestsRepoName ?? "";
-  const octokit = createGitHubClient({ ...options, baseUrl: location.baseUrl, instanceName: instance.name });
+  const github = options.calls ?? createGitHubCalls({ ...options, baseUrl: location.baseUrl, instanceName: instance.name });
   const who = (permission: string): FailureParty => ({
     service: "GitHub",
     instance: instance.name,
@@ -164,7 +172,7 @@ export function createGitHubRepository(options: GitHubRepositoryOptions): GitRep
 
   async function listPullRequestsOfCommit(sha: string, signal: AbortSignal) {
     try {
-      const response = await octokit.request("GET /repos/{owner}/{repo}/commits/{commit_sha}/pulls", {
+      const response = await github.repos.listPullRequestsAssociatedWithCommit({
         owner: location.owner,
         repo,
         commit_sha: sha,
@@ -177,9 +185,9 @@ export function createGitHubRepository(options: GitHubRepositoryOptions): GitRep
   }
 
   async function readCommitMessage(sha: string, signal: AbortSignal): Promise<string> {
-    let data: unknown;
+    let data: Awaited<ReturnType<GitHubRepositoryCalls["repos"]["getCommit"]>>["data"];
     try {
-      const response = await octokit.request("GET /repos/{owner}/{repo}/commits/{ref}", {
+      const response = await github.repos.getCommit({
         owner: location.owner,
         repo,
         ref: sha,
@@ -189,7 +197,7 @@ export function createGitHubRepository(options: GitHubRepositoryOptions): GitRep
     } catch (error) {
       throw toDeliveryError(error, who("the repo scope (fine-grained: Contents read) to read commits"), signal);
     }
-    const message = (data as { commit?: { message?: unknown } } | null)?.commit?.message;
+    const message = data?.commit?.message;
     if (typeof message !== "string") {
       // An answer, but not a commit: a proxy's page, another API behind gitHubOrgUrl. No retry makes it one.
       throw new DeliveryError(
@@ -200,11 +208,11 @@ export function createGitHubRepository(options: GitHubRepositoryOptions): GitRep
     return message;
   }
 
-  type Comparison = { total_commits: number; commits: Array<{ sha: string; parents: Array<{ sha: string }>; commit: { committer: { date?: string } | null } }> };
+  type Comparison = Awaited<ReturnType<GitHubRepositoryCalls["repos"]["compareCommitsWithBasehead"]>>["data"];
 
   async function compare(base: string, head: string, page: number, signal: AbortSignal): Promise<Comparison> {
     try {
-      const response = await octokit.request("GET /repos/{owner}/{repo}/compare/{basehead}", {
+      const response = await github.repos.compareCommitsWithBasehead({
         owner: location.owner,
         repo,
         basehead: `${base}...${head}`,
@@ -227,7 +235,7 @@ export function createGitHubRepository(options: GitHubRepositoryOptions): GitRep
     },
     async callbackOf(pullRequest, signal) {
       try {
-        const response = await octokit.request("GET /repos/{owner}/{repo}/pulls/{pull_number}", {
+        const response = await github.pulls.get({
           owner: location.owner,
           repo,
           pull_number: pullRequest,
@@ -244,7 +252,7 @@ export function createGitHubRepository(options: GitHubRepositoryOptions): GitRep
         let pulls;
         try {
           // Most recently updated first: closing updates a PR, so the scan stops at the first one older than `since`.
-          pulls = await octokit.request("GET /repos/{owner}/{repo}/pulls", {
+          pulls = await github.pulls.list({
             owner: location.owner,
             repo,
             state: "closed",
@@ -289,7 +297,7 @@ export function createGitHubRepository(options: GitHubRepositoryOptions): GitRep
     describeCommitsBetween: (base, head) => `GET ${apiBase(instance.gitHubOrgUrl)}/${repo}/compare/${base}...${head}`,
     async postStatus(job, signal) {
       try {
-        await octokit.request("POST /repos/{owner}/{repo}/statuses/{sha}", {
+        await github.repos.createCommitStatus({
           owner: location.owner,
           repo,
           sha: job.commit,

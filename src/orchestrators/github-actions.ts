@@ -5,7 +5,7 @@
  * Each outcome is told once, a failure only with `dispatchOnFailure`.
  */
 import * as v from "valibot";
-import { createGitHubClient, credentialKey, gitHubRepositoryLocation, GitHubOrgUrl, JSON_CONTENT_TYPE, requireGitHubLocation } from "../clients/github.ts";
+import { createGitHubCalls, credentialKey, gitHubRepositoryLocation, type GitHubCalls, GitHubOrgUrl, JSON_CONTENT_TYPE, requireGitHubLocation } from "../clients/github.ts";
 import { checkGitHubApp, gitHubAppCredentials, gitHubAppKeyNames, privateKeySchema } from "../clients/github-app.ts";
 import { apiBase } from "../core/http.ts";
 import { toDeliveryError } from "../clients/http-failure.ts";
@@ -97,8 +97,15 @@ export function extractDispatchIds(message: string, pattern?: RegExp): DispatchI
   return runid && sha ? { runid, sha } : undefined;
 }
 
+/** The Octokit call GitHub Actions needs. */
+export interface GitHubActionsCalls {
+  readonly repos: Pick<GitHubCalls["repos"], "createDispatchEvent">;
+}
+
 export interface GitHubActionsOrchestratorOptions extends OrchestratorDeps {
   readonly instance: GitHubActionsFields & { readonly name: string };
+  /** Octokit's, authenticated with `credentials`, unless given. */
+  readonly calls?: GitHubActionsCalls;
 }
 
 /** `github-actions:api.github.com/repos/org/app-src`. */
@@ -111,7 +118,7 @@ export function createGitHubActionsOrchestrator(options: GitHubActionsOrchestrat
   const { instance, logger, repository } = options;
   const location = requireGitHubLocation(instance.name, instance.gitHubOrgUrl);
   const repo = instance.gitHubGitOpsRepoName ?? "";
-  const octokit = createGitHubClient({ ...options, baseUrl: location.baseUrl, instanceName: instance.name });
+  const github = options.calls ?? createGitHubCalls({ ...options, baseUrl: location.baseUrl, instanceName: instance.name });
   const who = {
     service: "GitHub",
     instance: instance.name,
@@ -140,7 +147,7 @@ export function createGitHubActionsOrchestrator(options: GitHubActionsOrchestrat
         return;
       }
       try {
-        await octokit.request("POST /repos/{owner}/{repo}/dispatches", {
+        await github.repos.createDispatchEvent({
           owner: location.owner,
           repo,
           event_type: toDispatchEventType(job.outcome),
