@@ -5,7 +5,7 @@
  * that); the repository sends it through src/clients/azure-devops.ts.
  */
 import * as v from "valibot";
-import { AzureDevOpsOrgUrl, AzurePrRepoName, createAzureDevOpsHttp, unexpectedAnswer } from "../clients/azure-devops.ts";
+import { AzureDevOpsOrgUrl, AzurePrRepoName, createAzureDevOpsHttp, unexpectedAnswer, type AzureDevOpsHttp } from "../clients/azure-devops.ts";
 import { apiBase, type OutboundRequest } from "../core/http.ts";
 import type { FailureParty } from "../clients/http-failure.ts";
 import type { OperatorState, StatusJobPayload } from "../core/model.ts";
@@ -175,6 +175,8 @@ const PropertiesAnswer = v.looseObject({
 
 export interface AzureReposRepositoryOptions extends Omit<GitProviderDeps, "logger"> {
   readonly instance: AzureReposFields & { readonly name: string };
+  /** The HTTP client, authenticated with `credentials`, unless given. */
+  readonly http?: AzureDevOpsHttp;
 }
 
 /** `azdo:dev.azure.com/org/project/manifests`. */
@@ -185,7 +187,7 @@ export function azureReposTarget(instance: AzureReposFields): string {
 /** An Azure Repos manifests repository. */
 export function createAzureReposRepository(options: AzureReposRepositoryOptions): GitRepository {
   const { instance } = options;
-  const http = createAzureDevOpsHttp(options);
+  const http = options.http ?? createAzureDevOpsHttp(options);
   const prRepository = instance.azdoPrRepoName ?? instance.azdoGitOpsRepoName;
   const where = (repository: string | undefined) => `${withoutScheme(instance.azdoOrgUrl)}/${repository}`;
   const who = (repository: string | undefined, permission: string, repoKey: string): FailureParty => ({

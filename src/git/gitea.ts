@@ -7,7 +7,7 @@
  */
 import * as v from "valibot";
 import { tokenOf } from "../clients/credentials.ts";
-import { createJsonHttp } from "../clients/json-http.ts";
+import { createJsonHttp, type JsonHttp } from "../clients/json-http.ts";
 import type { FailureParty } from "../clients/http-failure.ts";
 import { DeliveryError } from "../core/delivery.ts";
 import type { OutboundRequest } from "../core/http.ts";
@@ -80,6 +80,8 @@ const MAX_PAGES = 5;
 
 export interface GiteaRepositoryOptions extends Omit<GitProviderDeps, "logger"> {
   readonly instance: GiteaFields & { readonly name: string };
+  /** The HTTP client, authenticated with `credentials`, unless given. */
+  readonly http?: JsonHttp;
 }
 
 export function giteaTarget(instance: GiteaFields): string {
@@ -93,7 +95,7 @@ function webLocation(instance: GiteaFields): string {
 
 export function createGiteaRepository(options: GiteaRepositoryOptions): GitRepository {
   const { instance } = options;
-  const http = createJsonHttp({ headers: { authorization: `token ${tokenOf(options.credentials)}` }, userAgent: options.userAgent, fetch: options.fetch });
+  const http = options.http ?? createJsonHttp({ headers: { authorization: `token ${tokenOf(options.credentials)}` }, userAgent: options.userAgent, fetch: options.fetch });
   const who = (permission: string): FailureParty => ({
     service: "Gitea",
     instance: instance.name,

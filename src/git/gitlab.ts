@@ -9,7 +9,7 @@
  */
 import * as v from "valibot";
 import { tokenOf } from "../clients/credentials.ts";
-import { createJsonHttp } from "../clients/json-http.ts";
+import { createJsonHttp, type JsonHttp } from "../clients/json-http.ts";
 import { apiMessageOf, type FailureParty } from "../clients/http-failure.ts";
 import { DeliveryError } from "../core/delivery.ts";
 import type { OutboundRequest } from "../core/http.ts";
@@ -90,6 +90,8 @@ export function isSameStateRefusal(status: number, body: unknown): boolean {
 
 export interface GitLabRepositoryOptions extends Omit<GitProviderDeps, "logger"> {
   readonly instance: GitLabFields & { readonly name: string };
+  /** The HTTP client, authenticated with `credentials`, unless given. */
+  readonly http?: JsonHttp;
 }
 
 /** `gitlab.com/group/manifests`. */
@@ -105,7 +107,7 @@ export function createGitLabRepository(options: GitLabRepositoryOptions): GitRep
   const { instance } = options;
   const token = tokenOf(options.credentials);
   const headers: Record<string, string> = instance.gitLabTokenHeader === "Authorization" ? { authorization: `Bearer ${token}` } : { "private-token": token };
-  const http = createJsonHttp({ headers, userAgent: options.userAgent, fetch: options.fetch });
+  const http = options.http ?? createJsonHttp({ headers, userAgent: options.userAgent, fetch: options.fetch });
   const who = (permission: string): FailureParty => ({
     service: "GitLab",
     instance: instance.name,

@@ -7,7 +7,7 @@
  * first outcome stands: a task completes once.
  */
 import * as v from "valibot";
-import { AzureDevOpsOrgUrl, AzurePrRepoName, createAzureDevOpsHttp } from "../clients/azure-devops.ts";
+import { AzureDevOpsOrgUrl, AzurePrRepoName, createAzureDevOpsHttp, type AzureDevOpsHttp } from "../clients/azure-devops.ts";
 import { describeUrl, type FailureParty } from "../clients/http-failure.ts";
 import { DeliveryError } from "../core/delivery.ts";
 import type { Outcome, OrchestratorJobPayload } from "../core/model.ts";
@@ -57,6 +57,8 @@ export interface AzurePipelinesOrchestratorOptions extends Omit<OrchestratorDeps
   readonly instance: AzurePipelinesFields & { readonly name: string };
   /** The manifests repository's callbacks (read with its `pat`): find the PR and its callback data. */
   readonly callbacks: PipelineCallbackSource;
+  /** The HTTP client, authenticated with `credentials`, unless given. */
+  readonly http?: AzureDevOpsHttp;
 }
 
 /** `azure-pipelines:dev.azure.com/org/project`. */
@@ -70,7 +72,7 @@ export function azurePipelinesTarget(instance: AzurePipelinesFields): string {
  */
 export function createAzurePipelinesOrchestrator(options: AzurePipelinesOrchestratorOptions): Orchestrator {
   const { instance, logger, callbacks } = options;
-  const http = createAzureDevOpsHttp(options);
+  const http = options.http ?? createAzureDevOpsHttp(options);
   const planParty = (callback: PipelineCallback): FailureParty => ({
     service: "Azure DevOps",
     instance: instance.name,
