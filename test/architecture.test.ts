@@ -17,8 +17,11 @@ const ALLOWED: Record<string, readonly string[]> = {
   observability: ["core"],
   clients: ["core", "schema", "observability"],
   orchestrators: ["core", "clients", "schema", "observability"],
-  // A git provider implements the ports its orchestrator owns (orchestrators/ports.ts); never the reverse.
-  git: ["core", "clients", "schema", "observability", "orchestrators"],
+  // Promotion (the manifest editor, the PR format, the commands) owns its port; providers implement it.
+  promotion: ["core"],
+  // A git provider implements the ports its orchestrator and promotion own (orchestrators/ports.ts,
+  // promotion/port.ts); never the reverse.
+  git: ["core", "clients", "schema", "observability", "orchestrators", "promotion"],
   subscribers: ["core", "clients"],
   operators: ["core"],
   config: ["core", "schema", "git", "orchestrators", "observability"],
@@ -28,7 +31,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   delivery: ["core", "instances", "subscribers", "git", "clients", "observability"],
   scheduler: ["core", "instances", "observability"],
   server: ["core", "instances", "operators", "observability"],
-  cli: ["core", "schema", "observability", "clients", "orchestrators", "git", "subscribers", "operators", "config", "instances", "outbox", "delivery", "scheduler", "server"],
+  cli: ["core", "promotion", "schema", "observability", "clients", "orchestrators", "git", "subscribers", "operators", "config", "instances", "outbox", "delivery", "scheduler", "server"],
   main: ["cli"],
 };
 

@@ -157,6 +157,58 @@ export interface GitHubCalls {
   };
 }
 
+/**
+ * The calls promotion makes (src/git/github-promotion.ts): the Git Data API for reads at one commit and one
+ * commit per change, pulls, combined statuses, and GraphQL for auto-merge. Octokit's own parameter types.
+ */
+export interface GitHubPromotionCalls {
+  readonly git: {
+    getRef(params: Parameters_<"git", "getRef">): Promise<{ readonly data: { readonly object: { readonly sha: string } } }>;
+    createRef(params: Parameters_<"git", "createRef">): Promise<unknown>;
+    updateRef(params: Parameters_<"git", "updateRef">): Promise<unknown>;
+    getTree(params: Parameters_<"git", "getTree">): Promise<{
+      readonly data: { readonly truncated: boolean; readonly tree: ReadonlyArray<{ readonly path?: string; readonly type?: string; readonly sha?: string }> };
+    }>;
+    getBlob(params: Parameters_<"git", "getBlob">): Promise<{ readonly data: { readonly content: string; readonly encoding: string } }>;
+    getCommit(params: Parameters_<"git", "getCommit">): Promise<{ readonly data: { readonly tree: { readonly sha: string } } }>;
+    createTree(params: Parameters_<"git", "createTree">): Promise<{ readonly data: { readonly sha: string } }>;
+    createCommit(params: Parameters_<"git", "createCommit">): Promise<{ readonly data: { readonly sha: string } }>;
+  };
+  readonly repos: {
+    getContent(params: Parameters_<"repos", "getContent">): Promise<{ readonly data: unknown }>;
+    compareCommitsWithBasehead(params: Parameters_<"repos", "compareCommitsWithBasehead">): Promise<{ readonly data: { readonly status: string } }>;
+    listPullRequestsAssociatedWithCommit(params: Parameters_<"repos", "listPullRequestsAssociatedWithCommit">): Promise<{ readonly data: ReadonlyArray<GitHubPullRequestData> }>;
+    getCombinedStatusForRef(params: Parameters_<"repos", "getCombinedStatusForRef">): Promise<{
+      readonly data: { readonly total_count: number; readonly statuses: ReadonlyArray<{ readonly context: string; readonly state: string; readonly description: string | null }> };
+    }>;
+  };
+  readonly pulls: {
+    get(params: Parameters_<"pulls", "get">): Promise<{ readonly data: GitHubPullRequestData }>;
+    list(params: Parameters_<"pulls", "list">): Promise<{ readonly data: ReadonlyArray<GitHubPullRequestData> }>;
+    create(params: Parameters_<"pulls", "create">): Promise<{ readonly data: GitHubPullRequestData }>;
+    update(params: Parameters_<"pulls", "update">): Promise<{ readonly data: GitHubPullRequestData }>;
+    merge(params: Parameters_<"pulls", "merge">): Promise<unknown>;
+  };
+  graphql<T>(query: string, variables: Record<string, unknown>): Promise<T>;
+}
+
+/** What promotion reads of a pull request. */
+export interface GitHubPullRequestData {
+  readonly number: number;
+  readonly title: string;
+  readonly body: string | null;
+  readonly html_url: string;
+  readonly merged_at: string | null;
+  readonly merge_commit_sha: string | null;
+  readonly head: { readonly ref: string; readonly sha: string };
+}
+
+export function createGitHubPromotionCalls(options: GitHubClientOptions): GitHubPromotionCalls {
+  const octokit = createGitHubClient(options);
+  const { git, repos, pulls } = octokit.rest;
+  return { git, repos, pulls, graphql: <T>(query: string, variables: Record<string, unknown>) => octokit.graphql<T>(query, variables) } satisfies GitHubPromotionCalls;
+}
+
 /** Octokit's REST methods, authenticated as createGitHubClient makes them, as the calls above. */
 export function createGitHubCalls(options: GitHubClientOptions): GitHubCalls {
   return createGitHubClient(options).rest satisfies GitHubCalls;
