@@ -31,7 +31,7 @@ export interface FakeGitHub {
   readonly graphqlBodies: { query: string; variables: Record<string, unknown> }[];
   /** Calls that change something: what --dry-run must never make. */
   writes(): RecordedCall[];
-  /** Fail the next request whose path matches with this status (and optional headers). */
+  /** Fail the next request whose `METHOD /path` matches, with this status (and optional headers). */
   failNext(pattern: RegExp, status: number, headers?: Record<string, string>): void;
   stop(): void;
 }
@@ -275,7 +275,7 @@ export function startFakeGitHub(model: GitModel, settings: Partial<GitHubSetting
       const text = await request.text();
       const body = text === "" ? undefined : JSON.parse(text);
       calls.push({ method: request.method, path: url.pathname, body });
-      const failure = failures.findIndex((candidate) => candidate.pattern.test(url.pathname));
+      const failure = failures.findIndex((candidate) => candidate.pattern.test(`${request.method} ${url.pathname}`));
       if (failure !== -1) {
         const [{ status, headers }] = failures.splice(failure, 1) as [(typeof failures)[number]];
         return Response.json({ message: `failed on purpose (${status})` }, { status, headers });
