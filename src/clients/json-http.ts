@@ -46,7 +46,7 @@ export function createJsonHttp(options: JsonHttpOptions): JsonHttp {
   return {
     async send(request, who, signal, sendOptions = {}) {
       const headers: Record<string, string> = { accept: "application/json", "user-agent": options.userAgent, ...options.headers };
-      if (request.body !== undefined) headers["content-type"] = "application/json";
+      if (request.body !== undefined) headers["content-type"] = request.contentType ?? "application/json";
       let response: Response;
       try {
         response = await fetch(request.url, {

@@ -3,6 +3,8 @@ export interface OutboundRequest {
   readonly method: "GET" | "POST" | "PATCH";
   readonly url: string;
   readonly body?: unknown;
+  /** When the body is not plain JSON: Azure DevOps' JSON Patch wants `application/json-patch+json`. */
+  readonly contentType?: string;
 }
 
 /** A configured API root (`gitHubOrgUrl`, `azdoOrgUrl`) without trailing slashes, ready for `${base}/path`. */

@@ -93,7 +93,7 @@ export class GitModel {
     return false;
   }
 
-  private mergeBase(a: string, b: string): string | undefined {
+  mergeBase(a: string, b: string): string | undefined {
     const ancestorsOfA = new Set<string>();
     const queue = [a];
     while (queue.length > 0) {
