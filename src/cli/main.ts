@@ -1,12 +1,14 @@
 /**
- * The command line (DESIGN §3): `serve`, `check-config`, `outbox`, `import-gitopsconfig`, `version`. Exit codes:
+ * The command line (DESIGN §3): `serve`, `check-config`, `outbox`, `import-gitopsconfig`, `promote`, `version`. Exit codes:
  * 0 ok, 2 bad usage or config, 1 runtime failure. Each command lives in its own file here.
  */
+import { basename } from "node:path";
 import { PRODUCT, VERSION } from "../core/version.ts";
 import { EXIT_OK, EXIT_USAGE, parse } from "./args.ts";
 import { checkConfig } from "./check-config.ts";
 import { importGitOpsConfig } from "./import-gitopsconfig.ts";
 import { runOutboxCommand } from "./outbox.ts";
+import { runPromote } from "./promote.ts";
 import { serve } from "./serve.ts";
 import { MAIN_USAGE, VERSION_USAGE } from "./usage.ts";
 
@@ -22,6 +24,9 @@ function main(argv: string[]): number | undefined {
       return runOutboxCommand(rest);
     case "import-gitopsconfig":
       return importGitOpsConfig(rest);
+    case "promote":
+      void runPromote(rest).then((code) => process.exit(code));
+      return undefined;
     case "version":
       parse(rest, {}, VERSION_USAGE);
       console.log(`${PRODUCT} ${VERSION}`);
@@ -40,5 +45,7 @@ function main(argv: string[]): number | undefined {
   }
 }
 
-const code = main(process.argv.slice(2));
+/** Invoked through a link or copy named gitops-promotion, the binary is `gitops-connector promote`. */
+const invokedAs = basename(process.argv0).replace(/\.exe$/, "");
+const code = invokedAs === "gitops-promotion" ? main(["promote", ...process.argv.slice(2)]) : main(process.argv.slice(2));
 if (code !== undefined) process.exit(code);

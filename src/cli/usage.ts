@@ -11,6 +11,7 @@ Commands:
   outbox         inspect and repair the delivery queue (stats, dead, retry, purge)
   import-gitopsconfig
                  turn the original connector's GitOpsConfig objects into instances
+  promote        move an image tag through environments by pull requests (gitops-promotion)
   version        print the version
 
 Run "gitops-connector <command> --help" for a command's options.
@@ -76,3 +77,51 @@ Options:
 export const VERSION_USAGE = `Usage: gitops-connector version
 
 Prints the version.`;
+
+export const PROMOTE_USAGE = `Usage: gitops-connector promote <new|promote|status> [options]
+       (a link or copy named gitops-promotion runs this: gitops-promotion new -group apps …)
+
+Moves an image tag through the environments of gitops-promotion.yaml (dev → qa → prod) by pull requests on the
+GitOps repository, through the provider's API: no clone, no fetch-depth. PRs are byte-compatible with
+gitops-promotion's, so either tool carries on the other's promotion.
+
+  new      --group G --app A --tag T [--digest sha256:…]
+           set the tag at the "$imagepolicy": "G:A" markers under G/<first env>/ and open (or update) its PR;
+           auto-merge when the environment is auto
+  promote  [--sha SHA]      default: $GITHUB_SHA, $BUILD_SOURCEVERSION, else the base branch's tip
+           after a promotion PR merged: open the next environment's PR with sha = that commit
+  status   [--pr N | --branch B] [--timeout 5m] [--environment E]
+           a required check on promotion PRs: wait until kustomization/<group>-<previous env> (or Flux's
+           …/<8 hex>, or …/E) is success on the PR's sha or the base tip; pending waits, failure fails at once
+
+Common options:
+  --instance NAME     the repository and pat of a config instance (--config PATH as for serve)
+  --repo URL          https://github.com/org/repo or https://dev.azure.com/org/project/_git/repo
+                      default: the CI's repository (GITHUB_REPOSITORY; SYSTEM_COLLECTIONURI, SYSTEM_TEAMPROJECT,
+                      BUILD_REPOSITORY_NAME), else the origin remote of --sourcedir (default: .)
+  --provider NAME     github or azdo (default: the instance's or the URL's, else azdo as gitops-promotion)
+  --token T           default: the instance's pat, else $GITHUB_TOKEN / $SYSTEM_ACCESSTOKEN
+  --base BRANCH       default: x-gitops-connector.baseBranch of gitops-promotion.yaml, else main
+  --dry-run           read everything, write nothing: print the diff and the calls it would make
+  --output text|json  json: one object on stdout
+Flags take one dash too (-group apps), as gitops-promotion's do.
+
+In a GitHub workflow:
+  on: { repository_dispatch: { types: [image-push] } }
+  jobs:
+    new:
+      runs-on: ubuntu-latest
+      steps:
+        - run: gitops-connector promote new --provider github --group apps --app \${{ github.event.client_payload.app }} --tag \${{ github.event.client_payload.tag }}
+          env: { GITHUB_TOKEN: "\${{ secrets.GITOPS_TOKEN }}" }   # a PAT or App token: merges by GITHUB_TOKEN start no workflow
+  # promote: on push to main → gitops-connector promote promote --provider github
+  # status:  on pull_request   → gitops-connector promote status --provider github   (make it a required check)
+
+In an Azure pipeline:
+  steps:
+    - script: gitops-connector promote promote --provider azdo
+      env: { SYSTEM_ACCESSTOKEN: $(System.AccessToken) }
+  # new:    gitops-connector promote new --group apps --app web --tag $(Build.BuildNumber)
+  # status: gitops-connector promote status   (a build validation policy on main; reads SYSTEM_PULLREQUEST_SOURCEBRANCH)
+
+Exit codes: 0 done or nothing to do (the reason printed), 1 failed (check failed or timed out, API error), 2 usage.`;

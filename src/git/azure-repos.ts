@@ -4,6 +4,7 @@
  * properties). The pure half turns a status job into the request Azure DevOps expects (the dry run logs exactly
  * that); the repository sends it through src/clients/azure-devops.ts.
  */
+import { createAzureReposPromotion } from "./azure-repos-promotion.ts";
 import * as v from "valibot";
 import { AzureDevOpsOrgUrl, AzurePrRepoName, createAzureDevOpsHttp, unexpectedAnswer, type AzureDevOpsHttp } from "../clients/azure-devops.ts";
 import { apiBase, type OutboundRequest } from "../core/http.ts";
@@ -295,4 +296,13 @@ export const azureRepos = {
   stateOf: toAzureReposState,
   pipelineCallbacks: true,
   create: (instance, deps) => createAzureReposRepository({ ...deps, instance }),
+  promotion: (instance, deps) =>
+    createAzureReposPromotion({
+      orgUrl: instance.azdoOrgUrl ?? "",
+      repo: instance.azdoGitOpsRepoName ?? "",
+      display: `${withoutScheme(instance.azdoOrgUrl)}/_git/${instance.azdoGitOpsRepoName ?? ""}`,
+      credentials: deps.credentials,
+      userAgent: deps.userAgent,
+      fetch: deps.fetch,
+    }),
 } satisfies GitProviderModule<AzureReposFields, typeof KEYS>;

@@ -5,6 +5,7 @@
  * request GitHub expects (the dry run logs exactly that); the repository sends the same body through Octokit.
  */
 import * as v from "valibot";
+import { createGitHubPromotion } from "./github-promotion.ts";
 import { createGitHubCalls, credentialKey, gitHubRepositoryLocation, type GitHubCalls, GitHubOrgUrl, JSON_CONTENT_TYPE, requireGitHubLocation } from "../clients/github.ts";
 import { checkGitHubApp, gitHubAppCredentials, gitHubAppKeyNames, privateKeySchema } from "../clients/github-app.ts";
 import { apiBase, type OutboundRequest } from "../core/http.ts";
@@ -332,4 +333,13 @@ export const github = {
   stateOf: toGitHubState,
   pipelineCallbacks: true,
   create: (instance, deps) => createGitHubRepository({ ...deps, instance }),
+  promotion: (instance, deps) =>
+    createGitHubPromotion({
+      location: requireGitHubLocation(instance.name, instance.gitHubOrgUrl),
+      repo: instance.gitHubGitOpsManifestsRepoName ?? "",
+      display: gitHubRepositoryLocation(instance.gitHubOrgUrl, instance.gitHubGitOpsManifestsRepoName),
+      credentials: deps.credentials,
+      userAgent: deps.userAgent,
+      fetch: deps.fetch,
+    }),
 } satisfies GitProviderModule<GitHubRepoFields, typeof KEYS>;

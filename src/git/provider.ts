@@ -11,6 +11,7 @@ import type { Credentials } from "../clients/credentials.ts";
 import type { OperatorState, StatusJobPayload } from "../core/model.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { PipelineCallbackSource } from "../orchestrators/ports.ts";
+import type { PromotionRepository } from "../promotion/port.ts";
 import type { ReportIssue } from "../schema/parts.ts";
 
 /** At most this many superseded commits are told per finished commit (the newest ones). */
@@ -104,4 +105,6 @@ export interface GitProviderModule<Fields, Keys extends Record<string, v.Generic
   /** Whether its repositories offer `pipelineCallbacks` (Azure Pipelines needs them). */
   readonly pipelineCallbacks: boolean;
   create(instance: Fields & { readonly name: string }, deps: GitProviderDeps): GitRepository;
+  /** The promotion port on the instance's repository (`promote --instance`), for providers that can promote. */
+  promotion?(instance: Fields & { readonly name: string }, deps: GitProviderDeps): PromotionRepository;
 }

@@ -142,7 +142,9 @@ export function startFakeGitHub(model: GitModel, settings: Partial<GitHubSetting
     return json(200, { errors: [{ message: "unknown query" }] });
   }
 
-  function route(method: string, path: string, query: URLSearchParams, body: any): Response {
+  function route(method: string, fullPath: string, query: URLSearchParams, body: any): Response {
+    // GitHub Enterprise: REST under /api/v3, GraphQL at /api/graphql.
+    const path = fullPath.replace(/^\/api\/v3(?=\/)/, "").replace(/^\/api\/graphql$/, "/graphql");
     if (method === "POST" && path === "/graphql") return graphql(body);
     const match = /^\/repos\/[^/]+\/[^/]+\/(.*)$/.exec(path);
     if (match === null) return notFound();
@@ -290,7 +292,7 @@ export function startFakeGitHub(model: GitModel, settings: Partial<GitHubSetting
     settings: config,
     calls,
     graphqlBodies,
-    writes: () => calls.filter((call) => call.method !== "GET" && !(call.path === "/graphql" && !String(call.body?.query).includes("mutation"))),
+    writes: () => calls.filter((call) => call.method !== "GET" && !(/graphql$/.test(call.path) && !String(call.body?.query).includes("mutation"))),
     failNext(pattern, status, headers = {}) {
       failures.push({ pattern, status, headers });
     },
