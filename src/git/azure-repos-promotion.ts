@@ -99,7 +99,7 @@ export function createAzureReposPromotion(options: AzureReposPromotionOptions): 
     },
 
     async listFiles(commit, folder) {
-      const url = `${base}/items?path=${encodeURIComponent(`/${folder.replace(/\/+$/, "")}`)}&recursionLevel=Full&${atCommit(commit)}&${API}`;
+      const url = `${base}/items?path=${encodeURIComponent(`/${folder.replace(/\/+$/, "")}`)}&recursionLevel=full&${atCommit(commit)}&${API}`;
       const answer = (await send({ method: "GET", url }, CODE, true)) as { value?: { path?: string; objectId?: string; isFolder?: boolean; gitObjectType?: string }[] } | undefined;
       return (answer?.value ?? [])
         .filter((item) => item.isFolder !== true && item.gitObjectType !== "tree" && typeof item.path === "string" && typeof item.objectId === "string")

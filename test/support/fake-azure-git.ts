@@ -6,6 +6,7 @@
  * `pullrequestquery`, and commit statuses with their genre.
  */
 import type { GitModel, ModelPullRequest } from "./git-model.ts";
+import { mirror } from "./fake-github-git.ts";
 import type { RecordedCall } from "./fake-github-git.ts";
 
 export interface FakeAzureRepos {
@@ -21,7 +22,7 @@ export interface FakeAzureRepos {
 const ZERO = "0".repeat(40);
 const USER = "5a1b0c9e-1d2f-4e3a-8b7c-6d5e4f3a2b1c";
 
-export function startFakeAzureRepos(model: GitModel): FakeAzureRepos {
+export function startFakeAzureRepos(model: GitModel, mirrorTo?: string): FakeAzureRepos {
   const calls: RecordedCall[] = [];
   const json = (status: number, body: unknown) => Response.json(body, { status });
   const notFound = (what: string) => json(404, { $id: "1", message: `TF401174: The item '${what}' could not be found in the repository 'manifests'.`, typeKey: "GitItemNotFoundException" });
@@ -151,6 +152,7 @@ export function startFakeAzureRepos(model: GitModel): FakeAzureRepos {
       const text = await request.text();
       const body = text === "" ? undefined : JSON.parse(text);
       calls.push({ method: request.method, path: url.pathname, body });
+      if (mirrorTo !== undefined) await mirror(mirrorTo, request, url, text);
       const match = /^\/org\/project\/_apis\/git\/repositories\/manifests\/(.*)$/.exec(url.pathname);
       if (match === null) return json(404, { message: "unknown repository" });
       return route(request.method, match[1]!, url.searchParams, body);

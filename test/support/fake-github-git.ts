@@ -3,7 +3,8 @@
  * contents, compare, pulls (list, create, get, update, merge), the PRs of a commit, combined statuses, and the two
  * GraphQL operations promotion sends. It behaves like GitHub where promotion's safety depends on it: creating an
  * existing ref is 422, a non-forced move that is not a fast forward is 422, a PR whose head is moved into its base
- * is closed, a second PR for one head is 422, `commits/{sha}/pulls` can lag behind a merge.
+ * is closed, a second PR for one head is 422, `commits/{sha}/pulls` can lag behind a merge. With `mirrorTo`, each
+ * request is also sent to a contract peer (see `mirror`).
  */
 import { gitSha, GitModel, type ModelPullRequest } from "./git-model.ts";
 
@@ -38,7 +39,23 @@ export interface FakeGitHub {
 
 const OWNER = "org";
 
-export function startFakeGitHub(model: GitModel, settings: Partial<GitHubSettings> = {}): FakeGitHub {
+/**
+ * A copy of a request sent to a contract peer (Prism serving the vendor's description), whose journal then says
+ * whether the vendor would accept it: the fake keeps the state, the peer judges the call. GraphQL is not mirrored
+ * (no OpenAPI describes it); its bodies are checked against GitHub's published schema instead.
+ */
+export async function mirror(peerUrl: string, request: Request, url: URL, body: string): Promise<void> {
+  if (/graphql$/.test(url.pathname)) return;
+  const headers: Record<string, string> = {};
+  for (const name of ["authorization", "content-type", "accept", "user-agent"]) {
+    const value = request.headers.get(name);
+    if (value !== null) headers[name] = value;
+  }
+  const answer = await fetch(`${peerUrl}${url.pathname}${url.search}`, { method: request.method, headers, body: body === "" ? undefined : body });
+  await answer.arrayBuffer();
+}
+
+export function startFakeGitHub(model: GitModel, settings: Partial<GitHubSettings> = {}, mirrorTo?: string): FakeGitHub {
   const config: GitHubSettings = { autoMergeAllowed: true, protectedBase: true, mergeStateStatus: "BLOCKED", pullsOfCommitLag: 0, ...settings };
   const calls: RecordedCall[] = [];
   const graphqlBodies: { query: string; variables: Record<string, unknown> }[] = [];
@@ -277,6 +294,7 @@ export function startFakeGitHub(model: GitModel, settings: Partial<GitHubSetting
       const text = await request.text();
       const body = text === "" ? undefined : JSON.parse(text);
       calls.push({ method: request.method, path: url.pathname, body });
+      if (mirrorTo !== undefined) await mirror(mirrorTo, request, url, text);
       const failure = failures.findIndex((candidate) => candidate.pattern.test(`${request.method} ${url.pathname}`));
       if (failure !== -1) {
         const [{ status, headers }] = failures.splice(failure, 1) as [(typeof failures)[number]];
