@@ -74,7 +74,7 @@ export async function runPromote(args: readonly string[], env: Readonly<Record<s
       const problem = checkNewOptions(newOptions(values));
       if (problem !== undefined) throw new UsageError(problem);
     }
-    const real = resolveRepository(values, env, secrets);
+    const { repository: real, environment } = resolveRepository(values, env, secrets);
     const calls: string[] = [];
     const dryRun = values["dry-run"] === true;
     const repository = dryRun ? dryRunRepository(real, (line) => { calls.push(line); say(line); }) : real;
@@ -86,7 +86,7 @@ export async function runPromote(args: readonly string[], env: Readonly<Record<s
       now: () => Date.now(),
     };
     if (command === "status") {
-      const outcome = await runStatus(context, values, env);
+      const outcome = await runStatus(context, { ...values, environment: stringOf(values.environment) ?? environment }, env);
       print(json, { command, outcome: outcome.kind, reason: outcome.reason, ...("context" in outcome ? { context: outcome.context } : {}), ...("sha" in outcome ? { sha: outcome.sha } : {}) }, outcome.reason, hide);
       return outcome.kind === "succeeded" || outcome.kind === "skipped" ? EXIT_OK : EXIT_RUNTIME;
     }
@@ -156,7 +156,13 @@ function print(json: boolean, data: Record<string, unknown>, text: string, hide:
 }
 
 /** `--instance`, else `--repo`, else the CI's environment, else `origin` in .git/config. */
-function resolveRepository(values: Record<string, unknown>, env: Readonly<Record<string, string | undefined>>, secrets: string[]): PromotionRepository {
+interface Resolved {
+  readonly repository: PromotionRepository;
+  /** The instance's `environment:`, which our statuses carry after the object's name. */
+  readonly environment?: string;
+}
+
+function resolveRepository(values: Record<string, unknown>, env: Readonly<Record<string, string | undefined>>, secrets: string[]): Resolved {
   const providerFlag = stringOf(values.provider);
   if (providerFlag !== undefined && !(providerFlag in PROMOTION_PROVIDERS)) throw new UsageError(`--provider is github or azdo, not ${providerFlag}`);
   const token = stringOf(values.token);
@@ -191,10 +197,10 @@ function resolveRepository(values: Record<string, unknown>, env: Readonly<Record
   const secret = token ?? stringOf(env[provider.tokenVariable]);
   if (secret === undefined) throw new UsageError(`no token: give --token or set ${provider.tokenVariable}`);
   secrets.push(secret);
-  return provider.create(location!, { credentials: tokenCredentials(secret), userAgent: USER_AGENT });
+  return { repository: provider.create(location!, { credentials: tokenCredentials(secret), userAgent: USER_AGENT }) };
 }
 
-function fromInstance(name: string, configFlag: string | undefined, token: string | undefined, env: Readonly<Record<string, string | undefined>>, secrets: string[]): PromotionRepository {
+function fromInstance(name: string, configFlag: string | undefined, token: string | undefined, env: Readonly<Record<string, string | undefined>>, secrets: string[]): Resolved {
   const source = resolveConfigSource({ flag: configFlag, env });
   if (!source.ok) throw new UsageError(source.error);
   const result = loadConfig({ source: source.source, env });
@@ -208,7 +214,8 @@ function fromInstance(name: string, configFlag: string | undefined, token: strin
     ? tokenCredentials(token)
     : module.credentialsOf?.(instance, { onSecret: (secret) => secrets.push(secret) }) ?? tokenCredentials(instance.pat);
   if (credentials.kind === "token" && credentials.token === "") throw new UsageError(`instance ${name} has no pat; give --token`);
-  return module.promotion(instance, { credentials, userAgent: USER_AGENT, logger: createLogger({ level: "silent" }) });
+  const repository = module.promotion(instance, { credentials, userAgent: USER_AGENT, logger: createLogger({ level: "silent" }) });
+  return { repository, ...(instance.environment ? { environment: instance.environment } : {}) };
 }
 
 /** The `origin` remote's URL in `<dir>/.git/config`, if any. */

@@ -177,3 +177,71 @@ describe("a PR written by gitops-promotion is read and promoted by ours", () => 
     expect(model.pullRequests.at(-1)!.title).toBe("Promote apps/web version 3.0.0 to environment qa");
   });
 });
+
+describe("GitHub's auto-merge, pagination and rate limits", () => {
+  test("a repository that does not allow auto-merge: the PR stays open and the error names the setting", async () => {
+    const { model, context } = start({ autoMergeAllowed: false });
+    expect(promoteNew(context, WEB)).rejects.toThrow('pull request #1 is open, but auto-merge could not be enabled: org/manifests does not allow auto-merge: turn on Settings → General → "Allow auto-merge"');
+    expect(model.pullRequests[0]!.state).toBe("open");
+  });
+
+  test("a base without a protection rule: the error says what to add", async () => {
+    const { context } = start({ protectedBase: false });
+    expect(promoteNew(context, WEB)).rejects.toThrow("has no protection rule: add one with a required status check");
+  });
+
+  test("already clean: merged at once with the head it was made for", async () => {
+    const { fake, model, context } = start({ mergeStateStatus: "CLEAN" });
+    const outcome = await promoteNew(context, WEB);
+    expect(outcome).toMatchObject({ kind: "created", autoMerge: "merged (merge): it was already mergeable" });
+    expect(model.pullRequests[0]!.state).toBe("merged");
+    const merge = fake.calls.find((call) => call.method === "PUT")!;
+    expect(merge.body).toEqual({ merge_method: "merge", sha: model.commits.get(model.pullRequests[0]!.mergeCommit!)!.parents[1] });
+  });
+
+  test("the mergeMethod of x-gitops-connector is the one asked for", async () => {
+    const { model, context } = start({}, PROMOTION_CONFIG + "x-gitops-connector:\n  mergeMethod: squash\n");
+    await promoteNew(context, WEB);
+    expect(model.pullRequests[0]!.autoMerge).toEqual({ method: "SQUASH" });
+  });
+
+  test("combined statuses are read page by page: the reconciler's status on page 3 is found", async () => {
+    const { fake, model, context } = start();
+    const created = await promoteNew(context, WEB);
+    if (created.kind !== "created") throw new Error(created.kind);
+    const merge = model.merge(created.pullRequest.number, true);
+    await promoteNext(context, merge);
+    model.addStatus(merge, { context: "kustomization/apps-dev", state: "success" });
+    for (let n = 0; n < 250; n += 1) model.addStatus(merge, { context: `kustomization/other-${n}`, state: "success" });
+    expect(await promotionStatus(context, { branch: "promote/apps-web" })).toMatchObject({ kind: "succeeded" });
+    const pages = fake.calls.filter((call) => call.path.endsWith(`/commits/${merge}/status`)).length;
+    expect(pages).toBe(3);
+  });
+
+  test("a rate limit while waiting: the next look waits as long as GitHub says", async () => {
+    const { fake, model, context } = start();
+    const created = await promoteNew(context, WEB);
+    if (created.kind !== "created") throw new Error(created.kind);
+    const merge = model.merge(created.pullRequest.number, true);
+    await promoteNext(context, merge);
+    fake.failNext(/\/status$/, 429, { "retry-after": "90" });
+    let looks = 0;
+    const outcome = await promotionStatus({ ...context, sleep: async (ms) => {
+      await context.sleep(ms);
+      looks += 1;
+      model.addStatus(merge, { context: "kustomization/apps-dev", state: "success" });
+    } }, { branch: "promote/apps-web" });
+    expect(outcome.kind).toBe("succeeded");
+    expect(context.waits.at(-1)).toBe(90_000);
+    expect(looks).toBe(1);
+  });
+
+  test("a feature PR is not promoted, and its status check passes", async () => {
+    const { model, context } = start();
+    model.branches.set("feature/apps-web-login", model.commit([model.tip("main")], "f", new Map([...model.files(model.tip("main")), ["apps/dev/kustomization.yaml", kustomization("feat")]])));
+    const feature = model.openPullRequest("feature/apps-web-login", "main", "Review apps/web feature feat in environment dev",
+      promotionBody({ group: "apps", app: "web", tag: "feat", env: "dev", sha: model.tip("main"), feature: "login", type: "feature" }));
+    const merge = model.merge(feature.number);
+    expect(await promoteNext(context, merge)).toMatchObject({ kind: "skipped", reason: `pull request #${feature.number} is a feature; features are not promoted` });
+  });
+});

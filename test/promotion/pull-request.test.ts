@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { matchesReconciler } from "../../src/promotion/commands.ts";
 import { parseGoDuration, readPromotionConfig, reconcilerContext } from "../../src/promotion/config.ts";
 import { promotionBody, promotionBranch, promotionTitle, readPromotionBody, type PromotionState } from "../../src/promotion/pull-request.ts";
 
@@ -77,5 +78,19 @@ describe("gitops-promotion.yaml", () => {
     expect(parseGoDuration("90s")).toBe(90_000);
     expect(parseGoDuration("5")).toBeUndefined();
     expect(parseGoDuration("5 minutes")).toBeUndefined();
+  });
+});
+
+describe("which status is the previous environment's reconciler", () => {
+  test("exactly the context, Flux's /<8 hex>, or our /<environment>; never a part context or another group", () => {
+    const wanted = "kustomization/apps-dev";
+    expect(matchesReconciler("kustomization/apps-dev", wanted, undefined)).toBe(true);
+    expect(matchesReconciler("kustomization/apps-dev/0a1b2c3d", wanted, undefined)).toBe(true);
+    expect(matchesReconciler("kustomization/apps-dev/eu-west", wanted, "eu-west")).toBe(true);
+    expect(matchesReconciler("kustomization/apps-dev/eu-west", wanted, undefined)).toBe(false);
+    expect(matchesReconciler("kustomization/apps-dev/deployment", wanted, "eu-west")).toBe(false);
+    expect(matchesReconciler("kustomization/apps-dev/0A1B2C3D", wanted, undefined)).toBe(false);
+    expect(matchesReconciler("kustomization/apps-dev-2", wanted, undefined)).toBe(false);
+    expect(matchesReconciler("helmrelease/apps-dev", wanted, undefined)).toBe(false);
   });
 });
