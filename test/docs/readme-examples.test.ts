@@ -44,3 +44,27 @@ describe("README config examples", () => {
     expect(output).toContain(claimed);
   });
 });
+
+describe("README promotion examples", () => {
+  const section = README.slice(README.indexOf("## Promotion"), README.indexOf("## How it works"));
+
+  test("its gitops-promotion.yaml is read as it says", async () => {
+    const { readPromotionConfig } = await import("../../src/promotion/config.ts");
+    const yaml = /```yaml\n(environments:[\s\S]*?)```/.exec(section)![1]!;
+    const config = readPromotionConfig(yaml);
+    expect(config).toMatchObject({ prflow: "per-env", statusTimeoutMs: 600_000, baseBranch: "main", mergeMethod: "merge", reconciler: "kustomization/{group}-{env}" });
+    expect(config.environments).toEqual([{ name: "dev", auto: true }, { name: "qa", auto: true }, { name: "prod", auto: false }]);
+  });
+
+  test("each promote command line it shows uses only flags the command takes", async () => {
+    const lines = [...section.matchAll(/gitops-connector promote (new|promote|status)\b([^\n`#]*)/g)];
+    expect(lines.length).toBeGreaterThanOrEqual(4);
+    for (const [line, , rest] of lines) {
+      const flags = [...rest!.matchAll(/(?:^|\s)(--?[a-z][a-z-]*)/g)].map((match) => match[1]!);
+      const child = spawnConnector(["promote", line!.split(" ")[2]!, "--help"]);
+      expect(await child.exited).toBe(0);
+      const help = child.lines.join("\n");
+      for (const flag of flags) expect({ line, flag, known: help.includes(flag.replace(/^-(?=[a-z])/, "--")) }).toEqual({ line, flag, known: true });
+    }
+  });
+});
