@@ -6,7 +6,7 @@
  * `pullrequestquery`, and commit statuses with their genre.
  */
 import type { GitModel, ModelPullRequest } from "./git-model.ts";
-import { mirror } from "./fake-github-git.ts";
+import { serveRecording } from "./fake-github-git.ts";
 import type { RecordedCall } from "./fake-github-git.ts";
 
 export interface FakeAzureRepos {
@@ -144,19 +144,10 @@ export function startFakeAzureRepos(model: GitModel, mirrorTo?: string): FakeAzu
     return json(404, { message: `no route ${method} ${rest}` });
   }
 
-  const server = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    async fetch(request) {
-      const url = new URL(request.url);
-      const text = await request.text();
-      const body = text === "" ? undefined : JSON.parse(text);
-      calls.push({ method: request.method, path: url.pathname, body });
-      if (mirrorTo !== undefined) await mirror(mirrorTo, request, url, text);
-      const match = /^\/org\/project\/_apis\/git\/repositories\/manifests\/(.*)$/.exec(url.pathname);
-      if (match === null) return json(404, { message: "unknown repository" });
-      return route(request.method, match[1]!, url.searchParams, body);
-    },
+  const server = serveRecording(calls, mirrorTo, (request, url, body) => {
+    const match = /^\/org\/project\/_apis\/git\/repositories\/manifests\/(.*)$/.exec(url.pathname);
+    if (match === null) return json(404, { message: "unknown repository" });
+    return route(request.method, match[1]!, url.searchParams, body);
   });
   const url = `http://127.0.0.1:${server.port}`;
   return {

@@ -44,7 +44,23 @@ const OWNER = "org";
  * whether the vendor would accept it: the fake keeps the state, the peer judges the call. GraphQL is not mirrored
  * (no OpenAPI describes it); its bodies are checked against GitHub's published schema instead.
  */
-export async function mirror(peerUrl: string, request: Request, url: URL, body: string): Promise<void> {
+/** A loopback server that records each request (and mirrors it when told) before `answer` answers it. */
+export function serveRecording(calls: RecordedCall[], mirrorTo: string | undefined, answer: (request: Request, url: URL, body: any) => Response) {
+  return Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    async fetch(request) {
+      const url = new URL(request.url);
+      const text = await request.text();
+      const body = text === "" ? undefined : JSON.parse(text);
+      calls.push({ method: request.method, path: url.pathname, body });
+      if (mirrorTo !== undefined) await mirror(mirrorTo, request, url, text);
+      return answer(request, url, body);
+    },
+  });
+}
+
+async function mirror(peerUrl: string, request: Request, url: URL, body: string): Promise<void> {
   if (/graphql$/.test(url.pathname)) return;
   const headers: Record<string, string> = {};
   for (const name of ["authorization", "content-type", "accept", "user-agent"]) {
@@ -286,22 +302,13 @@ export function startFakeGitHub(model: GitModel, settings: Partial<GitHubSetting
     return notFound();
   }
 
-  const server = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    async fetch(request) {
-      const url = new URL(request.url);
-      const text = await request.text();
-      const body = text === "" ? undefined : JSON.parse(text);
-      calls.push({ method: request.method, path: url.pathname, body });
-      if (mirrorTo !== undefined) await mirror(mirrorTo, request, url, text);
-      const failure = failures.findIndex((candidate) => candidate.pattern.test(`${request.method} ${url.pathname}`));
-      if (failure !== -1) {
-        const [{ status, headers }] = failures.splice(failure, 1) as [(typeof failures)[number]];
-        return Response.json({ message: `failed on purpose (${status})` }, { status, headers });
-      }
-      return route(request.method, url.pathname, url.searchParams, body);
-    },
+  const server = serveRecording(calls, mirrorTo, (request, url, body) => {
+    const failure = failures.findIndex((candidate) => candidate.pattern.test(`${request.method} ${url.pathname}`));
+    if (failure !== -1) {
+      const [{ status, headers }] = failures.splice(failure, 1) as [(typeof failures)[number]];
+      return Response.json({ message: `failed on purpose (${status})` }, { status, headers });
+    }
+    return route(request.method, url.pathname, url.searchParams, body);
   });
 
   return {
