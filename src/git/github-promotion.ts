@@ -20,9 +20,13 @@ export interface GitHubPromotionOptions {
   readonly display: string;
   readonly fetch?: FetchLike;
   readonly calls?: GitHubPromotionCalls;
+  /** The waits between PR creations while a fresh ref settles (tests shorten them). */
+  readonly settleMs?: readonly number[];
 }
 
 const STATUS_PAGE = 100;
+/** Waits before asking again for a PR GitHub refused while a fresh ref settled. */
+const SETTLE_MS = [1000, 3000];
 const CONTENTS = "the repo scope (fine-grained: Contents read and write)";
 const PULLS = "the repo scope (fine-grained: Pull requests read and write)";
 const STATUSES = "the repo:status scope (fine-grained: Commit statuses read)";
@@ -138,7 +142,17 @@ export function createGitHubPromotion(options: GitHubPromotionOptions): Promotio
     },
 
     async createPullRequest({ branch, base, title, body }) {
-      return toPullRequest((await call(PULLS, () => github.pulls.create({ owner, repo, head: branch, base, title, body }))).data);
+      // Right after a ref moves, GitHub may not see the branch's commits yet: "No commits between", or a 404.
+      for (const wait of [...options.settleMs ?? SETTLE_MS, undefined]) {
+        try {
+          return toPullRequest((await github.pulls.create({ owner, repo, head: branch, base, title, body })).data);
+        } catch (error) {
+          const settling = statusOf(error) === 404 || (statusOf(error) === 422 && /no commits between/i.test(String((error as Error).message)));
+          if (!settling || wait === undefined) throw toDeliveryError(error, who(PULLS));
+          await new Promise((resolve) => setTimeout(resolve, wait));
+        }
+      }
+      throw new Error("unreachable");
     },
 
     async updatePullRequest(number, { title, body }) {

@@ -107,4 +107,13 @@ describe("promotion's safety rules", () => {
     expect(model.tip("promote/apps-web")).toBe(moved);
     expect(model.pullRequests.filter((pr) => pr.state === "open").length).toBe(1);
   });
+
+  test("a PR GitHub refuses while the fresh branch settles (\"No commits between\") is asked for again", async () => {
+    const { fake, model, repository } = start();
+    fake.failNext(/^POST .*\/pulls$/, 422, {}, "Validation Failed: No commits between main and promote/apps-web");
+    const outcome = await promoteNew(testContext(repository), WEB);
+    expect(outcome.kind).toBe("created");
+    expect(fake.calls.filter((call) => call.method === "POST" && call.path.endsWith("/pulls")).length).toBe(2);
+    expect(model.pullRequests.length).toBe(1);
+  });
 });

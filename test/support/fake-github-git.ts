@@ -33,7 +33,7 @@ export interface FakeGitHub {
   /** Calls that change something: what --dry-run must never make. */
   writes(): RecordedCall[];
   /** Fail the next request whose `METHOD /path` matches, with this status (and optional headers). */
-  failNext(pattern: RegExp, status: number, headers?: Record<string, string>): void;
+  failNext(pattern: RegExp, status: number, headers?: Record<string, string>, message?: string): void;
   stop(): void;
 }
 
@@ -75,7 +75,7 @@ export function startFakeGitHub(model: GitModel, settings: Partial<GitHubSetting
   const config: GitHubSettings = { autoMergeAllowed: true, protectedBase: true, mergeStateStatus: "BLOCKED", pullsOfCommitLag: 0, ...settings };
   const calls: RecordedCall[] = [];
   const graphqlBodies: { query: string; variables: Record<string, unknown> }[] = [];
-  const failures: { pattern: RegExp; status: number; headers: Record<string, string> }[] = [];
+  const failures: { pattern: RegExp; status: number; headers: Record<string, string>; message?: string }[] = [];
   /** tree sha → the whole file set it stands for, and the folder it is. */
   const trees = new Map<string, { files: ReadonlyMap<string, string>; folder: string }>();
   const commitTree = new Map<string, string>();
@@ -305,8 +305,8 @@ export function startFakeGitHub(model: GitModel, settings: Partial<GitHubSetting
   const server = serveRecording(calls, mirrorTo, (request, url, body) => {
     const failure = failures.findIndex((candidate) => candidate.pattern.test(`${request.method} ${url.pathname}`));
     if (failure !== -1) {
-      const [{ status, headers }] = failures.splice(failure, 1) as [(typeof failures)[number]];
-      return Response.json({ message: `failed on purpose (${status})` }, { status, headers });
+      const [{ status, headers, message }] = failures.splice(failure, 1) as [(typeof failures)[number]];
+      return Response.json({ message: message ?? `failed on purpose (${status})` }, { status, headers });
     }
     return route(request.method, url.pathname, url.searchParams, body);
   });
@@ -318,8 +318,8 @@ export function startFakeGitHub(model: GitModel, settings: Partial<GitHubSetting
     calls,
     graphqlBodies,
     writes: () => calls.filter((call) => call.method !== "GET" && !(/graphql$/.test(call.path) && !String(call.body?.query).includes("mutation"))),
-    failNext(pattern, status, headers = {}) {
-      failures.push({ pattern, status, headers });
+    failNext(pattern, status, headers = {}, message) {
+      failures.push({ pattern, status, headers, message });
     },
     stop: () => server.stop(true),
   };

@@ -64,6 +64,7 @@ export function gitHubPromotion(fake: FakeGitHub): PromotionRepository {
     credentials: tokenCredentials(GITHUB_TOKEN),
     userAgent: "gitops-connector-test",
     display: "github.com/org/manifests",
+    settleMs: [1, 1],
   });
 }
 
