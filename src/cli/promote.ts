@@ -97,11 +97,13 @@ export async function runPromote(args: readonly string[], env: Readonly<Record<s
     return EXIT_OK;
   } catch (error) {
     if (error instanceof UsageError) return usage(error.message);
-    if (error instanceof PromotionError || error instanceof PromotionConfigError || error instanceof MarkerError || error instanceof DeliveryError) {
-      print(json, { command, outcome: "error", reason: error.message }, `${PRODUCT} promote ${command}: ${error.message}`, hide, true);
-      return EXIT_RUNTIME;
-    }
-    throw error;
+    // Ours (PromotionError, PromotionConfigError, MarkerError, DeliveryError) say what to fix; anything else is a
+    // bug, reported the same way so that the token filter applies to it too.
+    const known = error instanceof PromotionError || error instanceof PromotionConfigError || error instanceof MarkerError || error instanceof DeliveryError;
+    const message = error instanceof Error ? error.message : String(error);
+    const reason = known ? message : `unexpected error: ${message}`;
+    print(json, { command, outcome: "error", reason }, `${PRODUCT} promote ${command}: ${reason}`, hide, true);
+    return EXIT_RUNTIME;
   }
 }
 
