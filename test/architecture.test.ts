@@ -25,10 +25,10 @@ const ALLOWED: Record<string, readonly string[]> = {
   subscribers: ["core", "clients"],
   operators: ["core"],
   config: ["core", "schema", "git", "orchestrators", "observability"],
-  instances: ["core", "config", "git", "orchestrators", "clients", "observability"],
+  instances: ["core", "config", "git", "orchestrators", "clients", "observability", "promotion"],
   // The outbox stores and delivers jobs; it knows neither where the config comes from nor how webhooks arrive.
   outbox: ["core", "observability"],
-  delivery: ["core", "instances", "subscribers", "git", "clients", "observability"],
+  delivery: ["core", "instances", "subscribers", "git", "clients", "observability", "promotion"],
   scheduler: ["core", "instances", "observability"],
   server: ["core", "instances", "operators", "observability"],
   cli: ["core", "promotion", "schema", "observability", "clients", "orchestrators", "git", "subscribers", "operators", "config", "instances", "outbox", "delivery", "scheduler", "server"],

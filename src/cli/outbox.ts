@@ -109,6 +109,10 @@ function detailOf(job: Job): string {
       return `fail the task of abandoned PR ${job.payload.pullRequest}`;
     case "supersede":
       return `tell the commits since ${job.payload.since} (${job.payload.reconciler}, ${job.payload.outcome})`;
+    case "promotion":
+      return `advance the promotions ${job.payload.kustomization} ${job.payload.outcome === "succeeded" ? "deployed" : "failed to deploy"}`;
+    case "promotion-new":
+      return `promote ${job.payload.group}/${job.payload.app} ${job.payload.tag}`;
   }
 }
 

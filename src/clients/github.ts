@@ -178,6 +178,7 @@ export interface GitHubPromotionCalls {
     getContent(params: Parameters_<"repos", "getContent">): Promise<{ readonly data: unknown }>;
     compareCommitsWithBasehead(params: Parameters_<"repos", "compareCommitsWithBasehead">): Promise<{ readonly data: { readonly status: string } }>;
     listPullRequestsAssociatedWithCommit(params: Parameters_<"repos", "listPullRequestsAssociatedWithCommit">): Promise<{ readonly data: ReadonlyArray<GitHubPullRequestData> }>;
+    createCommitStatus(params: Parameters_<"repos", "createCommitStatus">): Promise<unknown>;
     getCombinedStatusForRef(params: Parameters_<"repos", "getCombinedStatusForRef">): Promise<{
       readonly data: { readonly total_count: number; readonly statuses: ReadonlyArray<{ readonly context: string; readonly state: string; readonly description: string | null }> };
     }>;

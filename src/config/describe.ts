@@ -11,8 +11,9 @@ export function describeInstance(instance: InstanceConfig): string {
   const count = Object.keys(instance.subscribers).length;
   const marker = [instance.default ? " (default)" : "", instance.environment ? ` [environment ${instance.environment}]` : ""].join("");
   const orchestrator = orchestratorOf(instance.ciCdOrchestratorType)?.describe(instance) ?? "NONE";
+  const promotion = [instance.promotion.enabled ? "promotes on success" : "", instance.promotion.api ? "POST /api/promotions" : ""].filter(Boolean).join(", ");
   return (
     `${instance.name}${marker}: ${instance.gitOpsOperatorType} → ${gitProviderOf(instance.gitRepositoryType).describe(instance)} → ${orchestrator}, ` +
-    `${count} subscriber${count === 1 ? "" : "s"}`
+    `${count} subscriber${count === 1 ? "" : "s"}${promotion ? `; promotion: ${promotion}` : ""}`
   );
 }

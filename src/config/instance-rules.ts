@@ -41,6 +41,19 @@ export const instanceRules: ObjectRules = (instance, report) => {
       );
     }
   }
+  const promotion = instance.promotion as { enabled?: unknown; api?: unknown } | undefined;
+  if (promotion?.enabled === true || promotion?.api === true) {
+    if (git && git.promotion === undefined) {
+      const able = GIT_REPOSITORY_TYPES.filter((type) => gitProviderOf(type).promotion !== undefined);
+      report(["promotion"], `promotion opens pull requests, which this build does on ${oneOf(able)} only; remove promotion or use one of them`);
+    }
+    if (promotion.enabled === true && instance.gitOpsOperatorType === "ARGOCD") {
+      report(["promotion", "enabled"], "advances on Flux Kustomization reconciles (kustomization/{group}-{env}); Argo CD instances cannot drive it");
+    }
+    if (promotion.enabled === true && instance.statusContext === "legacy") {
+      report(["promotion", "enabled"], "needs the default status contexts (kustomization/{group}-{env}), not statusContext: legacy");
+    }
+  }
   if (instance.environment !== undefined && instance.statusContext === "legacy") {
     report(["environment"], "cannot go with statusContext: legacy, whose bare context names (Status, Phase, …) have no room for it; remove one of them");
   }

@@ -109,9 +109,22 @@ export const SchedulerSettings = section(
     abandonedPrSweepSeconds: v.optional(integer(1), 30),
     abandonedPrCutoffHours: v.optional(positiveNumber(), 72),
     pruneDoneAfterHours: v.optional(positiveNumber(), 24),
+    // How often the promotions that should have advanced are looked for (a webhook Flux dropped).
+    promotionReconcileSeconds: v.optional(integer(5), 60),
   }),
 );
 export type SchedulerSettings = v.InferOutput<typeof SchedulerSettings>;
+
+/**
+ * Connector-driven promotion (DESIGN §11): a successful Flux reconcile of `kustomization/{group}-{env}` opens
+ * the next environment's PR. `api` lets `POST /api/promotions` start `new` for this instance.
+ */
+const InstancePromotion = section(
+  strictObject({
+    enabled: v.optional(flag(), false),
+    api: v.optional(flag(), false),
+  }),
+);
 
 const INSTANCE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const ENVIRONMENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -137,6 +150,7 @@ export const InstanceConfig = v.pipe(
       orchestratorPat: secretText(),
       auth: InstanceAuth,
       subscribers: Subscribers,
+      promotion: InstancePromotion,
       environment: v.optional(
         v.pipe(
           text("an environment name such as prod-eu"),

@@ -23,6 +23,8 @@ export interface KnownCommit {
   readonly finishedBy?: readonly string[];
   /** Per reconciler (`Kind/namespace/name`), when the latest operation seen running on this commit began. */
   readonly running?: Readonly<Record<string, string>>;
+  /** `Kind/namespace/name=outcome` of each finish a promotion job was planned for: once each. */
+  readonly promoted?: readonly string[];
 }
 
 export const NOTHING_KNOWN: KnownCommit = { statuses: {}, notified: [] };

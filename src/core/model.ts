@@ -170,6 +170,28 @@ export interface AbandonedPullRequestJobPayload {
   readonly closedAt?: string;
 }
 
+/**
+ * A Flux Kustomization finished `commit` on an instance that drives promotion: delivery reads
+ * gitops-promotion.yaml and, when the name fits its `reconciler` pattern, advances what the commit contains
+ * (src/promotion/advance.ts).
+ */
+export interface PromotionJobPayload {
+  readonly commit: string;
+  /** The Kustomization's name (`apps-dev`), matched against `kustomization/{group}-{env}`. */
+  readonly kustomization: string;
+  /** `Kind/namespace/name`. */
+  readonly reconciler: string;
+  readonly outcome: Outcome;
+}
+
+/** `promote new` asked of the daemon (`POST /api/promotions`), run through the outbox. */
+export interface PromotionNewJobPayload {
+  readonly group: string;
+  readonly app: string;
+  readonly tag: string;
+  readonly digest?: string;
+}
+
 interface JobBase<K extends string, P> {
   readonly kind: K;
   readonly instance: string;
@@ -187,7 +209,9 @@ export type SubscriberJob = JobBase<"subscriber", SubscriberJobPayload>;
 export type OrchestratorJob = JobBase<"orchestrator", OrchestratorJobPayload>;
 export type AbandonedPullRequestJob = JobBase<"abandoned-pr", AbandonedPullRequestJobPayload>;
 export type SupersedeJob = JobBase<"supersede", SupersedeJobPayload>;
-export type Job = StatusJob | SubscriberJob | OrchestratorJob | AbandonedPullRequestJob | SupersedeJob;
+export type PromotionJob = JobBase<"promotion", PromotionJobPayload>;
+export type PromotionNewJob = JobBase<"promotion-new", PromotionNewJobPayload>;
+export type Job = StatusJob | SubscriberJob | OrchestratorJob | AbandonedPullRequestJob | SupersedeJob | PromotionJob | PromotionNewJob;
 export type JobKind = Job["kind"];
 
 /** `Kind/namespace/name` or `Kind/name`: how logs, subscribers and globs name a reconciler. */
@@ -203,10 +227,12 @@ export function commitOfJob(job: Job): string | undefined {
     case "status":
     case "orchestrator":
     case "supersede":
+    case "promotion":
       return job.payload.commit;
     case "subscriber":
       return job.payload.body.commit_id;
     case "abandoned-pr":
+    case "promotion-new":
       return undefined;
   }
 }

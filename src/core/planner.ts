@@ -43,6 +43,8 @@ export interface PlanningInstance {
   readonly gitTarget: string;
   /** Its orchestrator's target and policy; absent for NONE (statuses only). */
   readonly orchestrator?: { readonly target: string; readonly policy: NotifyPolicy };
+  /** Set when it drives promotion (`promotion.enabled`): Flux Kustomization finishes plan a promotion job. */
+  readonly promotion?: { readonly target: string };
 }
 
 export interface Plan {
@@ -77,14 +79,38 @@ export function planJobs(observation: Observation, instance: PlanningInstance, k
   if (observation.outcome && lastFinished !== undefined && lastFinished !== observation.commit && !finishedBefore) {
     jobs.push(toSupersedeJob(subject, observation, instance, lastFinished, counts && instance.orchestrator !== undefined));
   }
+  const promotion = planPromotion(observation, instance, subject, known);
+  if (promotion) jobs.push(promotion.job);
+  const promoted = promotion ? [...(known.promoted ?? []), promotion.key] : known.promoted;
   const running = !observation.outcome && observation.startedAt && !isBefore(observation.startedAt, runningSince)
     ? { ...known.running, [subject.reconciler]: observation.startedAt }
     : known.running;
   const finishedBy = observation.outcome && !finishedBefore ? [...(known.finishedBy ?? []), subject.reconciler] : known.finishedBy;
   return {
     jobs,
-    known: { statuses: statusPlan.statuses, notified, ...(finishedBy ? { finishedBy } : {}), ...(running ? { running } : {}) },
+    known: { statuses: statusPlan.statuses, notified, ...(finishedBy ? { finishedBy } : {}), ...(running ? { running } : {}), ...(promoted ? { promoted } : {}) },
     ...(observation.outcome ? { finished: true } : {}),
+  };
+}
+
+/**
+ * One promotion job per Flux Kustomization finish and outcome of a commit: a failure, then a success of the same
+ * commit (a retry) each count once; re-sends count never. Whether the name is a promotion's is told at delivery,
+ * which reads gitops-promotion.yaml; jobs of one repository run in order.
+ */
+function planPromotion(observation: Observation, instance: PlanningInstance, subject: JobSubject, known: KnownCommit): { job: Job; key: string } | undefined {
+  if (!instance.promotion || !observation.outcome || observation.operator !== "FLUX" || observation.reconciler.kind !== "Kustomization") return undefined;
+  const key = `${subject.reconciler}=${observation.outcome}`;
+  if (known.promoted?.includes(key)) return undefined;
+  return {
+    key,
+    job: {
+      kind: "promotion",
+      instance: instance.name,
+      target: instance.promotion.target,
+      orderingKey: `promotion:${instance.promotion.target}`,
+      payload: { commit: subject.commit, kustomization: observation.reconciler.name, reconciler: subject.reconciler, outcome: observation.outcome },
+    },
   };
 }
 

@@ -13,6 +13,7 @@ import type { Instance } from "../instances/compile.ts";
 import type { Logger } from "../observability/logger.ts";
 import { postToSubscriber, subscriberUrlOf } from "../subscribers/subscribers.ts";
 import type { SupersededDelivery } from "./superseded.ts";
+import { deliverPromotion, deliverPromotionNew } from "./promotion.ts";
 
 export interface DeliveryContext {
   readonly log: Logger;
@@ -67,6 +68,16 @@ const HANDLERS: { readonly [K in JobKind]: Handler<K> } = {
       await abandoned.fail(job.payload.pullRequest, signal);
     },
     describe: (job) => ({ note: `would fail the Azure Pipelines task waiting for abandoned PR ${job.payload.pullRequest}` }),
+  },
+  promotion: {
+    deliver: (job, instance, context) => deliverPromotion(job, instance, context.log),
+    describe: (job) => ({
+      note: `would read gitops-promotion.yaml and, when ${job.payload.kustomization} is a promotion environment's reconciler, ${job.payload.outcome === "succeeded" ? "open the next environment's PRs" : "post failure on them"} for what ${job.payload.commit} contains`,
+    }),
+  },
+  "promotion-new": {
+    deliver: (job, instance, context) => deliverPromotionNew(job, instance, context.log),
+    describe: (job) => ({ note: `would run promote new --group ${job.payload.group} --app ${job.payload.app} --tag ${job.payload.tag}` }),
   },
   supersede: {
     deliver(job, _instance, context, signal) {

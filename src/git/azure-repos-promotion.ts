@@ -9,7 +9,7 @@ import type { Credentials } from "../clients/credentials.ts";
 import type { FailureParty } from "../clients/http-failure.ts";
 import { DeliveryError } from "../core/delivery.ts";
 import { apiBase, type FetchLike, type OutboundRequest } from "../core/http.ts";
-import type { CommitStatus, PromotionPullRequest, PromotionRepository, RepositoryFile } from "../promotion/port.ts";
+import type { CommitStatus, MergedPullRequest, PromotionPullRequest, PromotionRepository, RepositoryFile } from "../promotion/port.ts";
 
 export interface AzureReposPromotionOptions {
   /** `https://dev.azure.com/org/project`. */
@@ -27,6 +27,9 @@ const API = "api-version=7.1";
 export const PROMOTION_PROPERTY = "gitops-promotion.metadata";
 const MERGE_STRATEGY = { merge: "noFastForward", squash: "squash", rebase: "rebase" } as const;
 const STATE: Readonly<Record<string, CommitStatus["state"]>> = { succeeded: "success", failed: "failure", error: "error" };
+const AZURE_STATE = { success: "succeeded", failure: "failed", pending: "pending" } as const;
+/** The genre of the statuses promotion posts itself (`gitops-connector/promotion/apps-dev` in Azure's UI). */
+export const PROMOTION_GENRE = "gitops-connector";
 
 interface AzurePullRequest {
   readonly pullRequestId: number;
@@ -36,6 +39,8 @@ interface AzurePullRequest {
   readonly status?: string;
   readonly createdBy?: { readonly id?: string };
   readonly lastMergeSourceCommit?: { readonly commitId?: string };
+  readonly lastMergeCommit?: { readonly commitId?: string };
+  readonly closedDate?: string;
 }
 
 export function createAzureReposPromotion(options: AzureReposPromotionOptions): PromotionRepository {
@@ -187,6 +192,25 @@ export function createAzureReposPromotion(options: AzureReposPromotionOptions): 
         { results?: Record<string, AzurePullRequest[]>[] } | undefined;
       const found = answer?.results?.[0]?.[sha]?.[0];
       return found === undefined ? undefined : toPullRequest(await readPullRequest(found.pullRequestId));
+    },
+
+    async recentlyMergedPullRequests(baseBranch, limit) {
+      const query = `searchCriteria.targetRefName=${encodeURIComponent(`refs/heads/${baseBranch}`)}&searchCriteria.status=completed&$top=${limit}`;
+      const answer = (await send({ method: "GET", url: `${base}/pullrequests?${query}&${API}` }, PULLS)) as { value?: AzurePullRequest[] };
+      const merged = (answer?.value ?? []).filter((pr) => typeof pr.lastMergeCommit?.commitId === "string");
+      // Lists cut descriptions at 400 characters: re-read only those that carry promotion metadata.
+      return Promise.all(merged.map(async (pr): Promise<MergedPullRequest> => {
+        const whole = pr.description?.includes("<!-- metadata = ") ? await readPullRequest(pr.pullRequestId) : pr;
+        return { ...toPullRequest(whole), mergeCommit: pr.lastMergeCommit!.commitId! };
+      }));
+    },
+
+    async postStatus(sha, status) {
+      await send({
+        method: "POST",
+        url: `${base}/commits/${encodeURIComponent(sha)}/statuses?${API}`,
+        body: { state: AZURE_STATE[status.state], description: status.description, context: { name: status.context, genre: PROMOTION_GENRE } },
+      }, STATUS);
     },
 
     async statuses(sha) {

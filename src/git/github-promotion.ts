@@ -9,7 +9,7 @@ import { toDeliveryError, type FailureParty } from "../clients/http-failure.ts";
 import type { Credentials } from "../clients/credentials.ts";
 import { DeliveryError } from "../core/delivery.ts";
 import type { FetchLike } from "../core/http.ts";
-import type { AutoMergeOutcome, CommitStatus, PromotionPullRequest, PromotionRepository, RepositoryFile } from "../promotion/port.ts";
+import type { AutoMergeOutcome, CommitStatus, MergedPullRequest, PromotionPullRequest, PromotionRepository, RepositoryFile } from "../promotion/port.ts";
 
 export interface GitHubPromotionOptions {
   readonly location: GitHubApiLocation;
@@ -30,6 +30,7 @@ const SETTLE_MS = [1000, 3000];
 const CONTENTS = "the repo scope (fine-grained: Contents read and write)";
 const PULLS = "the repo scope (fine-grained: Pull requests read and write)";
 const STATUSES = "the repo:status scope (fine-grained: Commit statuses read)";
+const STATUS_WRITE = "the repo:status scope (fine-grained: Commit statuses read and write)";
 
 export function createGitHubPromotion(options: GitHubPromotionOptions): PromotionRepository {
   const { location, repo } = options;
@@ -167,6 +168,18 @@ export function createGitHubPromotion(options: GitHubPromotionOptions): Promotio
       const { data } = await call(PULLS, () => github.repos.listPullRequestsAssociatedWithCommit({ owner, repo, commit_sha: sha }));
       const merged = data.find((pr) => pr.merged_at !== null && pr.merge_commit_sha === sha) ?? data.find((pr) => pr.merged_at !== null);
       return merged === undefined ? undefined : toPullRequest(merged);
+    },
+
+    async recentlyMergedPullRequests(base, limit) {
+      const { data } = await call(PULLS, () => github.pulls.list({ owner, repo, state: "closed", base, sort: "updated", direction: "desc", per_page: Math.min(limit, 100) }));
+      return data
+        .filter((pr) => pr.merged_at !== null && pr.merge_commit_sha !== null)
+        .sort((a, b) => Date.parse(b.merged_at!) - Date.parse(a.merged_at!))
+        .map((pr): MergedPullRequest => ({ ...toPullRequest(pr), mergeCommit: pr.merge_commit_sha! }));
+    },
+
+    async postStatus(sha, status) {
+      await call(STATUS_WRITE, () => github.repos.createCommitStatus({ owner, repo, sha, state: status.state, context: status.context, description: status.description }));
     },
 
     async statuses(sha) {

@@ -14,6 +14,7 @@ import type { GitRepository } from "../git/provider.ts";
 import { gitProviderOf } from "../git/registry.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Orchestrator } from "../orchestrators/orchestrator.ts";
+import type { PromotionRepository } from "../promotion/port.ts";
 import { orchestratorOf } from "../orchestrators/registry.ts";
 
 /** Webhook keys: an instance's own replace the global ones for requests routed to it. */
@@ -33,6 +34,8 @@ export interface Instance {
   readonly repository: GitRepository;
   /** Absent for NONE (statuses only). */
   readonly orchestrator?: Orchestrator;
+  /** The promotion port on its repository, when `promotion.enabled` or `promotion.api` is set. */
+  readonly promotion?: PromotionRepository;
   /** Subscriber name → URL; jobs name the subscriber and read its URL here when delivered. */
   readonly subscribers: Readonly<Record<string, string>>;
   /** The validated config entry, for what reads it as written (check-config's description). */
@@ -57,6 +60,10 @@ export function compileInstance(config: InstanceConfig, deps: CompileDeps): Inst
     fetch: deps.fetch,
     logger: deps.logger.child({ provider: config.gitRepositoryType, instance: config.name }),
   });
+  const promotes = config.promotion.enabled || config.promotion.api;
+  const promotion = promotes
+    ? git.promotion?.(config, { credentials, userAgent: deps.userAgent, fetch: deps.fetch, logger: deps.logger.child({ component: "promotion", instance: config.name }) })
+    : undefined;
   const orchestratorModule = orchestratorOf(config.ciCdOrchestratorType);
   const orchestrator = orchestratorModule?.create(config, {
     repository,
@@ -83,10 +90,12 @@ export function compileInstance(config: InstanceConfig, deps: CompileDeps): Inst
       completionReconcilers: config.completionReconcilers,
       gitTarget: repository.target,
       ...(orchestrator ? { orchestrator: { target: orchestrator.target, policy: orchestrator.policy } } : {}),
+      ...(config.promotion.enabled && promotion ? { promotion: { target: repository.target } } : {}),
     },
     ...(config.auth ? { auth: config.auth } : {}),
     repository,
     ...(orchestrator ? { orchestrator } : {}),
+    ...(promotion ? { promotion } : {}),
     subscribers: config.subscribers,
     config,
   };

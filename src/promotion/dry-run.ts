@@ -25,6 +25,9 @@ export function dryRunRepository(real: PromotionRepository, say: (line: string) 
       say(`would update pull request #${number}: "${change.title}"`);
       return { ...(await real.pullRequest(number)), title: change.title, body: change.body };
     },
+    async postStatus(sha, status) {
+      say(`would post ${status.context} = ${status.state} on ${sha.slice(0, 7)}: ${status.description}`);
+    },
     async enableAutoMerge(pullRequest, method) {
       say(`would enable auto-merge (${method}) on pull request #${pullRequest.number}, or merge it if it is already mergeable`);
       return { kind: "enabled" };

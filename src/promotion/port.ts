@@ -35,6 +35,18 @@ export interface CommitStatus {
   readonly description?: string;
 }
 
+/** A merged PR and the commit its merge made on the base. */
+export interface MergedPullRequest extends PromotionPullRequest {
+  readonly mergeCommit: string;
+}
+
+/** A status promotion posts itself (`promotion/<group>-<env>`), a required check with no CI job behind it. */
+export interface PostedStatus {
+  readonly context: string;
+  readonly state: "pending" | "success" | "failure";
+  readonly description: string;
+}
+
 export type AutoMergeOutcome =
   | { readonly kind: "enabled" }
   /** The PR was already clean, so it was merged at once. */
@@ -78,4 +90,7 @@ export interface PromotionRepository {
   /** The merged PR that brought `sha` into the base; undefined while the provider does not know one. */
   mergedPullRequestOf(sha: string): Promise<PromotionPullRequest | undefined>;
   statuses(sha: string): Promise<CommitStatus[]>;
+  /** The PRs merged into `base` most recently, newest first, at most `limit`. */
+  recentlyMergedPullRequests(base: string, limit: number): Promise<MergedPullRequest[]>;
+  postStatus(sha: string, status: PostedStatus): Promise<void>;
 }

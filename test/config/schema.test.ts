@@ -48,7 +48,7 @@ describe("defaults", () => {
       timeoutMs: 10_000,
       synchronous: "normal",
     });
-    expect(config.scheduler).toEqual({ abandonedPrSweepSeconds: 30, abandonedPrCutoffHours: 72, pruneDoneAfterHours: 24 });
+    expect(config.scheduler).toEqual({ abandonedPrSweepSeconds: 30, abandonedPrCutoffHours: 72, pruneDoneAfterHours: 24, promotionReconcileSeconds: 60 });
     expect(config.hmacKeys).toEqual([]);
     expect(config.bearerTokens).toEqual([]);
     expect(config.logLevel).toBeUndefined();

@@ -278,3 +278,34 @@ describe("a stale finish (argoproj/argo-cd#28926)", () => {
     expect(real.jobs.map((job) => job.kind)).toEqual(["status", "orchestrator"]);
   });
 });
+
+describe("planJobs with promotion.enabled", () => {
+  const promoting = () => githubInstance({ subscribers: {}, ciCdOrchestratorType: "NONE", promotion: { enabled: true } });
+
+  test("a Kustomization finish plans one promotion job, in the repository's order; re-sends plan none", () => {
+    const first = planJobs(observation("ReconciliationSucceeded", "succeeded"), promoting(), NOTHING_KNOWN);
+    const promotion = first.jobs.filter((job) => job.kind === "promotion");
+    expect(promotion).toEqual([{
+      kind: "promotion",
+      instance: "apps-dev",
+      target: "github:api.github.com/repos/org/manifests",
+      orderingKey: "promotion:github:api.github.com/repos/org/manifests",
+      payload: { commit: COMMIT, kustomization: "apps-dev", reconciler: "Kustomization/flux-system/apps-dev", outcome: "succeeded" },
+    }]);
+    for (let n = 0; n < 3; n += 1) expect(planJobs(observation("ReconciliationSucceeded", "succeeded"), promoting(), first.known).jobs).toEqual([]);
+  });
+
+  test("a failure, then a success of the same commit: one job each", () => {
+    const failed = planJobs(observation("HealthCheckFailed", "failed"), promoting(), NOTHING_KNOWN);
+    expect(failed.jobs.filter((job) => job.kind === "promotion").map((job) => job.payload)).toMatchObject([{ outcome: "failed" }]);
+    const succeeded = planJobs(observation("ReconciliationSucceeded", "succeeded"), promoting(), failed.known);
+    expect(succeeded.jobs.filter((job) => job.kind === "promotion").map((job) => job.payload)).toMatchObject([{ outcome: "succeeded" }]);
+  });
+
+  test("nothing without promotion.enabled, before a finish, or for another kind", () => {
+    expect(planJobs(observation("ReconciliationSucceeded", "succeeded"), githubInstance(), NOTHING_KNOWN).jobs.some((job) => job.kind === "promotion")).toBe(false);
+    expect(planJobs(observation("Progressing"), promoting(), NOTHING_KNOWN).jobs.some((job) => job.kind === "promotion")).toBe(false);
+    const helm = { ...observation("ReconciliationSucceeded", "succeeded"), reconciler: { kind: "HelmRelease", namespace: "flux-system", name: "apps-dev" } };
+    expect(planJobs(helm, promoting(), NOTHING_KNOWN).jobs.some((job) => job.kind === "promotion")).toBe(false);
+  });
+});

@@ -94,7 +94,8 @@ export function startFakeAzureRepos(model: GitModel, mirrorTo?: string): FakeAzu
       const status = query.get("searchCriteria.status") ?? "active";
       const value = model.pullRequests
         .filter((pr) => (source === undefined || pr.branch === source) && (target === undefined || pr.base === target) && (status === "all" || prJson(pr).status === status))
-        .map((pr) => prJson(pr, true));
+        .map((pr) => prJson(pr, true))
+        .reverse(); // newest first, as Azure DevOps lists them
       return json(200, { count: value.length, value });
     }
     if (rest === "pullrequests" && method === "POST") {
