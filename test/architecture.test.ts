@@ -29,7 +29,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   // The outbox stores and delivers jobs; it knows neither where the config comes from nor how webhooks arrive.
   outbox: ["core", "observability"],
   delivery: ["core", "instances", "subscribers", "git", "clients", "observability", "promotion"],
-  scheduler: ["core", "instances", "observability"],
+  scheduler: ["core", "instances", "observability", "promotion"],
   server: ["core", "instances", "operators", "observability"],
   cli: ["core", "promotion", "schema", "observability", "clients", "orchestrators", "git", "subscribers", "operators", "config", "instances", "outbox", "delivery", "scheduler", "server"],
   main: ["cli"],

@@ -14,6 +14,7 @@ import { createDryRunDelivery, createNetworkDelivery } from "../delivery/router.
 import { createSupersededDelivery } from "../delivery/superseded.ts";
 import { compileInstances, indexByName, type CompileDeps, type Instance } from "../instances/compile.ts";
 import { createAbandonedPrSweep } from "../scheduler/abandoned-sweep.ts";
+import { createPromotionReconcile } from "../scheduler/promotion-reconcile.ts";
 import type { Logger, SecretRedactor } from "../observability/logger.ts";
 import { createMetrics } from "../observability/metrics.ts";
 import { observeFetch } from "../observability/outbound.ts";
@@ -272,6 +273,20 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
     });
     const sweepMs = () => running.config.scheduler.abandonedPrSweepSeconds * 1000;
     tasks.push({ name: "abandoned-pr-sweep", intervalMs: sweepMs, jitterMs: () => sweepMs() / 10, run: () => sweep.run().then(() => undefined) });
+    const promotionReconcile = createPromotionReconcile({
+      instances: () => running.instances,
+      store: {
+        enqueueOnce(onceKey, job, at) {
+          const enqueued = store.enqueueOnce(onceKey, job, at);
+          if (enqueued) metrics.jobsPlanned.inc({ kind: job.kind, target: job.target });
+          return enqueued;
+        },
+      },
+      onEnqueued: () => worker.wake(),
+      logger,
+    });
+    const reconcileMs = () => running.config.scheduler.promotionReconcileSeconds * 1000;
+    tasks.push({ name: "promotion-reconcile", intervalMs: reconcileMs, jitterMs: () => reconcileMs() / 10, run: () => promotionReconcile.run().then(() => undefined) });
   }
   const scheduler = createScheduler(tasks, logger);
 

@@ -110,7 +110,7 @@ export const SchedulerSettings = section(
     abandonedPrCutoffHours: v.optional(positiveNumber(), 72),
     pruneDoneAfterHours: v.optional(positiveNumber(), 24),
     // How often the promotions that should have advanced are looked for (a webhook Flux dropped).
-    promotionReconcileSeconds: v.optional(integer(5), 60),
+    promotionReconcileSeconds: v.optional(integer(1), 60),
   }),
 );
 export type SchedulerSettings = v.InferOutput<typeof SchedulerSettings>;
