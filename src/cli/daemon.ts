@@ -28,6 +28,7 @@ import { createSqliteOutboxStore, readLockHolder } from "../outbox/store.ts";
 import { dryRunOutboxPath, resolveOutboxPath } from "../outbox/paths.ts";
 import { createOutboxWorker } from "../outbox/worker.ts";
 import { createApp } from "../server/app.ts";
+import { createPromotionsApi, promotionNewJob } from "../server/promotions-api.ts";
 import type { WebhookSettings } from "../server/webhook.ts";
 import { PRODUCT, USER_AGENT, VERSION } from "../core/version.ts";
 
@@ -290,7 +291,32 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
   }
   const scheduler = createScheduler(tasks, logger);
 
+  const promotions = createPromotionsApi({
+    settings: () => ({ maxBodyBytes: running.config.server.maxBodyBytes, bearerTokens: running.config.bearerTokens, instances: running.instances }),
+    enqueue(name, request) {
+      const gone = checkIdentity();
+      if (gone) throw new IntakeUnavailableError(gone, 30);
+      const instance = running.instances.find((candidate) => candidate.name === name);
+      if (instance === undefined) throw new Error(`instance ${name} is gone`);
+      const { onceKey, job } = promotionNewJob(instance, request);
+      let queued: boolean;
+      try {
+        queued = store.enqueueOnce(onceKey, job, Date.now());
+      } catch (error) {
+        if (!isStorageError(error)) throw error;
+        storage.failed("intake", error);
+        throw new IntakeUnavailableError("outbox storage failing: the request was not stored; retry later", 10);
+      }
+      if (queued) {
+        metrics.jobsPlanned.inc({ kind: job.kind, target: job.target });
+        worker.wake();
+      }
+      return queued;
+    },
+    logger,
+  });
   const app = createApp({
+    promotions,
     settings: () => running.settings,
     intake,
     translate,

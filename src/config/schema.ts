@@ -184,6 +184,12 @@ export const InstanceConfig = v.pipe(
 );
 export type InstanceConfig = v.InferOutput<typeof InstanceConfig>;
 
+function hasBearer(auth: unknown): boolean {
+  if (!isRecord(auth)) return false;
+  const many = auth.bearerTokens;
+  return (typeof auth.bearerToken === "string" && auth.bearerToken !== "") || (Array.isArray(many) && many.some((token) => typeof token === "string" && token !== ""));
+}
+
 /** Duplicate names and more than one default, reported on the instance that breaks the rule. */
 function instanceListRules(file: Record<string, unknown>, report: (path: (string | number)[], message: string) => void) {
   const instances = file.instances;
@@ -197,6 +203,10 @@ function instanceListRules(file: Record<string, unknown>, report: (path: (string
       const first = seen.get(name);
       if (first === undefined) seen.set(name, index);
       else report(["instances", index, "name"], `duplicate instance name ${JSON.stringify(name)} (also ${formatPath(["instances", first, "name"])}); give each instance a unique name`);
+    }
+    const promotion = instance.promotion;
+    if (isRecord(promotion) && promotion.api === true && !hasBearer(instance.auth) && !hasBearer(file.auth)) {
+      report(["instances", index, "promotion", "api"], "opens POST /api/promotions, which must be authenticated: set auth.bearerToken on the instance or globally");
     }
     if (instance.default === true) {
       if (firstDefault === undefined) firstDefault = index;

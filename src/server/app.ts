@@ -12,6 +12,8 @@ export interface AppDeps extends WebhookDeps {
   metrics: Metrics;
   /** Config loaded, intake open, not draining. */
   readiness(): Readiness;
+  /** `POST /api/promotions` (src/server/promotions-api.ts); 404 without it. */
+  promotions?: (request: Request) => Promise<Response>;
 }
 
 export function createApp(deps: AppDeps) {
@@ -26,12 +28,13 @@ export function createApp(deps: AppDeps) {
 
   return new Elysia()
     .onError(({ code, error }) => {
-      if (code === "NOT_FOUND") return Response.json({ error: "no such route: POST /gitopsphase[/<instance>], GET /healthz, /readyz, /metrics" }, { status: 404 });
+      if (code === "NOT_FOUND") return Response.json({ error: "no such route: POST /gitopsphase[/<instance>], POST /api/promotions, GET /healthz, /readyz, /metrics" }, { status: 404 });
       deps.logger.error({ err: error, code }, "http error");
       return Response.json({ error: "internal error" }, { status: 500 });
     })
     .post("/gitopsphase", ({ request }) => handleWebhook(request), { parse: "none" })
     .post("/gitopsphase/:instance", ({ request, params }) => handleWebhook(request, params.instance), { parse: "none" })
+    .post("/api/promotions", ({ request }) => (deps.promotions ? deps.promotions(request) : Response.json({ error: "POST /api/promotions is off" }, { status: 404 })), { parse: "none" })
     .get("/healthz", () => Response.json({ status: "ok" }))
     .get("/readyz", () => {
       const readiness = deps.readiness();

@@ -295,3 +295,28 @@ describe("field checks", () => {
     ]);
   });
 });
+
+describe("promotion on an instance", () => {
+  test("off by default; enabled and api on GitHub with a bearer token are valid and described", async () => {
+    expect(valid({ instances: [github] }).instances[0]!.promotion).toEqual({ enabled: false, api: false });
+    const config = valid({ auth: { bearerToken: "token-0123456789" }, instances: [{ ...github, promotion: { enabled: true, api: true } }] });
+    const { describeInstance } = await import("../../src/config/describe.ts");
+    expect(describeInstance(config.instances[0]!)).toBe("apps-dev: FLUX → GITHUB contoso/gitops-manifests → NONE, 0 subscribers; promotion: promotes on success, POST /api/promotions");
+  });
+
+  test("errors: a provider without pull requests here, Argo CD, legacy contexts, the API without a token, a misspelt key", () => {
+    const gitea = { ...github, gitRepositoryType: "GITEA", giteaOrgUrl: "https://gitea.example.com/api/v1/repos/org", giteaGitOpsManifestsRepoName: "m" };
+    for (const key of Object.keys(github)) if (key.startsWith("gitHub")) delete (gitea as Record<string, unknown>)[key];
+    expect(errorsOf({ instances: [{ ...gitea, promotion: { enabled: true } }] })).toContain("instances[0].promotion: promotion opens pull requests, which this build does on GITHUB or AZDO only; remove promotion or use one of them");
+    expect(errorsOf({ instances: [{ ...azdo, promotion: { enabled: true } }] })).toEqual([
+      "instances[0].promotion.enabled: advances on Flux Kustomization reconciles (kustomization/{group}-{env}); Argo CD instances cannot drive it",
+    ]);
+    expect(errorsOf({ instances: [{ ...github, statusContext: "legacy", promotion: { enabled: true } }] })).toEqual([
+      "instances[0].promotion.enabled: needs the default status contexts (kustomization/{group}-{env}), not statusContext: legacy",
+    ]);
+    expect(errorsOf({ instances: [{ ...github, promotion: { api: true } }] })).toEqual([
+      "instances[0].promotion.api: opens POST /api/promotions, which must be authenticated: set auth.bearerToken on the instance or globally",
+    ]);
+    expect(errorsOf({ instances: [{ ...github, promotion: { enable: true } }] })[0]).toStartWith("instances[0].promotion.enable:");
+  });
+});

@@ -31,9 +31,11 @@ instances:
     gitHubOrgUrl: ${fake.url}/repos/org
     gitHubGitOpsManifestsRepoName: manifests
     pat: \${PAT}
-    promotion: { enabled: true }
+    promotion: { enabled: true, api: true }
+    auth: { bearerToken: "\${API_TOKEN}" }
 `);
-const daemon = await startDaemon({ configPath, dryRun: false, env: { PAT: GITHUB_TOKEN } });
+const API_TOKEN = "promotions-api-token-0123456789";
+const daemon = await startDaemon({ configPath, dryRun: false, env: { PAT: GITHUB_TOKEN, API_TOKEN } });
 afterAll(() => {
   daemon.proc.kill();
   fake.stop();
@@ -53,7 +55,7 @@ async function until<T>(what: string, check: (model: GitModel) => T | undefined,
 async function flux(commit: string) {
   const response = await fetch(`${daemon.url}/gitopsphase`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", authorization: `Bearer ${API_TOKEN}` },
     body: JSON.stringify({ ...FIXTURE, metadata: { ...FIXTURE.metadata, revision: `main@sha1:${commit}` } }),
   });
   return { status: response.status, body: (await response.json()) as { jobs: number } };
@@ -89,5 +91,28 @@ describe("the daemon drives promotion", () => {
     expect(qa.body).toContain(`"sha":"${merge}"`);
     const log = await daemon.waitForLine((line) => line.includes("is not in qa yet: advancing it"));
     expect(log).toContain('"app":"api"');
+  });
+});
+
+describe("POST /api/promotions", () => {
+  const ask = (body: unknown, token: string | null = API_TOKEN) =>
+    fetch(`${daemon.url}/api/promotions`, { method: "POST", headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) });
+
+  test("starts promote new through the outbox; the same request again queues nothing; bad requests get a clear 4xx", async () => {
+    expect((await ask({ group: "apps", app: "web", tag: "4.0.0" }, null)).status).toBe(401);
+    expect((await ask({ group: "apps", app: "web", tag: "4.0.0" }, "wrong-token-0123")).status).toBe(401);
+    const bad = await ask({ group: "apps", app: "web", tag: "not a tag" });
+    expect({ status: bad.status, error: ((await bad.json()) as { error: string }).error }).toEqual({ status: 400, error: expect.stringContaining("tag: an image tag") });
+    expect((await ask({ group: "apps", app: "web", tag: "4.0.0", extra: 1 })).status).toBe(400);
+
+    const first = await ask({ group: "apps", app: "web", tag: "4.0.0" });
+    expect({ status: first.status, body: await first.json() }).toEqual({ status: 202, body: { accepted: true, instance: "apps-dev", queued: true } });
+    const dev = await until("the dev PR", (m) => m.pullRequests.find((pr) => pr.state === "open" && pr.title === "Promote apps/web version 4.0.0 to environment dev"));
+    expect(dev.autoMerge).toEqual({ method: "MERGE" });
+    const again = await ask({ group: "apps", app: "web", tag: "4.0.0" });
+    expect(await again.json()).toEqual({ accepted: true, instance: "apps-dev", queued: false });
+    expect(model.pullRequests.filter((pr) => pr.title === dev.title).length).toBe(1);
+    expect(daemon.lines.join("\n")).not.toContain(API_TOKEN);
+    expect(daemon.lines.join("\n")).not.toContain(GITHUB_TOKEN);
   });
 });
