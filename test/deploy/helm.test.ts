@@ -306,7 +306,7 @@ describe("singleInstance: null with instances", () => {
       instances: [
         { name: "apps-gitea", gitOpsOperatorType: "FLUX", gitRepositoryType: "GITEA", ciCdOrchestratorType: "NONE", gitOpsAppURL: "https://gitea.example.com/org/manifests/commit", giteaOrgUrl: "https://gitea.example.com/api/v1/repos/org", giteaGitOpsManifestsRepoName: "manifests" },
         { name: "apps-gitlab", gitOpsOperatorType: "FLUX", gitRepositoryType: "GITLAB", ciCdOrchestratorType: "NONE", gitOpsAppURL: "https://gitlab.com/group/manifests/-/commit", gitLabGitOpsManifestsProject: "group/manifests" },
-        { ...githubInstance, name: "apps-app", pat: undefined, gitHubAppId: 123456, gitHubAppInstallationId: 7890123, gitHubAppPrivateKey: "${GITHUB_APP_KEY}" },
+        { ...githubInstance, name: "apps-app", pat: undefined, gitHubAppId: 123456, gitHubAppInstallationId: 7890123, gitHubAppPrivateKey: "${GITHUB_APP_KEY}", promotion: { enabled: true } },
       ],
     };
     const r = connectorOf(template(values));
@@ -318,6 +318,7 @@ describe("singleInstance: null with instances", () => {
     expect(output).toContain("apps-gitea: FLUX → GITEA org/manifests");
     expect(output).toContain("apps-gitlab: FLUX → GITLAB group/manifests");
     expect(output).toContain("apps-app: FLUX → GITHUB org/manifests (GitHub App 123456)");
+    expect(output).toContain("; promotion: promotes on success");
   });
 
   test("the list form, and whole GitOpsConfig objects as kubectl prints them, give the same config", () => {
