@@ -12,7 +12,7 @@ import { spawnConnector } from "../support/daemon.ts";
 const README = readFileSync(join(import.meta.dir, "..", "..", "README.md"), "utf8");
 const EXAMPLES = [...README.matchAll(/^```yaml\n(instances:\n[\s\S]*?)^```$/gm)]  .map((match) => match[1]!)
   .filter((yaml) => yaml.includes("gitRepositoryType")); // whole instances; a fragment showing one key is not one
-const TOKENS = { GITEA_TOKEN: "gitea-placeholder", GITLAB_TOKEN: "glpat-placeholder", AZDO_PAT: "azdo-placeholder" };
+const TOKENS = { GITEA_TOKEN: "gitea-placeholder", GITLAB_TOKEN: "glpat-placeholder", AZDO_PAT: "azdo-placeholder", GITHUB_TOKEN: "ghp-placeholder", PROMOTIONS_TOKEN: "promotions-placeholder" };
 
 async function checkConfig(yaml: string) {
   const dir = mkdtempSync(join(tmpdir(), "gitops-connector-readme-"));
@@ -26,9 +26,15 @@ async function checkConfig(yaml: string) {
 }
 
 describe("README config examples", () => {
-  test("there are the Gitea/GitLab, GitHub App and Azure DevOps examples", () => {
+  test("there are the Gitea/GitLab, GitHub App, Azure DevOps and promotion examples", () => {
     const types = EXAMPLES.flatMap((yaml) => [...yaml.matchAll(/gitRepositoryType: (\w+)/g)].map((match) => match[1]));
-    expect(types.toSorted()).toEqual(["AZDO", "GITEA", "GITHUB", "GITLAB"]);
+    expect(types.toSorted()).toEqual(["AZDO", "GITEA", "GITHUB", "GITHUB", "GITLAB"]);
+  });
+
+  test("check-config shows the promotion example as driving promotion with the API", async () => {
+    const { code, output } = await checkConfig(EXAMPLES.find((yaml) => yaml.includes("promotion:"))!);
+    expect(code).toBe(0);
+    expect(output).toContain("apps: FLUX → GITHUB org/manifests → NONE, 0 subscribers; promotion: promotes on success, POST /api/promotions");
   });
 
   test.each(EXAMPLES.map((yaml) => [/name: ([\w-]+)/.exec(yaml)![1]!, yaml]))("the example with %s passes check-config", async (_, yaml) => {
