@@ -191,7 +191,7 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
   });
   const delivery =
     options.delivery ??
-    (options.dryRun ? createDryRunDelivery({ logger, instanceNamed }) : createNetworkDelivery({ instanceNamed, logger, fetch: outboundFetch, superseded }));
+    (options.dryRun ? createDryRunDelivery({ logger, instanceNamed }) : createNetworkDelivery({ instanceNamed, logger, fetch: outboundFetch, superseded, recordPromotion: (record) => store.recordPromotion(record, Date.now()) }));
   const worker = createOutboxWorker({
     store,
     delivery,

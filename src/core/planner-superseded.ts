@@ -6,6 +6,7 @@
  * rules as a commit reported itself. Pure.
  */
 import type { KnownCommit } from "./commit-knowledge.ts";
+import { supersededRecordOf } from "./deployments.ts";
 import type { Job, SupersedeJobPayload } from "./model.ts";
 import { notifiableOutcome, planStatuses, toOrchestratorJob, type JobSubject, type Plan, type PlanningInstance } from "./planner.ts";
 
@@ -16,5 +17,10 @@ export function planSupersededCommit(commit: string, supersede: SupersedeJobPayl
   const jobs: Job[] = [...statusPlan.jobs];
   const outcome = supersede.notifyOrchestrator ? notifiableOutcome(supersede.outcome, instance, known) : undefined;
   if (outcome) jobs.push(toOrchestratorJob(subject, instance, outcome, supersede.commit));
-  return { jobs, known: { statuses: statusPlan.statuses, notified: outcome ? [...known.notified, outcome] : known.notified } };
+  const main = supersede.statuses.find((status) => !status.part) ?? supersede.statuses[0];
+  return {
+    jobs,
+    known: { statuses: statusPlan.statuses, notified: outcome ? [...known.notified, outcome] : known.notified },
+    record: supersededRecordOf(supersede.reconciler, main?.context ?? supersede.reconciler.toLowerCase(), supersede.commit, supersede.outcome),
+  };
 }

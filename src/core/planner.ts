@@ -11,6 +11,7 @@
  *   tells the commits in between (delivered by src/delivery/superseded.ts, planned by ./planner-superseded.ts).
  */
 import type { KnownCommit, PlannedStatus } from "./commit-knowledge.ts";
+import { reconcilerRecordOf, type ReconcilerRecord } from "./deployments.ts";
 import {
   reconcilerId,
   type CommitStatus,
@@ -52,6 +53,8 @@ export interface Plan {
   readonly known: KnownCommit;
   /** The observation finished its commit: it becomes the reconciler's last finished commit. */
   readonly finished?: boolean;
+  /** What the read model records of the reconciler, in the same transaction (src/core/deployments.ts). */
+  readonly record?: ReconcilerRecord;
 }
 
 /** What the jobs for one commit are about: the commit, and who reported it. */
@@ -79,6 +82,7 @@ export function planJobs(observation: Observation, instance: PlanningInstance, k
   if (observation.outcome && lastFinished !== undefined && lastFinished !== observation.commit && !finishedBefore) {
     jobs.push(toSupersedeJob(subject, observation, instance, lastFinished, counts && instance.orchestrator !== undefined));
   }
+  const record = reconcilerRecordOf(observation);
   const promotion = planPromotion(observation, instance, subject, known);
   if (promotion) jobs.push(promotion.job);
   const promoted = promotion ? [...(known.promoted ?? []), promotion.key] : known.promoted;
@@ -90,6 +94,7 @@ export function planJobs(observation: Observation, instance: PlanningInstance, k
     jobs,
     known: { statuses: statusPlan.statuses, notified, ...(finishedBy ? { finishedBy } : {}), ...(running ? { running } : {}), ...(promoted ? { promoted } : {}) },
     ...(observation.outcome ? { finished: true } : {}),
+    ...(record ? { record } : {}),
   };
 }
 

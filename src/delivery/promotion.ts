@@ -36,18 +36,55 @@ async function permanentOnPromotionErrors<T>(run: () => Promise<T>): Promise<T> 
   }
 }
 
-export async function deliverPromotion(job: PromotionJob, instance: Instance, log: Logger): Promise<void> {
+/** What the read model keeps of a promotion (src/outbox/read-model.ts), without importing the outbox. */
+export interface PromotionRecord {
+  readonly instance: string;
+  readonly group: string;
+  readonly app: string;
+  readonly env: string;
+  readonly tag: string;
+  readonly state: "open" | "merged" | "blocked" | "unchanged";
+  readonly pullRequest?: { readonly number: number; readonly url: string };
+  readonly commit?: string;
+}
+
+type Record_ = ((record: PromotionRecord) => void) | undefined;
+
+export async function deliverPromotion(job: PromotionJob, instance: Instance, log: Logger, record: Record_): Promise<void> {
   const context = contextOf(instance, log);
   const result = await permanentOnPromotionErrors(() => advancePromotion(context, job.payload));
   if (result.kind === "not-a-promotion") {
     log.debug({ instance: instance.name, commit: job.payload.commit, reason: result.reason }, "not a promotion reconciler");
     return;
   }
+  for (const app of result.apps) {
+    record?.({
+      instance: instance.name,
+      group: result.group,
+      app: app.app,
+      env: result.next,
+      tag: app.tag,
+      state: app.outcome === "blocked" ? "blocked" : app.outcome === "unchanged" || app.outcome === "skipped" ? "unchanged" : "open",
+      ...(app.pullRequest !== undefined ? { pullRequest: { number: app.pullRequest, url: app.url ?? "" } } : {}),
+      commit: job.payload.commit,
+    });
+  }
   log.info({ instance: instance.name, commit: job.payload.commit, group: result.group, env: result.env, next: result.next, apps: result.apps }, `promotion ${result.group}: ${result.env} → ${result.next}`);
 }
 
-export async function deliverPromotionNew(job: PromotionNewJob, instance: Instance, log: Logger): Promise<void> {
+export async function deliverPromotionNew(job: PromotionNewJob, instance: Instance, log: Logger, record: Record_): Promise<void> {
   const context = contextOf(instance, log);
   const outcome = await permanentOnPromotionErrors(() => promoteNew(context, job.payload));
+  if (outcome.env !== undefined) {
+    record?.({
+      instance: instance.name,
+      group: job.payload.group,
+      app: job.payload.app,
+      env: outcome.env,
+      tag: job.payload.tag,
+      state: outcome.kind === "created" || outcome.kind === "updated" ? "open" : "unchanged",
+      ...(outcome.pullRequest ? { pullRequest: { number: outcome.pullRequest.number, url: outcome.pullRequest.url } } : {}),
+    });
+  }
   log.info({ instance: instance.name, group: job.payload.group, app: job.payload.app, tag: job.payload.tag, outcome: outcome.kind, ...(outcome.pullRequest ? { pullRequest: outcome.pullRequest.number } : {}) }, `promote new ${job.payload.group}/${job.payload.app} ${job.payload.tag}: ${outcome.kind}`);
 }

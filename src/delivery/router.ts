@@ -13,13 +13,15 @@ import type { Instance } from "../instances/compile.ts";
 import type { Logger } from "../observability/logger.ts";
 import { postToSubscriber, subscriberUrlOf } from "../subscribers/subscribers.ts";
 import type { SupersededDelivery } from "./superseded.ts";
-import { deliverPromotion, deliverPromotionNew } from "./promotion.ts";
+import { deliverPromotion, deliverPromotionNew, type PromotionRecord } from "./promotion.ts";
 
 export interface DeliveryContext {
   readonly log: Logger;
   readonly fetch?: FetchLike;
   /** Tells the commits a finished one superseded; it plans through the outbox, so the daemon wires it. */
   readonly superseded?: SupersededDelivery;
+  /** Records what a promotion job did in the read model. */
+  readonly recordPromotion?: (record: PromotionRecord) => void;
 }
 
 interface Handler<K extends JobKind> {
@@ -70,13 +72,13 @@ const HANDLERS: { readonly [K in JobKind]: Handler<K> } = {
     describe: (job) => ({ note: `would fail the Azure Pipelines task waiting for abandoned PR ${job.payload.pullRequest}` }),
   },
   promotion: {
-    deliver: (job, instance, context) => deliverPromotion(job, instance, context.log),
+    deliver: (job, instance, context) => deliverPromotion(job, instance, context.log, context.recordPromotion),
     describe: (job) => ({
       note: `would read gitops-promotion.yaml and, when ${job.payload.kustomization} is a promotion environment's reconciler, ${job.payload.outcome === "succeeded" ? "open the next environment's PRs" : "post failure on them"} for what ${job.payload.commit} contains`,
     }),
   },
   "promotion-new": {
-    deliver: (job, instance, context) => deliverPromotionNew(job, instance, context.log),
+    deliver: (job, instance, context) => deliverPromotionNew(job, instance, context.log, context.recordPromotion),
     describe: (job) => ({ note: `would run promote new --group ${job.payload.group} --app ${job.payload.app} --tag ${job.payload.tag}` }),
   },
   supersede: {
@@ -109,11 +111,17 @@ export interface DeliveryOptions {
   readonly logger: Logger;
   readonly fetch?: FetchLike;
   readonly superseded?: SupersededDelivery;
+  readonly recordPromotion?: (record: PromotionRecord) => void;
 }
 
 /** Sends every job to where it goes. */
 export function createNetworkDelivery(options: DeliveryOptions): Delivery {
-  const context: DeliveryContext = { log: options.logger.child({ component: "network-delivery" }), fetch: options.fetch, superseded: options.superseded };
+  const context: DeliveryContext = {
+    log: options.logger.child({ component: "network-delivery" }),
+    fetch: options.fetch,
+    superseded: options.superseded,
+    recordPromotion: options.recordPromotion,
+  };
   return {
     async deliver(job, signal) {
       const instance = options.instanceNamed(job.instance);

@@ -90,6 +90,62 @@ const MIGRATIONS: readonly string[] = [
     since INTEGER NOT NULL
   );
   `,
+  // 6: the deployments read model (src/outbox/read-model.ts, DESIGN §12): per (instance, commit) and per reconciler
+  // what was last heard, the notification, promotions, and a change log whose sequence numbers are the SSE ids.
+  // Jobs name their commit so a deployment's pending and dead jobs are one index seek.
+  `
+  CREATE TABLE deployments (
+    instance               TEXT    NOT NULL,
+    "commit"               TEXT    NOT NULL,
+    first_seen             INTEGER NOT NULL,
+    last_seen              INTEGER NOT NULL,
+    state                  TEXT    NOT NULL,
+    changed                INTEGER NOT NULL,
+    superseded_by          TEXT,
+    notified_outcome       TEXT,
+    notified_at            INTEGER,
+    notified_superseded_by TEXT,
+    PRIMARY KEY (instance, "commit")
+  ) WITHOUT ROWID;
+  CREATE INDEX deployments_newest ON deployments (first_seen DESC, instance, "commit");
+  CREATE INDEX deployments_last_seen ON deployments (last_seen);
+  CREATE TABLE deployment_reconcilers (
+    instance      TEXT    NOT NULL,
+    "commit"      TEXT    NOT NULL,
+    reconciler    TEXT    NOT NULL,
+    context       TEXT    NOT NULL,
+    state         TEXT    NOT NULL,
+    reason        TEXT    NOT NULL,
+    message       TEXT    NOT NULL,
+    superseded_by TEXT,
+    at            INTEGER NOT NULL,
+    PRIMARY KEY (instance, "commit", reconciler)
+  ) WITHOUT ROWID;
+  CREATE TABLE promotions (
+    instance TEXT    NOT NULL,
+    grp      TEXT    NOT NULL,
+    app      TEXT    NOT NULL,
+    env      TEXT    NOT NULL,
+    tag      TEXT    NOT NULL,
+    state    TEXT    NOT NULL,
+    pr       INTEGER,
+    url      TEXT,
+    "commit" TEXT,
+    at       INTEGER NOT NULL,
+    PRIMARY KEY (instance, grp, app, env)
+  ) WITHOUT ROWID;
+  CREATE TABLE changes (
+    seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+    at       INTEGER NOT NULL,
+    kind     TEXT    NOT NULL,
+    instance TEXT    NOT NULL,
+    "commit" TEXT
+  );
+  CREATE INDEX changes_at ON changes (at);
+  ALTER TABLE jobs ADD COLUMN "commit" TEXT;
+  UPDATE jobs SET "commit" = COALESCE(json_extract(payload, '$.payload.commit'), json_extract(payload, '$.payload.body.commit_id')) WHERE state <> 'done';
+  CREATE INDEX jobs_commit ON jobs (instance, "commit") WHERE state <> 'done';
+  `,
 ];
 
 /** A file written by a newer gitops-connector; its message says what to do. */

@@ -13,7 +13,8 @@ import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { NOTHING_KNOWN, type KnownCommit } from "../core/commit-knowledge.ts";
-import type { Job } from "../core/model.ts";
+import { commitOfJob, type Job, type OrchestratorJob } from "../core/model.ts";
+import { createReadModel, type PromotionRecord } from "./read-model.ts";
 import { migrate, OutboxVersionError } from "./schema.ts";
 import { resolveOutboxPath } from "./paths.ts";
 import type { ClaimOptions, JobState, OutboxStore, PlanContext, PlanResult, RateLimitedTarget, StatsRow, StoredJob } from "./types.ts";
@@ -177,10 +178,12 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
   const deleteSuperseded = db.query<unknown, [string, string]>(
     "DELETE FROM jobs INDEXED BY jobs_coalesce WHERE coalesce_key = ? AND state = 'pending' AND id NOT IN (SELECT value FROM json_each(?))",
   );
-  const insertJob = db.query<unknown, [string, string, string, string, string | null, string, number, number, number]>(
-    "INSERT INTO jobs (kind, instance, target, ordering_key, coalesce_key, payload, state, claimed, attempts, next_attempt_at, created_at, updated_at) " +
-      "VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, 0, ?, ?, ?)",
+  const insertJobRow = db.query<unknown, [string, string, string, string, string | null, string, number, number, number, string | null]>(
+    'INSERT INTO jobs (kind, instance, target, ordering_key, coalesce_key, payload, state, claimed, attempts, next_attempt_at, created_at, updated_at, "commit") ' +
+      "VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, 0, ?, ?, ?, ?)",
   );
+  const insertJob = (job: Job, now: number) =>
+    insertJobRow.run(job.kind, job.instance, job.target, job.orderingKey, job.coalesceKey ?? null, JSON.stringify(job), now, now, now, commitOfJob(job) ?? null);
   // Claimable: pending, due, the head (lowest pending id) of its ordering key, no job of that key in flight,
   // its target not blocked. Targets are few (repositories, orchestrators, subscribers) and jobs many, so both
   // lookups go target by target through jobs_target_ready: the distinct targets with pending jobs by one index
@@ -215,8 +218,8 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
      LIMIT 1`,
   );
   const selectBlockedUntil = db.query<{ until: number }, [string]>("SELECT blocked_until AS until FROM target_blocks WHERE target = ?");
-  const markDone = db.query<unknown, [number, number]>(
-    "UPDATE jobs SET state = 'done', attempts = attempts + 1, updated_at = ? WHERE id = ? AND state = 'pending'",
+  const markDone = db.query<{ kind: string; instance: string; commit: string | null; payload: string }, [number, number]>(
+    "UPDATE jobs SET state = 'done', attempts = attempts + 1, updated_at = ? WHERE id = ? AND state = 'pending' RETURNING kind, instance, \"commit\", payload",
   );
   const markRetry = db.query<unknown, [number, string, number, number]>(
     "UPDATE jobs SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ? AND state = 'pending'",
@@ -224,8 +227,8 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
   const markWaiting = db.query<unknown, [number, string, number, number]>(
     "UPDATE jobs SET next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ? AND state = 'pending'",
   );
-  const markDead = db.query<unknown, [string, number, number]>(
-    "UPDATE jobs SET state = 'dead', attempts = attempts + 1, last_error = ?, updated_at = ? WHERE id = ? AND state = 'pending'",
+  const markDead = db.query<{ instance: string; commit: string | null }, [string, number, number]>(
+    "UPDATE jobs SET state = 'dead', attempts = attempts + 1, last_error = ?, updated_at = ? WHERE id = ? AND state = 'pending' RETURNING instance, \"commit\"",
   );
   const upsertBlock = db.query<unknown, [string, number]>(
     "INSERT INTO target_blocks (target, blocked_until) VALUES (?, ?) " +
@@ -262,9 +265,23 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
   const insertOnceKey = db.query<unknown, [string, number]>("INSERT INTO once_keys (key, created_at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING");
   const pruneOnceKeys = db.query<unknown, [number]>("DELETE FROM once_keys WHERE created_at < ?");
 
+  const readModel = createReadModel(db);
+  // A delivered orchestrator job is the notification the read model shows; a dead job changes its commit's row.
+  const settleDone = db.transaction((id: number, now: number) => {
+    const row = markDone.get(now, id);
+    if (row?.kind !== "orchestrator" || row.commit === null) return;
+    const { payload } = JSON.parse(row.payload) as OrchestratorJob;
+    readModel.writer.recordNotification(row.instance, row.commit, payload.outcome, payload.supersededBy, now);
+  });
+  const settleDead = db.transaction((id: number, now: number, error: string) => {
+    const row = markDead.get(error, now, id);
+    if (row?.commit) readModel.writer.touchCommit(row.instance, row.commit, now);
+  });
+  const recordPromotion = db.transaction((record: PromotionRecord, now: number) => readModel.writer.recordPromotion(record, now));
+
   const enqueueOnce = db.transaction((onceKey: string, job: Job, now: number) => {
     if (insertOnceKey.run(onceKey, now).changes === 0) return false;
-    insertJob.run(job.kind, job.instance, job.target, job.orderingKey, job.coalesceKey ?? null, JSON.stringify(job), now, now, now);
+    insertJob(job, now);
     return true;
   });
 
@@ -277,8 +294,9 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
     if (result.finished && reconciler !== undefined) upsertHead.run(instance, reconciler, commit, now);
     for (const job of result.jobs) {
       if (job.coalesceKey !== undefined) deleteSuperseded.run(job.coalesceKey, inFlight);
-      insertJob.run(job.kind, job.instance, job.target, job.orderingKey, job.coalesceKey ?? null, JSON.stringify(job), now, now, now);
+      insertJob(job, now);
     }
+    if (result.record) readModel.writer.recordReconciler(instance, commit, result.record, now);
     return result.jobs;
   });
 
@@ -325,12 +343,27 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
   const prune = db.transaction((doneBefore: number, commitsBefore: number) => {
     pruneBlocks.run(doneBefore);
     pruneHeads.run(commitsBefore);
+    readModel.writer.prune(commitsBefore);
     return { jobs: pruneDone.run(doneBefore).changes, commits: pruneCommits.run(commitsBefore).changes };
   });
 
   return {
     path: options.path,
-    submit: (instance, commit, plan, now, reconciler) => submit.immediate(instance, commit, plan, now, reconciler),
+    submit(instance, commit, plan, now, reconciler) {
+      try {
+        const jobs = submit.immediate(instance, commit, plan, now, reconciler);
+        readModel.writer.flush(true);
+        return jobs;
+      } catch (error) {
+        readModel.writer.flush(false);
+        throw error;
+      }
+    },
+    reader: readModel.reader,
+    recordPromotion(record, now) {
+      recordPromotion.immediate(record, now);
+      readModel.writer.flush(true);
+    },
     enqueueOnce: (onceKey, job, now) => enqueueOnce.immediate(onceKey, job, now),
     pendingDepth: () => countPending.get()?.count ?? 0,
     deadCount: () => countDead.get()?.count ?? 0,
@@ -338,7 +371,8 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
     claimDue: (claimOptions) => claimDue.deferred(claimOptions),
     nextDueAt: (excludeTargets = []) => nextDueAt.deferred(excludeTargets),
     markDone(id, now) {
-      markDone.run(now, id);
+      settleDone.immediate(id, now);
+      readModel.writer.flush(true);
       claims.delete(id);
     },
     markRetry(id, now, nextAttemptAt, error, countAttempt = true) {
@@ -346,7 +380,8 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
       claims.delete(id);
     },
     markDead(id, now, error) {
-      markDead.run(error, now, id);
+      settleDead.immediate(id, now, error);
+      readModel.writer.flush(true);
       claims.delete(id);
     },
     blockTarget(target, until) {

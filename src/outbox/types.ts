@@ -2,8 +2,10 @@
  * The outbox's storage ports. The SQLite store implements them all; the intake, the worker, the `outbox` CLI and
  * the daemon's upkeep each take the narrow one they use. Times are epoch milliseconds passed in by the caller, so tests control the clock.
  */
+import type { ReconcilerRecord } from "../core/deployments.ts";
 import type { KnownCommit } from "../core/commit-knowledge.ts";
 import type { Job, JobKind } from "../core/model.ts";
+import type { DeploymentsReader, PromotionRecord } from "./read-model.ts";
 
 export type JobState = "pending" | "done" | "dead";
 
@@ -36,6 +38,8 @@ export interface PlanResult {
   readonly known: KnownCommit;
   /** This commit is now the reporting reconciler's last finished one. */
   readonly finished?: boolean;
+  /** Recorded in the read model with the jobs. */
+  readonly record?: ReconcilerRecord;
 }
 
 export interface RateLimitedTarget {
@@ -141,7 +145,13 @@ export interface UpkeepStore {
   pruneOnceKeys(before: number): number;
 }
 
+/** The deployments read model (src/outbox/read-model.ts): what the API and the page read, and promotions' record. */
+export interface ReadModelStore {
+  readonly reader: DeploymentsReader;
+  recordPromotion(record: PromotionRecord, now: number): void;
+}
+
 /** The whole store: each caller takes the narrow port above that it needs. */
-export interface OutboxStore extends IntakeStore, WorkerStore, AdminStore, UpkeepStore {
+export interface OutboxStore extends IntakeStore, WorkerStore, AdminStore, UpkeepStore, ReadModelStore {
   close(): void;
 }

@@ -26,6 +26,7 @@ export interface AppAdvance {
   readonly from: number;
   readonly outcome: PromotionOutcome["kind"] | "blocked";
   readonly pullRequest?: number;
+  readonly url?: string;
 }
 
 export type AdvanceResult =
@@ -51,7 +52,7 @@ export async function advancePromotion(context: CommandContext, request: Advance
       if (open !== undefined) {
         await context.repository.postStatus(open.headSha, { context: checkContext, state: "failure", description: `${match.env} failed to deploy ${short(request.commit)}` });
       }
-      apps.push({ app: state.app, tag: state.tag, from: pullRequest.number, outcome: "blocked", ...(open ? { pullRequest: open.number } : {}) });
+      apps.push({ app: state.app, tag: state.tag, from: pullRequest.number, outcome: "blocked", ...(open ? { pullRequest: open.number, url: open.url } : {}) });
       continue;
     }
     const outcome = await promoteTo({ repository: context.repository, config, baseTip, warn: context.warn }, target);
@@ -59,7 +60,7 @@ export async function advancePromotion(context: CommandContext, request: Advance
     if (opened !== undefined && outcome.kind !== "skipped") {
       await context.repository.postStatus(opened.headSha, { context: checkContext, state: "success", description: `${match.env} deployed ${short(request.commit)}` });
     }
-    apps.push({ app: state.app, tag: state.tag, from: pullRequest.number, outcome: outcome.kind, ...(opened ? { pullRequest: opened.number } : {}) });
+    apps.push({ app: state.app, tag: state.tag, from: pullRequest.number, outcome: outcome.kind, ...(opened ? { pullRequest: opened.number, url: opened.url } : {}) });
   }
   return { kind: "done", group: match.group, env: match.env, next: next.name, apps };
 }

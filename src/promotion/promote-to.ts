@@ -18,11 +18,12 @@ export interface FileChange {
 }
 
 export type PromotionOutcome =
-  | { readonly kind: "unchanged"; readonly reason: string; readonly branch: string; readonly pullRequest?: PromotionPullRequest }
-  | { readonly kind: "skipped"; readonly reason: string; readonly branch: string; readonly pullRequest?: PromotionPullRequest }
+  | { readonly kind: "unchanged"; readonly reason: string; readonly branch: string; readonly env?: string; readonly pullRequest?: PromotionPullRequest }
+  | { readonly kind: "skipped"; readonly reason: string; readonly branch: string; readonly env?: string; readonly pullRequest?: PromotionPullRequest }
   | {
       readonly kind: "created" | "updated";
       readonly branch: string;
+      readonly env: string;
       readonly commit: string;
       readonly pullRequest: PromotionPullRequest;
       readonly files: readonly FileChange[];
@@ -64,17 +65,18 @@ export async function promoteTo(context: PromoteToContext, state: PromotionState
   const existingState = existing === undefined ? undefined : readPromotionBody(existing.body);
 
   if (files.length === 0) {
-    return { kind: "unchanged", reason: `${state.group}/${state.app} is already at ${state.tag} in ${state.env} on ${config.baseBranch}`, branch, pullRequest: existing };
+    return { kind: "unchanged", reason: `${state.group}/${state.app} is already at ${state.tag} in ${state.env} on ${config.baseBranch}`, branch, env: state.env, pullRequest: existing };
   }
   if (existing !== undefined && existingState !== undefined) {
     if (existingState.tag === state.tag && existingState.sha === state.sha && existingState.env === state.env) {
-      return { kind: "unchanged", reason: `pull request #${existing.number} already promotes ${state.tag} from ${short(state.sha)}`, branch, pullRequest: existing };
+      return { kind: "unchanged", reason: `pull request #${existing.number} already promotes ${state.tag} from ${short(state.sha)}`, branch, env: state.env, pullRequest: existing };
     }
     if (existingState.sha !== state.sha && existingState.sha !== "" && !(await repository.isAncestor(existingState.sha, state.sha))) {
       return {
         kind: "skipped",
         reason: `pull request #${existing.number} promotes ${short(existingState.sha)}, which is not an ancestor of ${short(state.sha)}: not replacing it with an older change`,
         branch,
+        env: state.env,
         pullRequest: existing,
       };
     }
@@ -98,7 +100,7 @@ export async function promoteTo(context: PromoteToContext, state: PromotionState
     ? await repository.createPullRequest({ branch, base: config.baseBranch, title, body })
     : await repository.updatePullRequest(existing.number, { title, body });
   const autoMerge = environment.auto ? await requestAutoMerge(repository, pullRequest, config) : `not requested: ${state.env} is not auto`;
-  return { kind: existing === undefined ? "created" : "updated", branch, commit, pullRequest, files, autoMerge };
+  return { kind: existing === undefined ? "created" : "updated", branch, env: state.env, commit, pullRequest, files, autoMerge };
 }
 
 async function editedFiles(context: PromoteToContext, state: PromotionState, folder: string): Promise<FileChange[]> {
