@@ -42,6 +42,8 @@ const CONFINED: Record<string, readonly string[]> = {
   "@octokit/request": ["clients"],
   "bun:sqlite": ["outbox"],
   elysia: ["server"],
+  preact: ["server"],
+  "preact-render-to-string": ["server"],
   pino: ["observability"],
   "prom-client": ["observability"],
 };

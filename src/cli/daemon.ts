@@ -27,7 +27,8 @@ import { acquireOutboxLock, thisHolder } from "../outbox/lock.ts";
 import { createSqliteOutboxStore, readLockHolder } from "../outbox/store.ts";
 import { dryRunOutboxPath, resolveOutboxPath } from "../outbox/paths.ts";
 import { createOutboxWorker } from "../outbox/worker.ts";
-import { createApp } from "../server/app.ts";
+import { createApp, createUiApp } from "../server/app.ts";
+import { createUi } from "../server/ui.ts";
 import { createPromotionsApi, promotionNewJob } from "../server/promotions-api.ts";
 import type { WebhookSettings } from "../server/webhook.ts";
 import { PRODUCT, USER_AGENT, VERSION } from "../core/version.ts";
@@ -75,6 +76,7 @@ export interface RunningDaemon {
 const RESTART_KEYS = [
   ["server.host", (config: Config) => config.server.host],
   ["server.port", (config: Config) => config.server.port],
+  ["ui.port", (config: Config) => config.ui.port],
   ["outbox.path", (config: Config) => config.outbox.path],
   ["outbox.synchronous", (config: Config) => config.outbox.synchronous],
 ] as const;
@@ -315,7 +317,13 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
     },
     logger,
   });
+  const ui = createUi({
+    reader: store.reader,
+    instances: () => running.instances.map((instance) => ({ name: instance.name, environment: instance.config.environment, gitOpsAppURL: instance.config.gitOpsAppURL })),
+    enabled: () => running.config.ui.enabled,
+  });
   const app = createApp({
+    ...(config.ui.port === undefined ? { ui } : {}),
     promotions,
     settings: () => running.settings,
     intake,
@@ -336,6 +344,19 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
     throw error;
   }
   const url = `http://${config.server.host}:${app.server?.port ?? port}`;
+  // `ui.port`: the page and its API on a port of their own, so the webhook's need not expose them.
+  const uiApp = config.ui.port === undefined ? undefined : createUiApp(ui, logger);
+  if (uiApp) {
+    try {
+      uiApp.listen({ hostname: config.server.host, port: config.ui.port, reusePort: false });
+    } catch (error) {
+      void app.stop(true);
+      store.close();
+      lock?.release();
+      throw error;
+    }
+  }
+  const uiUrl = uiApp ? `http://${config.server.host}:${uiApp.server?.port ?? config.ui.port}` : url;
 
   const reloader = createConfigReloader({
     load() {
@@ -377,6 +398,7 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
       component: "daemon",
       version: VERSION,
       url,
+      ui: config.ui.enabled ? `${uiUrl}/` : false,
       dryRun: options.dryRun,
       outbox: outboxPath,
       pending: store.pendingDepth(),
@@ -401,6 +423,7 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
         const result = await worker.stop(running.config.server.shutdownGraceMs);
         await scheduler.stop();
         await app.stop(true);
+        await uiApp?.stop(true);
         storage.stop();
         store.releaseClaims();
         const pending = store.pendingDepth();

@@ -39,6 +39,14 @@ export const ServerSettings = section(
 );
 export type ServerSettings = v.InferOutput<typeof ServerSettings>;
 
+/** The deployments page and its API (DESIGN §12): on by default, on the webhook's port unless `port` is set. */
+export const UiSettings = section(
+  strictObject({
+    enabled: v.optional(flag(), true),
+    port: v.optional(integer(1, 65535)),
+  }),
+);
+
 function mergeKeys(one: string | undefined, many: readonly string[] | undefined): string[] {
   return [...new Set([one, ...(many ?? [])].filter((key): key is string => !!key))];
 }
@@ -220,6 +228,7 @@ export const ConfigFile = v.pipe(
   strictObject(
   {
     server: ServerSettings,
+    ui: UiSettings,
     auth: AuthSettings,
     outbox: OutboxSettings,
     scheduler: SchedulerSettings,

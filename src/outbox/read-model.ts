@@ -8,67 +8,17 @@
 import type { Database } from "bun:sqlite";
 import {
   deploymentStateOf,
+  type Change,
   type DeploymentState,
-  type JobView,
+  type DeploymentsReader,
+  type PromotionRecord,
   type PromotionView,
   type ReconcilerRecord,
   type ReconcilerState,
-  type ReconcilerView,
+  type StoredDeployment,
 } from "../core/deployments.ts";
 
-/** A deployment as stored, before the API adds what the config knows (environment, commit URL). */
-export interface StoredDeployment {
-  readonly instance: string;
-  readonly commit: string;
-  readonly state: DeploymentState;
-  readonly firstSeen: number;
-  readonly lastSeen: number;
-  readonly changed: number;
-  readonly supersededBy?: string;
-  readonly notification?: { readonly outcome: "succeeded" | "failed"; readonly at: number; readonly supersededBy?: string };
-  readonly reconcilers: readonly ReconcilerView[];
-  readonly pendingJobs: number;
-  readonly deadJobs: readonly JobView[];
-}
-
-export interface DeploymentQuery {
-  readonly instances?: readonly string[];
-  readonly states?: readonly DeploymentState[];
-  /** Only deployments first seen before this (epoch ms): the next page. */
-  readonly before?: number;
-  readonly limit: number;
-}
-
-export interface Change {
-  readonly seq: number;
-  readonly at: number;
-  readonly kind: "deployment" | "promotion";
-  readonly instance: string;
-  readonly commit?: string;
-}
-
-export interface PromotionRecord {
-  readonly instance: string;
-  readonly group: string;
-  readonly app: string;
-  readonly env: string;
-  readonly tag: string;
-  readonly state: PromotionView["state"];
-  readonly pullRequest?: { readonly number: number; readonly url: string };
-  readonly commit?: string;
-}
-
-/** What the API and the page read. */
-export interface DeploymentsReader {
-  deployments(query: DeploymentQuery): StoredDeployment[];
-  deployment(instance: string, commit: string): StoredDeployment | undefined;
-  promotions(): PromotionView[];
-  /** Changes after `seq`, oldest first, at most `limit`. */
-  changesSince(seq: number, limit: number): Change[];
-  lastChange(): number;
-  /** Called after each commit that changed the read model (the SSE stream listens). */
-  onChange(listener: (change: Change) => void): () => void;
-}
+export type { Change, DeploymentsReader, PromotionRecord, StoredDeployment };
 
 interface DeploymentRow {
   instance: string;

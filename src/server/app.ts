@@ -6,6 +6,7 @@
 import { Elysia } from "elysia";
 import type { Readiness } from "../core/intake.ts";
 import type { Metrics } from "../observability/metrics.ts";
+import type { Ui } from "./ui.ts";
 import { createWebhookHandler, type WebhookDeps } from "./webhook.ts";
 
 export interface AppDeps extends WebhookDeps {
@@ -14,6 +15,32 @@ export interface AppDeps extends WebhookDeps {
   readiness(): Readiness;
   /** `POST /api/promotions` (src/server/promotions-api.ts); 404 without it. */
   promotions?: (request: Request) => Promise<Response>;
+  /** The deployments page and its API, when served on this port (not on `ui.port` of its own). */
+  ui?: Ui;
+}
+
+const NO_ROUTE = "no such route: POST /gitopsphase[/<instance>], POST /api/promotions, GET /, /api/deployments, /api/promotions, /api/events, /healthz, /readyz, /metrics";
+
+/** Where the page's routes go: the webhook app, or an app of its own (`ui.port`). */
+interface RouteTable {
+  get(path: string, handler: (context: { request: Request }) => Response): unknown;
+}
+
+const UI_ROUTES = ["/", "/assets/*", "/api/deployments", "/api/deployments/:instance/:commit", "/api/promotions", "/api/events"];
+
+export function addUiRoutes(app: RouteTable, ui: Ui): void {
+  for (const path of UI_ROUTES) app.get(path, ({ request }) => ui.handle(request));
+}
+
+/** `ui.port`: the page and its API alone, so the webhook's port need not expose them. */
+export function createUiApp(ui: Ui, logger: AppDeps["logger"]) {
+  const app = new Elysia().onError(({ code, error }) => {
+    if (code === "NOT_FOUND") return Response.json({ error: "no such route: GET /, /api/deployments, /api/promotions, /api/events" }, { status: 404 });
+    logger.error({ err: error, code }, "http error");
+    return Response.json({ error: "internal error" }, { status: 500 });
+  });
+  addUiRoutes(app, ui);
+  return app;
 }
 
 export function createApp(deps: AppDeps) {
@@ -26,9 +53,9 @@ export function createApp(deps: AppDeps) {
     },
   });
 
-  return new Elysia()
+  const app = new Elysia()
     .onError(({ code, error }) => {
-      if (code === "NOT_FOUND") return Response.json({ error: "no such route: POST /gitopsphase[/<instance>], POST /api/promotions, GET /healthz, /readyz, /metrics" }, { status: 404 });
+      if (code === "NOT_FOUND") return Response.json({ error: NO_ROUTE }, { status: 404 });
       deps.logger.error({ err: error, code }, "http error");
       return Response.json({ error: "internal error" }, { status: 500 });
     })
@@ -43,6 +70,8 @@ export function createApp(deps: AppDeps) {
         : Response.json({ error: `not ready: ${readiness.reason ?? "starting"}` }, { status: 503, headers: { "Retry-After": "5" } });
     })
     .get("/metrics", async () => new Response(await deps.metrics.registry.metrics(), { headers: { "Content-Type": deps.metrics.registry.contentType } }));
+  if (deps.ui) addUiRoutes(app, deps.ui);
+  return app;
 }
 
 export type App = ReturnType<typeof createApp>;

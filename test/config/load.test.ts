@@ -122,7 +122,7 @@ instances:
   - { <<: *github, name: prod }
 `;
     // x-github is not a key of the file: anchors must live where keys are allowed, so this is an error...
-    expect(errorLines(load(writeTemp(yaml)))).toEqual(["x-github: unknown key; remove it or use one of: server, auth, outbox, scheduler, logLevel, secretFileRoots, instances"]);
+    expect(errorLines(load(writeTemp(yaml)))).toEqual(["x-github: unknown key; remove it or use one of: server, ui, auth, outbox, scheduler, logLevel, secretFileRoots, instances"]);
     // ...while an anchor on the first instance works.
     const inline = `
 instances:

@@ -102,7 +102,7 @@ describe("the deployments read model", () => {
 
   test("newest first, filtered by instance and state, paged with before; pruned with the commits; kept across a restart", () => {
     const { store, send, tick, path } = setup();
-    const commits = ["1", "2", "3"].map((digit) => digit.repeat(40));
+    const commits = ["1", "2", "3"].map((digit) => digit.repeat(40)) as [string, string, string];
     for (const commit of commits) {
       send("kustomization-reconciliation-succeeded.json", commit);
       tick(1_000);

@@ -69,7 +69,7 @@ export function buildTestApp(
 }
 
 export function post(path: string, body: string | Uint8Array | ReadableStream, headers: Record<string, string> = { "content-type": "application/json" }): Request {
-  return new Request(`http://localhost${path}`, { method: "POST", body, headers });
+  return new Request(`http://localhost${path}`, { method: "POST", body: body as BodyInit, headers });
 }
 
 export async function fixtureText(operator: "flux" | "argocd", name: string): Promise<string> {
