@@ -70,11 +70,13 @@ export function commitRows(deployments: readonly DeploymentView[]): CommitRow[] 
 function Cell({ deployment, now }: { deployment: DeploymentView | undefined; now: number }) {
   if (deployment === undefined) return <td class="cell none"><span class="word">not seen</span></td>;
   const { succeeded, total } = deployment.healthy;
+  const failing = deployment.reconcilers.find((reconciler) => reconciler.state === "failed");
   return (
     <td class={`cell ${deployment.state}`} data-instance={deployment.instance} data-state={deployment.state}>
       <span class="word">{WORDS[deployment.state]}</span>
       <span class="detail">{total > 0 ? `${succeeded}/${total} healthy` : "no reconciler yet"}</span>
       <time dateTime={deployment.lastSeen} title={deployment.lastSeen}>{since(deployment.lastSeen, now)}</time>
+      {failing ? <span class="detail message">{failing.reconciler.split("/").at(-1)}: {failing.reason}: {failing.message.slice(0, 140)}</span> : null}
       {deployment.supersededBy ? <span class="detail">superseded by <code>{deployment.supersededBy.slice(0, 7)}</code></span> : null}
       {deployment.pendingJobs > 0 ? <span class="detail">{deployment.pendingJobs} to send</span> : null}
       {deployment.deadJobs.length > 0 ? <span class="detail dead-count">{deployment.deadJobs.length} dead</span> : null}
