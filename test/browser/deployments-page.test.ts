@@ -68,9 +68,10 @@ async function flux(instance: string, file: string, commit: string) {
 }
 
 /** `bypassCSP`: only to inject axe-core, which the page's own policy (script-src 'self') rightly refuses. */
-async function openPage(javaScriptEnabled = true, bypassCSP = false): Promise<Page> {
+async function openPage(javaScriptEnabled = true, bypassCSP = false, beforeLoad?: (page: Page) => Promise<void>): Promise<Page> {
   const context = await browser.newContext({ javaScriptEnabled, bypassCSP, viewport: { width: 1280, height: 800 } });
   const page = await context.newPage();
+  await beforeLoad?.(page);
   await page.goto(`${daemon.url}/`);
   return page;
 }
@@ -95,19 +96,32 @@ describe("the deployments page in Chromium", () => {
     await page.locator(`tr[data-commit="${A}"] td[data-instance="apps-dev"][data-state="succeeded"]`).waitFor({ timeout: 1_000 });
     expect(await page.locator(`tr[data-commit="${A}"] td[data-instance="apps-dev"]`).innerText()).toContain("1/1 healthy");
     expect(navigations).toEqual([]);
-  });
+  }, 15_000);
 
-  test("a dead job shows its error and the outbox retry command", async () => {
-    const page = await openPage();
-    // GitHub refuses the status for good: after maxAttempts the job is dead.
+  test("a dead job shows its error and the outbox retry command, even when it died before the live stream connected", async () => {
+    // The page's event stream is held back until the job has died, so only a resume from the rendered snapshot's
+    // change can tell the page about it.
+    let release = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const page = await openPage(true, false, (page) => page.route("**/api/events*", async (route) => {
+      await held;
+      await route.continue();
+    }));
+    // GitHub refuses the status for good: the job is dead at once.
     fake.failNext(/statuses\//, 422, {}, "Validation Failed: No commit found for SHA");
     await flux("apps-qa", "kustomization-reconciliation-succeeded.json", B);
+    for (;;) {
+      const deployment = (await (await fetch(`${daemon.url}/api/deployments/apps-qa/${B}`)).json()) as { deadJobs?: unknown[] };
+      if ((deployment.deadJobs ?? []).length > 0) break;
+      await Bun.sleep(20);
+    }
+    release();
     const dead = page.locator("ul.dead li").first();
     await dead.waitFor({ timeout: 5_000 });
     const text = await dead.innerText();
     expect(text).toContain("No commit found for SHA");
     expect(text).toMatch(/Replay it: gitops-connector outbox retry \d+/);
-  });
+  }, 15_000);
 
   test("the keyboard reaches the skip link, every filter and the commit links; axe-core finds no serious violation; a screenshot is kept", async () => {
     const page = await openPage(true, true);
@@ -134,7 +148,7 @@ describe("the deployments page in Chromium", () => {
     const path = join(SCREENSHOTS, "deployments-page.png");
     await page.screenshot({ path, fullPage: true });
     expect(existsSync(path)).toBe(true);
-  });
+  }, 15_000);
 
   test("without JavaScript the page is a snapshot of the same grid", async () => {
     const page = await openPage(false);

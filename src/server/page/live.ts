@@ -26,7 +26,10 @@ export function liveUpdates(): void {
         if (status !== null) status.textContent = "Live updates paused: the daemon did not answer; retrying";
       });
   };
-  const events = new EventSource("/api/events");
+  // Resume from the change the server rendered, so nothing committed between the render and this connection
+  // is missed; on a reconnect the browser sends Last-Event-ID itself.
+  const since = live()?.dataset.lastChange ?? "";
+  const events = new EventSource(/^\d+$/.test(since) ? `/api/events?lastEventId=${since}` : "/api/events");
   const schedule = () => {
     if (pending === undefined) pending = setTimeout(refresh, 100);
   };
