@@ -103,10 +103,12 @@ describe("the deployments page in Chromium", () => {
     // change can tell the page about it.
     let release = () => {};
     const held = new Promise<void>((resolve) => (release = resolve));
-    const page = await openPage(true, false, (page) => page.route("**/api/events*", async (route) => {
-      await held;
-      await route.continue();
-    }));
+    const page = await openPage(true, false, async (page) => {
+      await page.route("**/api/events*", async (route) => {
+        await held;
+        await route.continue();
+      });
+    });
     // GitHub refuses the status for good: the job is dead at once.
     fake.failNext(/statuses\//, 422, {}, "Validation Failed: No commit found for SHA");
     await flux("apps-qa", "kustomization-reconciliation-succeeded.json", B);
