@@ -110,6 +110,8 @@ export interface PromotionView {
   readonly state: "open" | "merged" | "blocked" | "unchanged";
   readonly pullRequest?: { readonly number: number; readonly url: string };
   readonly commit?: string;
+  /** gitops-promotion.yaml's environments, in order, as they were when this was recorded. */
+  readonly chain?: readonly string[];
   readonly at: string;
 }
 
@@ -156,6 +158,7 @@ export interface PromotionRecord {
   readonly state: PromotionView["state"];
   readonly pullRequest?: { readonly number: number; readonly url: string };
   readonly commit?: string;
+  readonly chain?: readonly string[];
 }
 
 /** What the API and the page read. */

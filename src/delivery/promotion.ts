@@ -46,6 +46,7 @@ export interface PromotionRecord {
   readonly state: "open" | "merged" | "blocked" | "unchanged";
   readonly pullRequest?: { readonly number: number; readonly url: string };
   readonly commit?: string;
+  readonly chain?: readonly string[];
 }
 
 type Record_ = ((record: PromotionRecord) => void) | undefined;
@@ -67,6 +68,7 @@ export async function deliverPromotion(job: PromotionJob, instance: Instance, lo
       state: app.outcome === "blocked" ? "blocked" : app.outcome === "unchanged" || app.outcome === "skipped" ? "unchanged" : "open",
       ...(app.pullRequest !== undefined ? { pullRequest: { number: app.pullRequest, url: app.url ?? "" } } : {}),
       commit: job.payload.commit,
+      chain: result.chain,
     });
   }
   log.info({ instance: instance.name, commit: job.payload.commit, group: result.group, env: result.env, next: result.next, apps: result.apps }, `promotion ${result.group}: ${result.env} → ${result.next}`);

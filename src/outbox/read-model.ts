@@ -73,12 +73,13 @@ export function createReadModel(db: Database) {
   const selectOpenJobs = db.query<{ id: number; kind: string; target: string; state: "pending" | "dead"; attempts: number; last_error: string | null }, [string, string]>(
     `SELECT id, kind, target, state, attempts, last_error FROM jobs INDEXED BY jobs_commit WHERE instance = ? AND "commit" = ? AND state <> 'done' ORDER BY id`,
   );
-  const upsertPromotion = db.query<unknown, [string, string, string, string, string, string, number | null, string | null, string | null, number]>(
-    `INSERT INTO promotions (instance, grp, app, env, tag, state, pr, url, "commit", at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-     ON CONFLICT (instance, grp, app, env) DO UPDATE SET tag = excluded.tag, state = excluded.state, pr = excluded.pr, url = excluded.url, "commit" = excluded."commit", at = excluded.at`,
+  const upsertPromotion = db.query<unknown, [string, string, string, string, string, string, number | null, string | null, string | null, string | null, number]>(
+    `INSERT INTO promotions (instance, grp, app, env, tag, state, pr, url, "commit", chain, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (instance, grp, app, env) DO UPDATE SET tag = excluded.tag, state = excluded.state, pr = excluded.pr, url = excluded.url, "commit" = excluded."commit",
+       chain = COALESCE(excluded.chain, promotions.chain), at = excluded.at`,
   );
-  const selectPromotions = db.query<{ instance: string; grp: string; app: string; env: string; tag: string; state: PromotionView["state"]; pr: number | null; url: string | null; commit: string | null; at: number }, []>(
-    'SELECT instance, grp, app, env, tag, state, pr, url, "commit" AS "commit", at FROM promotions ORDER BY instance, grp, app, env',
+  const selectPromotions = db.query<{ instance: string; grp: string; app: string; env: string; tag: string; state: PromotionView["state"]; pr: number | null; url: string | null; commit: string | null; chain: string | null; at: number }, []>(
+    'SELECT instance, grp, app, env, tag, state, pr, url, "commit" AS "commit", chain, at FROM promotions ORDER BY instance, grp, app, env',
   );
   const selectChanges = db.query<{ seq: number; at: number; kind: Change["kind"]; instance: string; commit: string | null }, [number, number]>(
     'SELECT seq, at, kind, instance, "commit" AS "commit" FROM changes WHERE seq > ? ORDER BY seq LIMIT ?',
@@ -156,7 +157,7 @@ export function createReadModel(db: Database) {
       touch.run(change("deployment", instance, commit, now), instance, commit);
     },
     recordPromotion(record: PromotionRecord, now: number): void {
-      upsertPromotion.run(record.instance, record.group, record.app, record.env, record.tag, record.state, record.pullRequest?.number ?? null, record.pullRequest?.url ?? null, record.commit ?? null, now);
+      upsertPromotion.run(record.instance, record.group, record.app, record.env, record.tag, record.state, record.pullRequest?.number ?? null, record.pullRequest?.url ?? null, record.commit ?? null, record.chain ? JSON.stringify(record.chain) : null, now);
       change("promotion", record.instance, record.commit, now);
     },
     prune(before: number): number {
@@ -200,6 +201,7 @@ export function createReadModel(db: Database) {
         state: row.state,
         ...(row.pr !== null ? { pullRequest: { number: row.pr, url: row.url ?? "" } } : {}),
         ...(row.commit ? { commit: row.commit } : {}),
+        ...(row.chain ? { chain: JSON.parse(row.chain) as string[] } : {}),
         at: new Date(row.at).toISOString(),
       }));
     },

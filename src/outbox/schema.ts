@@ -131,6 +131,7 @@ const MIGRATIONS: readonly string[] = [
     pr       INTEGER,
     url      TEXT,
     "commit" TEXT,
+    chain    TEXT,
     at       INTEGER NOT NULL,
     PRIMARY KEY (instance, grp, app, env)
   ) WITHOUT ROWID;

@@ -31,7 +31,7 @@ export interface AppAdvance {
 
 export type AdvanceResult =
   | { readonly kind: "not-a-promotion"; readonly reason: string }
-  | { readonly kind: "done"; readonly group: string; readonly env: string; readonly next: string; readonly apps: readonly AppAdvance[] };
+  | { readonly kind: "done"; readonly group: string; readonly env: string; readonly next: string; readonly apps: readonly AppAdvance[]; readonly chain: readonly string[] };
 
 /** How many recently merged PRs are searched for promotions C contains. */
 const RECENT_PULL_REQUESTS = 50;
@@ -62,7 +62,7 @@ export async function advancePromotion(context: CommandContext, request: Advance
     }
     apps.push({ app: state.app, tag: state.tag, from: pullRequest.number, outcome: outcome.kind, ...(opened ? { pullRequest: opened.number, url: opened.url } : {}) });
   }
-  return { kind: "done", group: match.group, env: match.env, next: next.name, apps };
+  return { kind: "done", group: match.group, env: match.env, next: next.name, apps, chain: config.environments.map((environment) => environment.name) };
 }
 
 /** `apps-dev` against `kustomization/{group}-{env}` → group `apps`, env `dev`; the longest environment name wins. */

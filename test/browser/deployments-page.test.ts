@@ -152,6 +152,16 @@ describe("the deployments page in Chromium", () => {
     expect(existsSync(path)).toBe(true);
   }, 15_000);
 
+  test("everything the grid shows is also in GET /api/deployments", async () => {
+    const page = await openPage();
+    const cells = await page.locator("td[data-instance]").evaluateAll((elements) =>
+      elements.map((element) => `${element.closest("tr")?.getAttribute("data-commit")} ${element.getAttribute("data-instance")} ${element.getAttribute("data-state")} ${element.querySelector(".detail")?.textContent}`),
+    );
+    const { deployments } = (await (await fetch(`${daemon.url}/api/deployments?limit=200`)).json()) as { deployments: { commit: string; instance: string; state: string; healthy: { succeeded: number; total: number } }[] };
+    expect(cells.length).toBeGreaterThanOrEqual(2);
+    expect(cells.sort()).toEqual(deployments.map((d) => `${d.commit} ${d.instance} ${d.state} ${d.healthy.succeeded}/${d.healthy.total} healthy`).sort());
+  });
+
   test("without JavaScript the page is a snapshot of the same grid", async () => {
     const page = await openPage(false);
     expect(await page.locator(`tr[data-commit="${A}"] td[data-instance="apps-dev"] .word`).textContent()).toBe("succeeded");

@@ -81,6 +81,12 @@ describe("the daemon drives promotion", () => {
 
     for (let n = 0; n < 3; n += 1) expect(await flux(merge)).toEqual({ status: 202, body: expect.objectContaining({ jobs: 0 }) });
     expect(model.pullRequests.filter((pr) => pr.state === "open" && pr.title.includes("environment qa")).length).toBe(1);
+
+    // The read model and the page show the chain: dev through, qa waiting on its PR, prod not yet.
+    const { promotions } = (await (await fetch(`${daemon.url}/api/promotions`)).json()) as { promotions: any[] };
+    expect(promotions).toContainEqual(expect.objectContaining({ group: "apps", app: "web", env: "qa", tag: "2.0.0", state: "open", pullRequest: { number: qa.number, url: expect.stringContaining(`/pull/${qa.number}`) }, commit: merge, chain: ["dev", "qa", "prod"] }));
+    const page = await (await fetch(`${daemon.url}/`)).text();
+    expect(page).toMatch(/data-chain="apps\/web">.*data-env="dev" data-state="through">dev <span aria-hidden="true">✓<\/span><span class="word"> done<\/span>.*data-env="qa" data-state="open">.*waiting.*PR #\d+.*data-env="prod" data-state="not-yet">.*not yet/s);
   });
 
   test("a webhook Flux never sent: the periodic reconcile opens the PR from the status on GitHub", async () => {

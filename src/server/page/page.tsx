@@ -123,6 +123,21 @@ function Grid({ model, rows }: { model: PageModel; rows: readonly CommitRow[] })
   );
 }
 
+/** `dev ✓ → qa ⏳ → prod ·`: environments before the furthest recorded one are through, later ones not yet. */
+export function chainSteps(steps: readonly PromotionView[]): { env: string; state: PromotionView["state"] | "through" | "not-yet"; step?: PromotionView }[] {
+  const order = steps.find((step) => step.chain)?.chain ?? [...steps].sort((a, b) => a.at.localeCompare(b.at)).map((step) => step.env);
+  const byEnv = new Map(steps.map((step) => [step.env, step]));
+  const furthest = Math.max(...order.map((env, index) => (byEnv.has(env) ? index : -1)));
+  return order.map((env, index) => {
+    const step = byEnv.get(env);
+    if (index === furthest && step) return { env, state: step.state, step };
+    return { env, state: index < furthest ? "through" : "not-yet", ...(step ? { step } : {}) };
+  });
+}
+
+const CHAIN_SYMBOLS = { ...SYMBOLS, through: "✓", "not-yet": "·" } as const;
+const CHAIN_WORDS = { ...SYMBOL_WORDS, through: "done", "not-yet": "not yet" } as const;
+
 function Chains({ promotions }: { promotions: readonly PromotionView[] }) {
   if (promotions.length === 0) return null;
   const chains = new Map<string, PromotionView[]>();
@@ -134,19 +149,22 @@ function Chains({ promotions }: { promotions: readonly PromotionView[] }) {
     <section aria-labelledby="promotions-heading">
       <h2 id="promotions-heading">Promotions</h2>
       <ul class="chains">
-        {[...chains].map(([name, steps]) => (
-          <li>
-            <strong>{name}</strong>{" "}
-            {steps.sort((a, b) => a.at.localeCompare(b.at)).map((step, index) => (
-              <span class={`step ${step.state}`}>
-                {index > 0 ? " → " : ""}
-                {step.env} <span aria-hidden="true">{SYMBOLS[step.state]}</span>
-                <span class="word">{` ${SYMBOL_WORDS[step.state]} ${step.tag}`}</span>
-                {step.pullRequest ? <>{" "}<a href={step.pullRequest.url}>#{step.pullRequest.number}</a></> : null}
-              </span>
-            ))}
-          </li>
-        ))}
+        {[...chains].map(([name, steps]) => {
+          const latest = [...steps].sort((a, b) => b.at.localeCompare(a.at))[0]!;
+          return (
+            <li data-chain={name}>
+              <strong>{name}</strong> {latest.tag}:{" "}
+              {chainSteps(steps).map(({ env, state, step }, index) => (
+                <span class={`step ${state}`} data-env={env} data-state={state}>
+                  {index > 0 ? " → " : ""}
+                  {env} <span aria-hidden="true">{CHAIN_SYMBOLS[state]}</span>
+                  <span class="word">{` ${CHAIN_WORDS[state]}`}</span>
+                  {step?.pullRequest && (state === "open" || state === "blocked") ? <>{" "}<a href={step.pullRequest.url}>PR #{step.pullRequest.number}</a></> : null}
+                </span>
+              ))}
+            </li>
+          );
+        })}
       </ul>
     </section>
   );
