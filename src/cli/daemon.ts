@@ -13,6 +13,7 @@ import { IntakeUnavailableError, type Intake } from "../core/intake.ts";
 import { createDryRunDelivery, createNetworkDelivery } from "../delivery/router.ts";
 import { createSupersededDelivery } from "../delivery/superseded.ts";
 import { compileInstances, indexByName, type CompileDeps, type Instance } from "../instances/compile.ts";
+import type { Job } from "../core/model.ts";
 import { createAbandonedPrSweep } from "../scheduler/abandoned-sweep.ts";
 import { createPromotionReconcile } from "../scheduler/promotion-reconcile.ts";
 import type { Logger, SecretRedactor } from "../observability/logger.ts";
@@ -258,16 +259,17 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
   }
   // The dry run calls no API, so it has nothing to sweep with.
   if (!options.dryRun) {
+    // The scheduler's jobs enter the outbox here, not through the intake: count them as planned too.
+    const counted = {
+      enqueueOnce(onceKey: string, job: Job, at: number) {
+        const enqueued = store.enqueueOnce(onceKey, job, at);
+        if (enqueued) metrics.jobsPlanned.inc({ kind: job.kind, target: job.target });
+        return enqueued;
+      },
+    };
     const sweep = createAbandonedPrSweep({
       instances: () => running.instances,
-      store: {
-        // The sweep's jobs enter the outbox here, not through the intake: count them as planned too.
-        enqueueOnce(onceKey, job, at) {
-          const enqueued = store.enqueueOnce(onceKey, job, at);
-          if (enqueued) metrics.jobsPlanned.inc({ kind: job.kind, target: job.target });
-          return enqueued;
-        },
-      },
+      store: counted,
       cutoffHours: () => running.config.scheduler.abandonedPrCutoffHours,
       timeoutMs: () => running.config.outbox.timeoutMs,
       onEnqueued: () => worker.wake(),
@@ -278,13 +280,7 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
     tasks.push({ name: "abandoned-pr-sweep", intervalMs: sweepMs, jitterMs: () => sweepMs() / 10, run: () => sweep.run().then(() => undefined) });
     const promotionReconcile = createPromotionReconcile({
       instances: () => running.instances,
-      store: {
-        enqueueOnce(onceKey, job, at) {
-          const enqueued = store.enqueueOnce(onceKey, job, at);
-          if (enqueued) metrics.jobsPlanned.inc({ kind: job.kind, target: job.target });
-          return enqueued;
-        },
-      },
+      store: counted,
       onEnqueued: () => worker.wake(),
       logger,
     });

@@ -3,6 +3,7 @@
  * can fix (no gitops-promotion.yaml, a marker missing) goes dead with its reason, shown by `outbox dead`.
  */
 import { DeliveryError } from "../core/delivery.ts";
+import type { PromotionRecord } from "../core/deployments.ts";
 import type { PromotionJob, PromotionNewJob } from "../core/model.ts";
 import type { Instance } from "../instances/compile.ts";
 import type { Logger } from "../observability/logger.ts";
@@ -36,18 +37,7 @@ async function permanentOnPromotionErrors<T>(run: () => Promise<T>): Promise<T> 
   }
 }
 
-/** What the read model keeps of a promotion (src/outbox/read-model.ts), without importing the outbox. */
-export interface PromotionRecord {
-  readonly instance: string;
-  readonly group: string;
-  readonly app: string;
-  readonly env: string;
-  readonly tag: string;
-  readonly state: "open" | "merged" | "blocked" | "unchanged";
-  readonly pullRequest?: { readonly number: number; readonly url: string };
-  readonly commit?: string;
-  readonly chain?: readonly string[];
-}
+export type { PromotionRecord };
 
 type Record_ = ((record: PromotionRecord) => void) | undefined;
 
