@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Database } from "bun:sqlite";
+import { promised } from "../src/outbox/promised.ts";
 import { createSqliteOutboxStore } from "../src/outbox/store.ts";
 import { createUi } from "../src/server/ui.ts";
 import { formatDistance } from "./limits.ts";
@@ -66,7 +67,7 @@ export async function measureDeploymentsList(options: BenchOptions): Promise<Dep
     const path = join(dir, "outbox.db");
     options.log(`filling ${COMMITS.toLocaleString("en-US")} commits × 2 reconcilers …`);
     const fillSeconds = fill(path);
-    const store = createSqliteOutboxStore({ path });
+    const store = promised(createSqliteOutboxStore({ path }));
     const ui = createUi({
       reader: store.reader,
       instances: () => [{ name: "apps-dev", environment: "dev", gitOpsAppURL: "https://github.com/org/manifests/commit" }, { name: "apps-prod", environment: "prod", gitOpsAppURL: "https://github.com/org/manifests/commit" }],
@@ -83,7 +84,7 @@ export async function measureDeploymentsList(options: BenchOptions): Promise<Dep
     const deep99: number[] = [];
     const bare99: number[] = [];
     const request = (query: string) => async () => {
-      const response = ui.handle(new Request(`http://localhost/api/deployments${query}`));
+      const response = await ui.handle(new Request(`http://localhost/api/deployments${query}`));
       await response.text();
     };
     for (let run = 0; run < runs; run += 1) {
@@ -113,7 +114,7 @@ export async function measureDeploymentsList(options: BenchOptions): Promise<Dep
       options.log(`run ${run + 1}/${runs}: API p50 ${api50.at(-1)!.toFixed(2)} ms, p99 ${api99.at(-1)!.toFixed(2)} ms; bare SELECT p99 ${bare99.at(-1)!.toFixed(3)} ms`);
     }
     bare.close();
-    store.close();
+    await store.close();
     return { commits: COMMITS, apiP50: summarize(api50), apiP99: summarize(api99), envP99: summarize(env99), deepP99: summarize(deep99), bareP99: summarize(bare99), fillSeconds };
   } finally {
     rmSync(dir, { recursive: true, force: true });

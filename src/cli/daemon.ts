@@ -25,7 +25,8 @@ import { createScheduler, type PeriodicTask } from "../scheduler/scheduler.ts";
 import { createStorageHealth, isStorageError } from "../outbox/storage-health.ts";
 import { watchFileIdentity } from "../outbox/file-identity.ts";
 import { acquireOutboxLock, thisHolder } from "../outbox/lock.ts";
-import { createSqliteOutboxStore, readLockHolder } from "../outbox/store.ts";
+import { promised } from "../outbox/promised.ts";
+import { createSqliteOutboxStore, readLockHolder, type SqliteOutboxStore } from "../outbox/store.ts";
 import { dryRunOutboxPath, resolveOutboxPath } from "../outbox/paths.ts";
 import { createOutboxWorker } from "../outbox/worker.ts";
 import { createApp, createUiApp } from "../server/app.ts";
@@ -145,32 +146,35 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
   const outboxPath = options.dryRun ? dryRunOutboxPath(liveOutboxPath) : liveOutboxPath;
   // One daemon per outbox: taken before the file is opened (so no second daemon migrates or delivers from it).
   const lock = outboxPath === ":memory:" ? undefined : acquireOutboxLock(outboxPath, () => readLockHolder(outboxPath));
-  let store: ReturnType<typeof createSqliteOutboxStore>;
+  // The SQLite driver answers at once: start-up, the gauges and the storage probe read it directly; everything
+  // else goes through the store port (`promised`), as it would for a driver that waits.
+  let sqlite: SqliteOutboxStore;
   try {
-    store = createSqliteOutboxStore({ path: outboxPath, synchronous: config.outbox.synchronous });
-    store.recordHolder(thisHolder(Date.now()));
+    sqlite = createSqliteOutboxStore({ path: outboxPath, synchronous: config.outbox.synchronous });
+    sqlite.recordHolder(thisHolder(Date.now()));
   } catch (error) {
     lock?.release();
     throw error;
   }
-  store.releaseClaims(); // a file last written by a version that kept claims in it
+  sqlite.releaseClaims(); // a file last written by a version that kept claims in it
+  const store = promised(sqlite);
   warnWhenTight(outboxPath, logger);
-  const leftPending = store.pendingDepth();
+  const leftPending = sqlite.pendingDepth();
   if (leftPending > 0) logger.info({ component: "outbox", jobs: leftPending }, "resuming jobs left pending by the last process");
 
   const metrics = createMetrics();
   const storage = createStorageHealth({
-    probe: () => store.probeWrite(Date.now()),
+    probe: () => sqlite.probeWrite(Date.now()),
     logger,
     onError: (operation) => metrics.storageErrors.inc({ operation }),
   });
   metrics.observeOutbox({
     freeBytes: () => freeBytesFor(outboxPath),
-    depth: () => store.pendingDepth(),
-    dead: () => store.deadCount(),
+    depth: () => sqlite.pendingDepth(),
+    dead: () => sqlite.deadCount(),
     maxDepth: () => running.config.outbox.maxDepth,
-    oldestPendingAt: () => store.oldestPendingAt(),
-    rateLimited: () => store.rateLimitedTargets(Date.now()),
+    oldestPendingAt: () => sqlite.oldestPendingAt(),
+    rateLimited: () => sqlite.rateLimitedTargets(Date.now()),
   });
   metrics.observeInstances(() => running.instances.length);
   // Every call to a provider or subscriber is counted by target and status class (src/observability/outbound.ts).
@@ -183,8 +187,8 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
   let wakeWorker = () => {};
   const superseded = createSupersededDelivery({
     instanceNamed,
-    submit(instance, commit, plan) {
-      const jobs = store.submit(instance, commit, (known) => plan(known), Date.now());
+    async submit(instance, commit, plan) {
+      const jobs = await store.submit(instance, commit, (known) => plan(known), Date.now());
       for (const job of jobs) metrics.jobsPlanned.inc({ kind: job.kind, target: job.target });
       if (jobs.length > 0) wakeWorker();
       return jobs;
@@ -194,7 +198,7 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
   });
   const delivery =
     options.delivery ??
-    (options.dryRun ? createDryRunDelivery({ logger, instanceNamed }) : createNetworkDelivery({ instanceNamed, logger, fetch: outboundFetch, superseded, recordPromotion: (record) => store.recordPromotion(record, Date.now()) }));
+    (options.dryRun ? createDryRunDelivery({ logger, instanceNamed }) : createNetworkDelivery({ instanceNamed, logger, fetch: outboundFetch, superseded, recordPromotion: (record) => void store.recordPromotion(record, Date.now()) }));
   const worker = createOutboxWorker({
     store,
     delivery,
@@ -225,23 +229,23 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
   const identityTimer = setInterval(checkIdentity, 2_000);
   identityTimer.unref?.();
   const intake: Intake = {
-    submit(instance, observation) {
+    async submit(instance, observation) {
       const gone = checkIdentity();
       if (gone) throw new IntakeUnavailableError(gone, 30);
-      const jobs = outboxIntake.submit(instance, observation);
+      const jobs = await outboxIntake.submit(instance, observation);
       for (const job of jobs) metrics.jobsPlanned.inc({ kind: job.kind, target: job.target });
       return jobs;
     },
-    readiness: () => (fatal ? { ready: false, reason: fatal } : outboxIntake.readiness()),
+    readiness: async () => (fatal ? { ready: false, reason: fatal } : outboxIntake.readiness()),
   };
   const tasks: PeriodicTask[] = [
     {
       name: "prune-outbox",
       intervalMs: PRUNE_INTERVAL_MS,
       jitterMs: PRUNE_INTERVAL_MS / 10,
-      run() {
+      async run() {
         try {
-          pruneOutbox();
+          await pruneOutbox();
         } catch (error) {
           if (isStorageError(error)) storage.failed("schedule", error);
           throw error;
@@ -249,20 +253,20 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
       },
     },
   ];
-  function pruneOutbox() {
+  async function pruneOutbox() {
     const now = Date.now();
     const { scheduler } = running.config;
-    const pruned = store.prune(now - scheduler.pruneDoneAfterHours * HOUR_MS, now - COMMIT_KNOWLEDGE_RETENTION_MS);
+    const pruned = await store.prune(now - scheduler.pruneDoneAfterHours * HOUR_MS, now - COMMIT_KNOWLEDGE_RETENTION_MS);
     // A PR stays findable by the sweep for abandonedPrCutoffHours; its once-key must outlive that.
-    const onceKeys = store.pruneOnceKeys(now - Math.max(COMMIT_KNOWLEDGE_RETENTION_MS, 2 * scheduler.abandonedPrCutoffHours * HOUR_MS));
+    const onceKeys = await store.pruneOnceKeys(now - Math.max(COMMIT_KNOWLEDGE_RETENTION_MS, 2 * scheduler.abandonedPrCutoffHours * HOUR_MS));
     if (pruned.jobs + pruned.commits + onceKeys > 0) logger.info({ component: "outbox", ...pruned, onceKeys }, "pruned done jobs and forgotten commits");
   }
   // The dry run calls no API, so it has nothing to sweep with.
   if (!options.dryRun) {
     // The scheduler's jobs enter the outbox here, not through the intake: count them as planned too.
     const counted = {
-      enqueueOnce(onceKey: string, job: Job, at: number) {
-        const enqueued = store.enqueueOnce(onceKey, job, at);
+      async enqueueOnce(onceKey: string, job: Job, at: number) {
+        const enqueued = await store.enqueueOnce(onceKey, job, at);
         if (enqueued) metrics.jobsPlanned.inc({ kind: job.kind, target: job.target });
         return enqueued;
       },
@@ -291,7 +295,7 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
 
   const promotions = createPromotionsApi({
     settings: () => ({ maxBodyBytes: running.config.server.maxBodyBytes, bearerTokens: running.config.bearerTokens, instances: running.instances }),
-    enqueue(name, request) {
+    async enqueue(name, request) {
       const gone = checkIdentity();
       if (gone) throw new IntakeUnavailableError(gone, 30);
       const instance = running.instances.find((candidate) => candidate.name === name);
@@ -299,7 +303,7 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
       const { onceKey, job } = promotionNewJob(instance, request);
       let queued: boolean;
       try {
-        queued = store.enqueueOnce(onceKey, job, Date.now());
+        queued = await store.enqueueOnce(onceKey, job, Date.now());
       } catch (error) {
         if (!isStorageError(error)) throw error;
         storage.failed("intake", error);
@@ -327,7 +331,7 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
     isDraining: () => draining,
     logger,
     metrics,
-    readiness: () => (draining ? { ready: false, reason: "draining" } : intake.readiness()),
+    readiness: async () => (draining ? { ready: false, reason: "draining" } : intake.readiness()),
   });
 
   const port = options.port ?? config.server.port;
@@ -335,7 +339,7 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
     // Elysia asks Bun for SO_REUSEPORT by default, with which a second daemon would share the port unnoticed.
     app.listen({ hostname: config.server.host, port, reusePort: false });
   } catch (error) {
-    store.close();
+    sqlite.close();
     lock?.release();
     throw error;
   }
@@ -347,7 +351,7 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
       uiApp.listen({ hostname: config.server.host, port: config.ui.port, reusePort: false });
     } catch (error) {
       void app.stop(true);
-      store.close();
+      sqlite.close();
       lock?.release();
       throw error;
     }
@@ -397,7 +401,7 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
       ui: config.ui.enabled ? `${uiUrl}/` : false,
       dryRun: options.dryRun,
       outbox: outboxPath,
-      pending: store.pendingDepth(),
+      pending: sqlite.pendingDepth(),
       config: config.source,
       instances: running.instances.map((instance) => instance.name),
     },
@@ -421,9 +425,9 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
         await app.stop(true);
         await uiApp?.stop(true);
         storage.stop();
-        store.releaseClaims();
-        const pending = store.pendingDepth();
-        store.close();
+        sqlite.releaseClaims();
+        const pending = sqlite.pendingDepth();
+        sqlite.close();
         lock?.release();
         logger.info({ component: "daemon", ...result, pending }, "stopped; pending jobs stay in the outbox");
       })();

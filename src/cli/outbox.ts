@@ -12,7 +12,8 @@ import { commitOfJob, type Job } from "../core/model.ts";
 import { resolveOutboxPath } from "../outbox/paths.ts";
 import { locateOutbox } from "./locate-outbox.ts";
 import { createSqliteOutboxStore } from "../outbox/store.ts";
-import type { AdminStore, OutboxStore, StatsRow, StoredJob } from "../outbox/types.ts";
+import type { AdminStore, Immediate, StatsRow, StoredJob } from "../outbox/types.ts";
+import type { SqliteOutboxStore } from "../outbox/store.ts";
 
 export { resolveOutboxPath };
 
@@ -63,7 +64,7 @@ function toStatsLines(rows: readonly StatsRow[]): StatsLine[] {
   return [...lines.values()];
 }
 
-function showStats(store: AdminStore, path: string, json: boolean, io: OutboxCliIo): number {
+function showStats(store: Immediate<AdminStore>, path: string, json: boolean, io: OutboxCliIo): number {
   const lines = toStatsLines(store.stats());
   const rateLimited = store.rateLimitedTargets(io.now());
   if (json) {
@@ -116,7 +117,7 @@ function detailOf(job: Job): string {
   }
 }
 
-function showDead(store: AdminStore, path: string, json: boolean, io: OutboxCliIo): number {
+function showDead(store: Immediate<AdminStore>, path: string, json: boolean, io: OutboxCliIo): number {
   const dead = store.deadJobs();
   if (json) {
     const jobs = dead.map((stored) => ({
@@ -157,7 +158,8 @@ function usageError(message: string, io: OutboxCliIo): number {
   return EXIT_USAGE;
 }
 
-type Action = (store: AdminStore, path: string) => number;
+// The CLI works on the SQLite file directly, whose driver answers at once.
+type Action = (store: Immediate<AdminStore>, path: string) => number;
 
 /** Checks the action's arguments and returns what to run, or an exit code for a usage error. */
 function actionFor(positionals: string[], flags: { all: boolean; dead: boolean; json: boolean }, io: OutboxCliIo): Action | number {
@@ -231,7 +233,7 @@ export function runOutboxCommand(args: string[], io: OutboxCliIo = processIo): n
     io.err(`${PRODUCT}: ${located.error}`);
     return EXIT_CODES[located.kind];
   }
-  let store: OutboxStore;
+  let store: SqliteOutboxStore;
   try {
     store = createSqliteOutboxStore({ path: located.path });
   } catch (error) {

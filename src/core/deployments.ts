@@ -163,12 +163,12 @@ export interface PromotionRecord {
 
 /** What the API and the page read. */
 export interface DeploymentsReader {
-  deployments(query: DeploymentQuery): StoredDeployment[];
-  deployment(instance: string, commit: string): StoredDeployment | undefined;
-  promotions(): PromotionView[];
+  deployments(query: DeploymentQuery): Promise<StoredDeployment[]>;
+  deployment(instance: string, commit: string): Promise<StoredDeployment | undefined>;
+  promotions(): Promise<PromotionView[]>;
   /** Changes after `seq`, oldest first, at most `limit`. */
-  changesSince(seq: number, limit: number): Change[];
-  lastChange(): number;
+  changesSince(seq: number, limit: number): Promise<Change[]>;
+  lastChange(): Promise<number>;
   /** Called after each commit that changed the read model (the SSE stream listens). */
   onChange(listener: (change: Change) => void): () => void;
 }

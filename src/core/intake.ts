@@ -12,9 +12,9 @@ export interface Readiness {
 }
 
 export interface Intake {
-  /** Plans and records the jobs for one observation. Throws {@link IntakeFullError} at capacity. */
-  submit(instance: PlanningInstance, observation: Observation): readonly Job[];
-  readiness(): Readiness;
+  /** Plans and records the jobs for one observation. Rejects with {@link IntakeFullError} at capacity. */
+  submit(instance: PlanningInstance, observation: Observation): Promise<readonly Job[]>;
+  readiness(): Promise<Readiness>;
 }
 
 /** The intake cannot take this event now (full, storage failing); the webhook answers 503 with Retry-After. */

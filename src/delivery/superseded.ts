@@ -21,7 +21,7 @@ export interface SupersededDeliveryOptions {
   /** The current config's instance by name; read per job so a reload applies at once. */
   readonly instanceNamed: (name: string) => Instance | undefined;
   /** Plans one commit in one outbox transaction (the store's submit); returns the jobs it enqueued. */
-  readonly submit: (instance: string, commit: string, plan: (known: KnownCommit) => Plan) => readonly Job[];
+  readonly submit: (instance: string, commit: string, plan: (known: KnownCommit) => Plan) => Promise<readonly Job[]>;
   /** Commits older than this are not told (`scheduler.abandonedPrCutoffHours`). */
   readonly cutoffHours: () => number;
   readonly logger: Logger;
@@ -57,7 +57,7 @@ export function createSupersededDelivery(options: SupersededDeliveryOptions): Su
       const recent = commits.filter((entry) => entry.committedAt === undefined || !(Date.parse(entry.committedAt) < cutoff));
       let jobs = 0;
       for (const entry of recent) {
-        jobs += options.submit(instance.name, entry.sha, (known) => planSupersededCommit(entry.sha, job.payload, instance.planning, known)).length;
+        jobs += (await options.submit(instance.name, entry.sha, (known) => planSupersededCommit(entry.sha, job.payload, instance.planning, known))).length;
       }
       if (recent.length === 0) {
         log.debug(fields, `no commit between ${shortCommit(since)} and ${shortCommit(commit)} was superseded`);

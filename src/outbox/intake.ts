@@ -26,11 +26,10 @@ export function createOutboxIntake(options: {
   health?: StorageHealth;
 }): Intake {
   const now = options.now ?? Date.now;
-  const depthLeft = () => options.maxDepth() - options.store.pendingDepth();
   /** The depth at which the last event was refused for room: not ready until the outbox drains below it. */
   let refusedAtDepth: number | undefined;
-  const isFull = () => {
-    const depth = options.store.pendingDepth();
+  const isFull = async () => {
+    const depth = await options.store.pendingDepth();
     if (refusedAtDepth !== undefined && depth < refusedAtDepth) refusedAtDepth = undefined;
     return depth >= options.maxDepth() || refusedAtDepth !== undefined;
   };
@@ -40,9 +39,9 @@ export function createOutboxIntake(options: {
       STORAGE_RETRY_AFTER_SECONDS,
     );
   return {
-    submit(instance, observation) {
+    async submit(instance, observation) {
       try {
-        const jobs = submitOrRefuse(instance, observation);
+        const jobs = await submitOrRefuse(instance, observation);
         options.health?.ok();
         return jobs;
       } catch (error) {
@@ -51,11 +50,11 @@ export function createOutboxIntake(options: {
         throw unavailable(error);
       }
     },
-    readiness() {
+    async readiness() {
       const failing = options.health?.failing();
       if (failing) return { ready: false, reason: `outbox storage failing: ${failing}` };
       try {
-        return isFull() ? { ready: false, reason: `outbox full (outbox.maxDepth ${options.maxDepth()})` } : { ready: true };
+        return (await isFull()) ? { ready: false, reason: `outbox full (outbox.maxDepth ${options.maxDepth()})` } : { ready: true };
       } catch (error) {
         if (!isStorageError(error)) throw error;
         options.health?.failed("intake", error);
@@ -65,10 +64,11 @@ export function createOutboxIntake(options: {
   };
 
   /** Plans and stores in one transaction; a plan that would take the outbox past maxDepth is rolled back. */
-  function submitOrRefuse(instance: Parameters<Intake["submit"]>[0], observation: Parameters<Intake["submit"]>[1]) {
-    const left = depthLeft();
+  async function submitOrRefuse(instance: Parameters<Intake["submit"]>[0], observation: Parameters<Intake["submit"]>[1]) {
+    const depth = await options.store.pendingDepth();
+    const left = options.maxDepth() - depth;
     const full = (wanted: number) => {
-      refusedAtDepth = options.store.pendingDepth();
+      refusedAtDepth = depth;
       return new IntakeFullError(
         `outbox full: ${refusedAtDepth} jobs pending and this event would add ${wanted} (outbox.maxDepth ${options.maxDepth()}); ` +
           "a target is probably down — see `gitops-connector outbox stats`",
@@ -76,7 +76,7 @@ export function createOutboxIntake(options: {
       );
     };
     if (left <= 0) throw full(0);
-    const jobs = options.store.submit(
+    const jobs = await options.store.submit(
       instance.name,
       observation.commit,
       (known, context) => {

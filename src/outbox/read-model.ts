@@ -19,6 +19,7 @@ import {
 } from "../core/deployments.ts";
 
 export type { Change, DeploymentsReader, PromotionRecord, StoredDeployment };
+import type { Immediate } from "./types.ts";
 
 interface DeploymentRow {
   instance: string;
@@ -176,7 +177,7 @@ export function createReadModel(db: Database) {
     },
   };
 
-  const reader: DeploymentsReader = {
+  const reader: Immediate<DeploymentsReader> = {
     deployments(query) {
       return selectPage
         .all({

@@ -17,7 +17,7 @@ import { commitOfJob, type Job, type OrchestratorJob } from "../core/model.ts";
 import { createReadModel, type PromotionRecord } from "./read-model.ts";
 import { migrate, OutboxVersionError } from "./schema.ts";
 import { resolveOutboxPath } from "./paths.ts";
-import type { ClaimOptions, JobState, OutboxStore, PlanContext, PlanResult, RateLimitedTarget, StatsRow, StoredJob } from "./types.ts";
+import type { ClaimOptions, Immediate, JobState, OutboxStore, PlanContext, PlanResult, RateLimitedTarget, StatsRow, StoredJob } from "./types.ts";
 
 export interface SqliteOutboxOptions {
   /** A file path, or ":memory:" (tests, throwaway runs). */
@@ -30,7 +30,8 @@ export interface SqliteOutboxOptions {
 
 export { resolveOutboxPath };
 
-export type SqliteOutboxStore = OutboxStore & { readonly path: string };
+/** The SQLite driver answers at once; `promised` gives it the store port every caller uses. */
+export type SqliteOutboxStore = Immediate<OutboxStore> & { readonly path: string };
 
 /** How long a statement waits for another process's write lock (the CLI beside the daemon) before failing. */
 const BUSY_TIMEOUT_MS = 5_000;

@@ -5,7 +5,7 @@
 import type { ReconcilerRecord } from "../core/deployments.ts";
 import type { KnownCommit } from "../core/commit-knowledge.ts";
 import type { Job, JobKind } from "../core/model.ts";
-import type { DeploymentsReader, PromotionRecord } from "./read-model.ts";
+import type { DeploymentsReader, PromotionRecord } from "../core/deployments.ts";
 
 export type JobState = "pending" | "done" | "dead";
 
@@ -71,9 +71,9 @@ export interface IntakeStore {
     now: number,
     /** The reporting reconciler (`Kind/namespace/name`): its last finished commit is read and, if finished, moved. */
     reconciler?: string,
-  ): readonly Job[];
+  ): Promise<readonly Job[]>;
   /** Pending jobs, claimed or not. */
-  pendingDepth(): number;
+  pendingDepth(): Promise<number>;
 }
 
 /** What the worker claims jobs and records their attempts through. */
@@ -82,76 +82,90 @@ export interface WorkerStore {
    * Claims due jobs: pending, unclaimed, next attempt due, target not blocked, target not excluded, and the
    * oldest pending job of its ordering key (so jobs with one key run strictly in order, one at a time).
    */
-  claimDue(options: ClaimOptions): StoredJob[];
+  claimDue(options: ClaimOptions): Promise<StoredJob[]>;
   /**
    * When the worker should look again: the earliest next attempt or target unblock among unclaimed pending
    * jobs, leaving out `excludeTargets` (targets at their share of deliveries: one finishing wakes the worker).
    */
-  nextDueAt(excludeTargets?: readonly string[]): number | undefined;
-  markDone(id: number, now: number): void;
+  nextDueAt(excludeTargets?: readonly string[]): Promise<number | undefined>;
+  markDone(id: number, now: number): Promise<void>;
   /**
    * Counts the attempt (unless `countAttempt` is false: a rate limit is no failed attempt), records the error,
    * releases the claim, schedules the next attempt.
    */
-  markRetry(id: number, now: number, nextAttemptAt: number, error: string, countAttempt?: boolean): void;
+  markRetry(id: number, now: number, nextAttemptAt: number, error: string, countAttempt?: boolean): Promise<void>;
   /** Counts the attempt, records the error, state dead. */
-  markDead(id: number, now: number, error: string): void;
+  markDead(id: number, now: number, error: string): Promise<void>;
   /** No job of this target is claimed before `until` (rate limits, Retry-After). */
-  blockTarget(target: string, until: number): void;
+  blockTarget(target: string, until: number): Promise<void>;
   /** Forgets one claim of this process without recording anything: the job is claimable again. */
-  releaseClaim(id: number): void;
+  releaseClaim(id: number): Promise<void>;
   /**
    * Releases every claim this store holds (after shutdown), and clears the claimed marks that versions which kept
    * claims in the file left there (at start-up). Returns how many of this store's claims it released.
    */
-  releaseClaims(): number;
+  releaseClaims(): Promise<number>;
 }
 
 /** What `gitops-connector outbox` reads and repairs through (safe while the daemon runs). */
 export interface AdminStore {
-  stats(): StatsRow[];
-  deadJobs(): StoredJob[];
+  stats(): Promise<StatsRow[]>;
+  deadJobs(): Promise<StoredJob[]>;
   /** Targets waiting out a rate limit at `now`: until when, and how many pending jobs wait with them. */
-  rateLimitedTargets(now: number): RateLimitedTarget[];
+  rateLimitedTargets(now: number): Promise<RateLimitedTarget[]>;
   /** Dead → pending, attempts reset, due now. Returns how many. */
-  retryDead(which: number | "all", now: number): number;
-  purgeDead(): number;
+  retryDead(which: number | "all", now: number): Promise<number>;
+  purgeDead(): Promise<number>;
 }
 
 /** What the daemon's upkeep uses: the gauges, the storage probe, the lock's holder, pruning, the sweep's enqueue. */
 export interface UpkeepStore {
-  pendingDepth(): number;
+  pendingDepth(): Promise<number>;
   /** Dead jobs. */
-  deadCount(): number;
+  deadCount(): Promise<number>;
   /** Epoch ms of the oldest pending job, if any. */
-  oldestPendingAt(): number | undefined;
-  rateLimitedTargets(now: number): RateLimitedTarget[];
+  oldestPendingAt(): Promise<number | undefined>;
+  rateLimitedTargets(now: number): Promise<RateLimitedTarget[]>;
   /** One small write transaction; throws when storage does not take writes (a full disk, a read-only volume). */
-  probeWrite(now: number): void;
+  probeWrite(now: number): Promise<void>;
   /** Notes which daemon holds the outbox's lock (src/outbox/lock.ts). */
-  recordHolder(holder: { readonly pid: number; readonly host: string; readonly since: number }): void;
+  recordHolder(holder: { readonly pid: number; readonly host: string; readonly since: number }): Promise<void>;
   /**
    * Enqueues the job unless a job with the same once-key was ever enqueued (kept until pruned); one
    * transaction, so a restart or a second sweep cannot enqueue it twice. True when enqueued.
    */
-  enqueueOnce(onceKey: string, job: Job, now: number): boolean;
+  enqueueOnce(onceKey: string, job: Job, now: number): Promise<boolean>;
   /**
    * Deletes done jobs last updated before `doneBefore`, and the knowledge of commits (and reconcilers' last
    * finished commits) not submitted since `commitsBefore`. Every submit touches its commit, so a commit Flux keeps
    * re-announcing is never forgotten (forgetting it would re-notify the orchestrator).
    */
-  prune(doneBefore: number, commitsBefore: number): { jobs: number; commits: number };
+  prune(doneBefore: number, commitsBefore: number): Promise<{ jobs: number; commits: number }>;
   /** Forgets once-keys recorded before `before` (older than anything a sweep can still find). */
-  pruneOnceKeys(before: number): number;
+  pruneOnceKeys(before: number): Promise<number>;
 }
 
 /** The deployments read model (src/outbox/read-model.ts): what the API and the page read, and promotions' record. */
 export interface ReadModelStore {
   readonly reader: DeploymentsReader;
-  recordPromotion(record: PromotionRecord, now: number): void;
+  recordPromotion(record: PromotionRecord, now: number): Promise<void>;
 }
 
 /** The whole store: each caller takes the narrow port above that it needs. */
 export interface OutboxStore extends IntakeStore, WorkerStore, AdminStore, UpkeepStore, ReadModelStore {
-  close(): void;
+  close(): Promise<void>;
 }
+
+/**
+ * A port as a driver that answers at once implements it (SQLite in this process): the same methods, returning
+ * their values rather than promises. src/outbox/store.ts is written this way and adapted by `promised`.
+ */
+export type Immediate<T> = {
+  [K in keyof T]: T[K] extends (...args: infer A) => Promise<infer R>
+    ? (...args: A) => R
+    : T[K] extends (...args: never[]) => unknown
+      ? T[K]
+      : T[K] extends object
+        ? Immediate<T[K]>
+        : T[K];
+};

@@ -114,18 +114,40 @@ export function createOutboxWorker(options: WorkerOptions): OutboxWorker {
     return [...counts].filter(([, count]) => count >= perTargetLimit()).map(([target]) => target);
   }
 
-  /** Claims one job at a time so the per-target share is recomputed after each claim. */
+  /** A pump asked for while one runs runs again after it: store calls wait, and two pumps would over-claim. */
+  let pumping = false;
+  let pumpAgain = false;
   function pump(): void {
     if (!running) return;
+    if (pumping) {
+      pumpAgain = true;
+      return;
+    }
+    pumping = true;
+    void pumpOnce().finally(() => {
+      pumping = false;
+      if (pumpAgain) {
+        pumpAgain = false;
+        pump();
+      }
+    });
+  }
+
+  /** Claims one job at a time so the per-target share is recomputed after each claim. */
+  async function pumpOnce(): Promise<void> {
     try {
-      while (inFlight.size < settings.concurrency) {
-        const [job] = options.store.claimDue({ now: now(), limit: 1, excludeTargets: busyTargets() });
+      while (running && inFlight.size < settings.concurrency) {
+        const [job] = await options.store.claimDue({ now: now(), limit: 1, excludeTargets: busyTargets() });
         if (!job) break;
         // A job already in flight coming back would be delivered twice and, claimed again at once, spin this loop
         // without ever yielding; the store excludes claimed jobs, so this is a guard, not a path.
         if (inFlight.has(job.id)) {
-          options.store.releaseClaim(job.id);
+          await options.store.releaseClaim(job.id);
           log.error({ jobId: job.id, kind: job.job.kind, target: job.job.target }, "the outbox offered a job already in flight; not delivering it twice");
+          break;
+        }
+        if (!running) {
+          await options.store.releaseClaim(job.id);
           break;
         }
         startDelivery(job);
@@ -135,10 +157,10 @@ export function createOutboxWorker(options: WorkerOptions): OutboxWorker {
       options.onStorageError?.("claim", error);
       log.error({ err: error }, "could not read due jobs from the outbox; will try again");
     }
-    scheduleNextLook();
+    await scheduleNextLook();
   }
 
-  function scheduleNextLook(): void {
+  async function scheduleNextLook(): Promise<void> {
     if (timer) clearTimeout(timer);
     timer = undefined;
     // At capacity, the next delivery to finish pumps: no timer, and no store read per finished delivery.
@@ -148,11 +170,13 @@ export function createOutboxWorker(options: WorkerOptions): OutboxWorker {
     try {
       // Busy targets are left out: their due jobs wait for a delivery of theirs to finish, which pumps; counted,
       // they would make the next look due at once, again and again, until then.
-      const due = options.store.nextDueAt(busyTargets());
+      const due = await options.store.nextDueAt(busyTargets());
       if (due !== undefined) delay = Math.min(idle, Math.max(0, due - now()));
     } catch {
       // The next pump reports store errors.
     }
+    if (!running) return;
+    if (timer) clearTimeout(timer);
     timer = setTimeout(pump, delay);
   }
 
@@ -188,7 +212,7 @@ export function createOutboxWorker(options: WorkerOptions): OutboxWorker {
   async function record(stored: StoredJob, error: unknown, durationMs: number, lastStatus: number | undefined): Promise<void> {
     for (let tries = 1; ; tries++) {
       try {
-        settle(stored, error, durationMs, lastStatus);
+        await settle(stored, error, durationMs, lastStatus);
         options.onStorageOk?.();
         return;
       } catch (failure) {
@@ -218,13 +242,13 @@ export function createOutboxWorker(options: WorkerOptions): OutboxWorker {
   }
 
   /** `lastStatus`: the last HTTP answer of a successful attempt; a failure carries its own status. */
-  function settle(stored: StoredJob, error: unknown, durationMs: number, lastStatus?: number): void {
+  async function settle(stored: StoredJob, error: unknown, durationMs: number, lastStatus?: number): Promise<void> {
     const { job } = stored;
     const attempt = stored.attempts + 1;
     const fields = { jobId: stored.id, kind: job.kind, instance: job.instance, commit: commitOfJob(job), target: job.target, attempt, durationMs: Math.round(durationMs) };
     const at = now();
     if (error === undefined) {
-      options.store.markDone(stored.id, at);
+      await options.store.markDone(stored.id, at);
       log.info({ ...fields, outcome: "delivered", status: lastStatus }, "delivered");
       options.onAttempt?.(stored, "delivered", durationMs);
       return;
@@ -232,7 +256,7 @@ export function createOutboxWorker(options: WorkerOptions): OutboxWorker {
     const failure = toDeliveryError(error);
     const redact = options.redact ?? ((text: string) => text);
     if (failure instanceof ShutdownAbort) {
-      options.store.markRetry(stored.id, at, at, redact(failure.message));
+      await options.store.markRetry(stored.id, at, at, redact(failure.message));
       log.info({ ...fields, outcome: "retried" }, failure.message);
       options.onAttempt?.(stored, "retried", durationMs);
       return;
@@ -240,8 +264,8 @@ export function createOutboxWorker(options: WorkerOptions): OutboxWorker {
     if (failure.retryAfterMs !== undefined && !failure.permanent) {
       // Retry-After and rate-limit resets speak for the whole target, not just this job; waiting is no failure.
       const wait = Math.min(MAX_RATE_LIMIT_WAIT_MS, Math.max(options.minRateLimitWaitMs ?? MIN_RATE_LIMIT_WAIT_MS, failure.retryAfterMs));
-      options.store.blockTarget(job.target, at + wait);
-      options.store.markRetry(stored.id, at, at + wait, redact(failure.message), false);
+      await options.store.blockTarget(job.target, at + wait);
+      await options.store.markRetry(stored.id, at, at + wait, redact(failure.message), false);
       log.warn(
         { ...fields, outcome: "rate_limited", status: failure.status, error: failure.message, nextAttemptInMs: wait },
         "rate limited; waiting as the API asks (not counted as an attempt)",
@@ -251,13 +275,13 @@ export function createOutboxWorker(options: WorkerOptions): OutboxWorker {
     }
     if (failure.permanent || attempt >= settings.maxAttempts) {
       const reason = redact(failure.permanent ? failure.message : `gave up after ${attempt} attempts (outbox.maxAttempts): ${failure.message}`);
-      options.store.markDead(stored.id, at, reason);
+      await options.store.markDead(stored.id, at, reason);
       log.error({ ...fields, outcome: "dead", status: failure.status, error: reason }, "delivery failed for good; see `gitops-connector outbox dead`");
       options.onAttempt?.(stored, "dead", durationMs);
       return;
     }
     const delay = backoffDelay(attempt, settings.initialBackoffMs, settings.maxBackoffMs, random);
-    options.store.markRetry(stored.id, at, at + delay, redact(failure.message));
+    await options.store.markRetry(stored.id, at, at + delay, redact(failure.message));
     log.warn({ ...fields, outcome: "retried", status: failure.status, error: failure.message, nextAttemptInMs: delay }, "delivery failed; will retry");
     options.onAttempt?.(stored, "retried", durationMs);
   }

@@ -16,7 +16,7 @@ export interface AbandonedPrSweepOptions {
   /** The current config's instances; read per run so a reload applies. */
   readonly instances: () => readonly Instance[];
   /** Enqueues the job unless its once-key was ever enqueued (the outbox's enqueueOnce); true when enqueued. */
-  readonly store: { enqueueOnce(onceKey: string, job: Job, now: number): boolean };
+  readonly store: { enqueueOnce(onceKey: string, job: Job, now: number): Promise<boolean> };
   readonly cutoffHours: () => number;
   /** Bounds one instance's listing (the outbox's per-call timeout). */
   readonly timeoutMs: () => number;
@@ -68,7 +68,7 @@ export function createAbandonedPrSweep(options: AbandonedPrSweepOptions): Abando
     let enqueued = 0;
     for (const pr of abandoned) {
       const job = toAbandonedPrJob(instance, pr.number, pr.closedAt);
-      if (!options.store.enqueueOnce(abandonedPrOnceKey(instance, pr.number), job, now())) continue;
+      if (!(await options.store.enqueueOnce(abandonedPrOnceKey(instance, pr.number), job, now()))) continue;
       enqueued++;
       log.info({ instance: instance.name, pullRequest: pr.number, closedAt: pr.closedAt }, `PR ${pr.number} of instance ${instance.name} was abandoned: failing its pipeline task`);
     }

@@ -18,7 +18,7 @@ import { promotionBranch, readPromotionBody, type PromotionState } from "../prom
 
 export interface PromotionReconcileOptions {
   readonly instances: () => readonly Instance[];
-  readonly store: { enqueueOnce(onceKey: string, job: Job, now: number): boolean };
+  readonly store: { enqueueOnce(onceKey: string, job: Job, now: number): Promise<boolean> };
   readonly onEnqueued: () => void;
   readonly logger: Logger;
   readonly now?: () => number;
@@ -65,7 +65,7 @@ export function createPromotionReconcile(options: PromotionReconcileOptions) {
           orderingKey: `promotion:${instance.repository.target}`,
           payload: { commit: sha, kustomization, reconciler: `Kustomization/${kustomization}`, outcome: "succeeded" },
         };
-        if (options.store.enqueueOnce(`promotion-reconcile|${instance.name}|${kustomization}|${sha}`, job, now())) {
+        if (await options.store.enqueueOnce(`promotion-reconcile|${instance.name}|${kustomization}|${sha}`, job, now())) {
           enqueued += 1;
           log.info({ instance: instance.name, group: state.group, app: state.app, env: state.env, commit: sha }, `${wanted} succeeded on ${sha.slice(0, 7)} but ${state.app} ${state.tag} is not in ${next.name} yet: advancing it`);
         }

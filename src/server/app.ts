@@ -12,7 +12,7 @@ import { createWebhookHandler, type WebhookDeps } from "./webhook.ts";
 export interface AppDeps extends WebhookDeps {
   metrics: Metrics;
   /** Config loaded, intake open, not draining. */
-  readiness(): Readiness;
+  readiness(): Promise<Readiness>;
   /** `POST /api/promotions` (src/server/promotions-api.ts); 404 without it. */
   promotions?: (request: Request) => Promise<Response>;
   /** The deployments page and its API, when served on this port (not on `ui.port` of its own). */
@@ -23,7 +23,7 @@ const NO_ROUTE = "no such route: POST /gitopsphase[/<instance>], POST /api/promo
 
 /** Where the page's routes go: the webhook app, or an app of its own (`ui.port`). */
 interface RouteTable {
-  get(path: string, handler: (context: { request: Request }) => Response): unknown;
+  get(path: string, handler: (context: { request: Request }) => Promise<Response>): unknown;
 }
 
 const UI_ROUTES = ["/", "/assets/*", "/api/deployments", "/api/deployments/:instance/:commit", "/api/promotions", "/api/events"];
@@ -63,8 +63,8 @@ export function createApp(deps: AppDeps) {
     .post("/gitopsphase/:instance", ({ request, params }) => handleWebhook(request, params.instance), { parse: "none" })
     .post("/api/promotions", ({ request }) => (deps.promotions ? deps.promotions(request) : Response.json({ error: "POST /api/promotions is off" }, { status: 404 })), { parse: "none" })
     .get("/healthz", () => Response.json({ status: "ok" }))
-    .get("/readyz", () => {
-      const readiness = deps.readiness();
+    .get("/readyz", async () => {
+      const readiness = await deps.readiness();
       return readiness.ready
         ? Response.json({ ready: true })
         : Response.json({ error: `not ready: ${readiness.reason ?? "starting"}` }, { status: 503, headers: { "Retry-After": "5" } });

@@ -90,32 +90,32 @@ export function createDeploymentsApi(deps: DeploymentsApiDeps) {
     };
   }
 
-  function list(filter: DeploymentFilter): { deployments: DeploymentView[]; next?: string } {
+  async function list(filter: DeploymentFilter): Promise<{ deployments: DeploymentView[]; next?: string }> {
     const instances = shown();
     const names = filter.instance !== undefined
       ? [filter.instance]
       : filter.env !== undefined
         ? [...instances.values()].filter((instance) => (instance.environment ?? instance.name) === filter.env).map((instance) => instance.name)
         : undefined;
-    const stored = deps.reader.deployments({ limit: filter.limit, ...(names ? { instances: names } : {}), ...(filter.states ? { states: filter.states } : {}), ...(filter.before !== undefined ? { before: filter.before } : {}) });
+    const stored = await deps.reader.deployments({ limit: filter.limit, ...(names ? { instances: names } : {}), ...(filter.states ? { states: filter.states } : {}), ...(filter.before !== undefined ? { before: filter.before } : {}) });
     const deployments = stored.map((deployment) => view(deployment, instances));
     const last = stored.at(-1);
     return { deployments, ...(stored.length === filter.limit && last ? { next: `before=${last.firstSeen}` } : {}) };
   }
 
-  function one(instance: string, commit: string): DeploymentView | undefined {
-    const stored = deps.reader.deployment(instance, commit);
+  async function one(instance: string, commit: string): Promise<DeploymentView | undefined> {
+    const stored = await deps.reader.deployment(instance, commit);
     return stored === undefined ? undefined : view(stored, shown());
   }
 
-  function promotions(): PromotionView[] {
+  function promotions(): Promise<PromotionView[]> {
     return deps.reader.promotions();
   }
 
   /** The data of one change's event: the deployment (or promotion list) as it is now. */
-  function eventOf(change: Change): { event: string; data: unknown } | undefined {
-    if (change.kind === "promotion") return { event: "promotion", data: { instance: change.instance, promotions: promotions().filter((p) => p.instance === change.instance) } };
-    const deployment = change.commit === undefined ? undefined : one(change.instance, change.commit);
+  async function eventOf(change: Change): Promise<{ event: string; data: unknown } | undefined> {
+    if (change.kind === "promotion") return { event: "promotion", data: { instance: change.instance, promotions: (await promotions()).filter((p) => p.instance === change.instance) } };
+    const deployment = change.commit === undefined ? undefined : await one(change.instance, change.commit);
     return deployment === undefined ? undefined : { event: "deployment", data: deployment };
   }
 
@@ -132,14 +132,20 @@ export function createDeploymentsApi(deps: DeploymentsApiDeps) {
             stop();
           }
         };
+        // Events go out in change order: each waits for the one before it (reading a deployment waits on the store).
+        let queue: Promise<void> = Promise.resolve();
         const tell = (change: Change) => {
-          const event = eventOf(change);
-          if (event !== undefined) send(`id: ${change.seq}\nevent: ${event.event}\ndata: ${JSON.stringify(event.data)}\n\n`);
+          queue = queue.then(async () => {
+            const event = await eventOf(change);
+            if (event !== undefined) send(`id: ${change.seq}\nevent: ${event.event}\ndata: ${JSON.stringify(event.data)}\n\n`);
+          }).catch(() => stop());
         };
         // Listen first, then replay: a change committed in between is told twice rather than never.
         const unsubscribe = deps.reader.onChange(tell);
-        send(`retry: 2000\n: connected at change ${deps.reader.lastChange()}\n\n`);
-        if (Number.isInteger(lastId) && lastId >= 0) for (const change of deps.reader.changesSince(lastId, RESUME_LIMIT)) tell(change);
+        queue = queue.then(async () => {
+          send(`retry: 2000\n: connected at change ${await deps.reader.lastChange()}\n\n`);
+          if (Number.isInteger(lastId) && lastId >= 0) for (const change of await deps.reader.changesSince(lastId, RESUME_LIMIT)) tell(change);
+        });
         const heartbeat = setInterval(() => send(": keep-alive\n\n"), HEARTBEAT_MS);
         stop = () => {
           clearInterval(heartbeat);
@@ -167,15 +173,15 @@ export function createDeploymentsApi(deps: DeploymentsApiDeps) {
     promotions,
     events,
     /** `GET /api/deployments?…` */
-    handleList(request: Request): Response {
+    async handleList(request: Request): Promise<Response> {
       const filter = parseDeploymentFilter(new URL(request.url).searchParams);
-      return typeof filter === "string" ? json(400, { error: filter }) : json(200, list(filter));
+      return typeof filter === "string" ? json(400, { error: filter }) : json(200, await list(filter));
     },
-    handleOne(instance: string, commit: string): Response {
-      const found = one(instance, commit);
+    async handleOne(instance: string, commit: string): Promise<Response> {
+      const found = await one(instance, commit);
       return found === undefined ? json(404, { error: `no deployment of ${commit} on instance ${instance} is known (pruned, or never reported)` }) : json(200, found);
     },
-    handlePromotions: (): Response => json(200, { promotions: promotions() }),
+    handlePromotions: async (): Promise<Response> => json(200, { promotions: await promotions() }),
   };
 }
 

@@ -18,7 +18,7 @@ export type PromotionApiInstance = Pick<Instance, "name" | "auth"> & { readonly 
 export interface PromotionsApiDeps {
   settings(): { readonly maxBodyBytes: number; readonly bearerTokens: readonly string[]; readonly instances: readonly PromotionApiInstance[] };
   /** Stores the job unless the same request was stored before; true when stored now. */
-  enqueue(instance: string, request: PromotionNewJobPayload): boolean;
+  enqueue(instance: string, request: PromotionNewJobPayload): Promise<boolean>;
   logger: Logger;
 }
 
@@ -65,7 +65,7 @@ export function createPromotionsApi(deps: PromotionsApiDeps) {
     }
     const instance = candidates[0]!;
     try {
-      const queued = deps.enqueue(instance.name, promotion);
+      const queued = await deps.enqueue(instance.name, promotion);
       log.info({ instance: instance.name, group: promotion.group, app: promotion.app, tag: promotion.tag, queued }, `promote new ${promotion.group}/${promotion.app} ${promotion.tag}${queued ? "" : ": asked before, already queued"}`);
       return json(202, { accepted: true, instance: instance.name, queued });
     } catch (error) {

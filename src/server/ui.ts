@@ -35,29 +35,29 @@ export function createUi(deps: UiDeps) {
   const now = deps.now ?? Date.now;
   const notFound = () => Response.json({ error: "the deployments page is off (ui.enabled: false)" }, { status: 404 });
 
-  function model(params: URLSearchParams): PageModel | string {
+  async function model(params: URLSearchParams): Promise<PageModel | string> {
     const filter = parseDeploymentFilter(new URLSearchParams([...params].filter(([key]) => ["instance", "env", "state"].includes(key) && params.get(key) !== "").concat([["limit", String(PAGE_LIMIT)]])));
     if (typeof filter === "string") return filter;
     const instances = deps.instances();
     const environments = [...new Set(instances.map((instance) => instance.environment ?? instance.name))];
     return {
-      deployments: api.list(filter).deployments,
+      deployments: (await api.list(filter)).deployments,
       environments: filter.env ? environments.filter((environment) => environment === filter.env) : environments,
       instances: instances.map((instance) => instance.name),
-      promotions: api.promotions(),
+      promotions: await api.promotions(),
       filters: { ...(filter.instance ? { instance: filter.instance } : {}), ...(filter.env ? { env: filter.env } : {}), ...(params.get("state") ? { state: params.get("state")! } : {}) },
       now: now(),
-      lastChange: deps.reader.lastChange(),
+      lastChange: await deps.reader.lastChange(),
     };
   }
 
   return {
-    handle(request: Request): Response {
+    async handle(request: Request): Promise<Response> {
       if (!deps.enabled()) return notFound();
       const url = new URL(request.url);
       const path = url.pathname;
       if (path === "/") {
-        const page = model(url.searchParams);
+        const page = await model(url.searchParams);
         if (typeof page === "string") return new Response(`Bad filter: ${page}`, { status: 400, headers: { "content-type": "text/plain; charset=utf-8" } });
         return new Response(url.searchParams.get("fragment") === "live" ? renderLive(page) : renderPage(page), { headers: PAGE_HEADERS });
       }

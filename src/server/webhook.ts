@@ -151,7 +151,7 @@ export function createWebhookHandler(deps: WebhookDeps) {
       }
 
       const observation = translation.observation;
-      const jobs = deps.intake.submit(instance.planning, observation);
+      const jobs = await deps.intake.submit(instance.planning, observation);
       return finish("accepted", json(202, { accepted: true, instance: instance.name, commit: observation.commit, jobs: jobs.length }), {
         commit: observation.commit,
         reconciler: reconcilerId(observation.reconciler),

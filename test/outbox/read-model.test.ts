@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { planSupersededCommit } from "../../src/core/planner-superseded.ts";
 import type { Change } from "../../src/outbox/read-model.ts";
 import { createOutboxIntake } from "../../src/outbox/intake.ts";
+import { promised } from "../../src/outbox/promised.ts";
 import { createSqliteOutboxStore, type SqliteOutboxStore } from "../../src/outbox/store.ts";
 import { translateFlux } from "../../src/operators/flux.ts";
 import { githubInstance } from "../support/instances.ts";
@@ -29,9 +30,9 @@ function setup(path = join(mkdtempSync(join(tmpdir(), "read-model-")), "outbox.d
   let now = T0;
   const store = createSqliteOutboxStore({ path, now: () => now });
   stores.push(store);
-  const intake = createOutboxIntake({ store, maxDepth: () => 10_000, now: () => now });
+  const intake = createOutboxIntake({ store: promised(store), maxDepth: () => 10_000, now: () => now });
   const instance = githubInstance({ subscribers: {} });
-  const send = (file: string, commit = COMMIT) => {
+  const send = async (file: string, commit = COMMIT) => {
     const event = fixture(file);
     const translation = translateFlux({ ...event, metadata: { ...event.metadata, revision: `main@sha1:${commit}` } }, instance.translation);
     if (translation.kind !== "observation") throw new Error(translation.kind);
@@ -41,16 +42,16 @@ function setup(path = join(mkdtempSync(join(tmpdir(), "read-model-")), "outbox.d
 }
 
 describe("the deployments read model", () => {
-  test("a webhook records its commit and reconciler with its jobs; success and the delivered notification follow", () => {
+  test("a webhook records its commit and reconciler with its jobs; success and the delivered notification follow", async () => {
     const { store, send, tick } = setup();
-    send("kustomization-progressing.json");
+    await send("kustomization-progressing.json");
     let [deployment] = store.reader.deployments({ limit: 10 });
     expect(deployment).toMatchObject({ instance: "apps-dev", commit: COMMIT, state: "progressing", firstSeen: T0, lastSeen: T0 });
     expect(deployment!.reconcilers).toEqual([expect.objectContaining({ reconciler: "Kustomization/flux-system/apps-dev", context: "kustomization/apps-dev", state: "progressing", reason: "Progressing" })]);
     expect(deployment!.pendingJobs).toBeGreaterThan(0);
 
     tick(5_000);
-    const jobs = send("kustomization-reconciliation-succeeded.json");
+    const jobs = await send("kustomization-reconciliation-succeeded.json");
     [deployment] = store.reader.deployments({ limit: 10 });
     expect(deployment).toMatchObject({ state: "succeeded", firstSeen: T0, lastSeen: T0 + 5_000 });
     expect(deployment!.notification).toBeUndefined();
@@ -65,9 +66,9 @@ describe("the deployments read model", () => {
     expect(deployment).toMatchObject({ notification: { outcome: "succeeded", at: T0 + 10_000 }, pendingJobs: 0, deadJobs: [] });
   });
 
-  test("a dead job shows on its commit with its error and the command that replays it", () => {
+  test("a dead job shows on its commit with its error and the command that replays it", async () => {
     const { store, send } = setup();
-    send("kustomization-health-check-failed.json");
+    await send("kustomization-health-check-failed.json");
     const [job] = store.claimDue({ now: T0, limit: 1, excludeTargets: [] });
     store.markDead(job!.id, T0, "GitHub answered 404 Not Found for org/manifests: check gitHubOrgUrl");
     const deployment = store.reader.deployment("apps-dev", COMMIT)!;
@@ -75,39 +76,39 @@ describe("the deployments read model", () => {
     expect(deployment.deadJobs).toEqual([{ id: job!.id, kind: job!.job.kind, target: job!.job.target, state: "dead", attempts: 1, error: "GitHub answered 404 Not Found for org/manifests: check gitHubOrgUrl", retry: `gitops-connector outbox retry ${job!.id}` }]);
   });
 
-  test("listeners hear each change after its transaction commits, never of one rolled back; changesSince resumes", () => {
+  test("listeners hear each change after its transaction commits, never of one rolled back; changesSince resumes", async () => {
     const { store, send } = setup();
     const heard: Change[] = [];
     store.reader.onChange((change) => heard.push(change));
-    send("kustomization-progressing.json");
+    await send("kustomization-progressing.json");
     expect(heard).toEqual([{ seq: 1, at: T0, kind: "deployment", instance: "apps-dev", commit: COMMIT }]);
     expect(() => store.submit("apps-dev", "f".repeat(40), () => { throw new Error("plan failed"); }, T0)).toThrow("plan failed");
     expect(heard.length).toBe(1);
-    send("kustomization-reconciliation-succeeded.json", "a".repeat(40));
+    await send("kustomization-reconciliation-succeeded.json", "a".repeat(40));
     expect(store.reader.changesSince(1, 10).map((change) => change.commit)).toEqual(["a".repeat(40)]);
     expect(store.reader.lastChange()).toBe(2);
   });
 
-  test("a superseded commit is shown as superseded by the one that contains it; a finished record is not overwritten", () => {
+  test("a superseded commit is shown as superseded by the one that contains it; a finished record is not overwritten", async () => {
     const { store, send, instance } = setup();
     const older = "b".repeat(40);
     const supersede = { commit: COMMIT, since: "0".repeat(40), outcome: "succeeded" as const, reconciler: "Kustomization/flux-system/apps-dev", operator: "FLUX" as const, genre: "Kustomization", notifyOrchestrator: false,
       statuses: [{ context: "kustomization/apps-dev", name: "Status", state: "ReconciliationSucceeded", description: "superseded" }] };
     store.submit("apps-dev", older, (known) => planSupersededCommit(older, supersede, instance.planning, known), T0);
     expect(store.reader.deployment("apps-dev", older)).toMatchObject({ state: "superseded", supersededBy: COMMIT });
-    send("kustomization-reconciliation-succeeded.json");
+    await send("kustomization-reconciliation-succeeded.json");
     store.submit("apps-dev", COMMIT, (known) => planSupersededCommit(COMMIT, { ...supersede, commit: "c".repeat(40) }, instance.planning, known), T0);
     expect(store.reader.deployment("apps-dev", COMMIT)?.state).toBe("succeeded");
   });
 
-  test("newest first, filtered by instance and state, paged with before; pruned with the commits; kept across a restart", () => {
+  test("newest first, filtered by instance and state, paged with before; pruned with the commits; kept across a restart", async () => {
     const { store, send, tick, path } = setup();
     const commits = ["1", "2", "3"].map((digit) => digit.repeat(40)) as [string, string, string];
     for (const commit of commits) {
-      send("kustomization-reconciliation-succeeded.json", commit);
+      await send("kustomization-reconciliation-succeeded.json", commit);
       tick(1_000);
     }
-    send("kustomization-health-check-failed.json", commits[1]);
+    await send("kustomization-health-check-failed.json", commits[1]);
     const page = store.reader.deployments({ limit: 2 });
     expect(page.map((deployment) => deployment.commit)).toEqual([commits[2], commits[1]]);
     expect(store.reader.deployments({ limit: 2, before: page[1]!.firstSeen }).map((d) => d.commit)).toEqual([commits[0]]);
@@ -123,7 +124,7 @@ describe("the deployments read model", () => {
     expect(reopened.reader.deployments({ limit: 10 }).map((d) => d.commit).sort()).toEqual([commits[1], commits[2]].sort());
   });
 
-  test("promotions are recorded and listed", () => {
+  test("promotions are recorded and listed", async () => {
     const { store } = setup();
     store.recordPromotion({ instance: "apps-dev", group: "apps", app: "web", env: "qa", tag: "2.0.0", state: "open", pullRequest: { number: 7, url: "https://github.com/org/manifests/pull/7" }, commit: COMMIT }, T0);
     store.recordPromotion({ instance: "apps-dev", group: "apps", app: "web", env: "qa", tag: "2.1.0", state: "open", pullRequest: { number: 8, url: "https://github.com/org/manifests/pull/8" } }, T0 + 1);

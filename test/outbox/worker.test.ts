@@ -8,8 +8,9 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { DeliveryError, type Delivery } from "../../src/core/delivery.ts";
 import type { Job } from "../../src/core/model.ts";
 import { createLogger } from "../../src/observability/logger.ts";
-import { createSqliteOutboxStore } from "../../src/outbox/store.ts";
-import type { OutboxStore, StoredJob } from "../../src/outbox/types.ts";
+import { promised } from "../../src/outbox/promised.ts";
+import { createSqliteOutboxStore, type SqliteOutboxStore } from "../../src/outbox/store.ts";
+import type { StoredJob } from "../../src/outbox/types.ts";
 import { backoffDelay, createOutboxWorker, type AttemptOutcome, type OutboxWorker } from "../../src/outbox/worker.ts";
 
 const logs: string[] = [];
@@ -29,7 +30,7 @@ function job(target: string, orderingKey: string, label: string, coalesceKey?: s
 const labelOf = (j: Job) => (j.kind === "subscriber" ? (j.payload.url ?? "").split("/").pop()! : "?");
 
 let commits = 0;
-function enqueue(store: OutboxStore, jobs: Job[]): void {
+function enqueue(store: SqliteOutboxStore, jobs: Job[]): void {
   commits += 1;
   store.submit("apps-dev", `commit-${commits}`, (known) => ({ jobs, known }), Date.now());
 }
@@ -42,7 +43,7 @@ function signalled() {
 }
 
 interface Harness {
-  store: OutboxStore;
+  store: SqliteOutboxStore;
   worker: OutboxWorker;
   calls: Array<{ label: string; at: number }>;
   attempts: Array<{ label: string; outcome: AttemptOutcome }>;
@@ -73,7 +74,7 @@ function start(deliver: (job: Job, signal: AbortSignal, attempt: number) => Prom
     },
   };
   const worker = createOutboxWorker({
-    store,
+    store: promised(store),
     delivery,
     logger,
     concurrency: 4,
@@ -273,7 +274,7 @@ describe("outbox worker", () => {
     const real = createSqliteOutboxStore({ path: ":memory:" });
     let refusals = 3;
     const storageErrors: unknown[] = [];
-    const store: OutboxStore = {
+    const store: SqliteOutboxStore = {
       ...real,
       markDone(id, at) {
         if (refusals-- > 0) throw Object.assign(new Error("database or disk is full"), { code: "SQLITE_FULL" });
@@ -282,7 +283,7 @@ describe("outbox worker", () => {
     };
     const calls: string[] = [];
     const worker = createOutboxWorker({
-      store,
+      store: promised(store),
       delivery: { deliver: async (j) => void calls.push(labelOf(j)) },
       logger,
       concurrency: 4,

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import type { AbandonedPullRequestJob } from "../../src/core/model.ts";
 import { createLogger } from "../../src/observability/logger.ts";
 import { abandonedPrOnceKey, createAbandonedPrSweep, type AbandonedPrSweepOptions } from "../../src/scheduler/abandoned-sweep.ts";
+import { promised } from "../../src/outbox/promised.ts";
 import { createSqliteOutboxStore, type SqliteOutboxStore } from "../../src/outbox/store.ts";
 import type { Instance } from "../../src/instances/compile.ts";
 import { azureConfig, compiled, githubConfig } from "../support/instances.ts";
@@ -64,7 +65,7 @@ function sweep(store: SqliteOutboxStore, instances: readonly Instance[], overrid
   const log = logger();
   return createAbandonedPrSweep({
     instances: () => instances,
-    store,
+    store: promised(store),
     cutoffHours: () => 72,
     timeoutMs: () => 2_000,
     onEnqueued: () => void enqueuedCalls++,

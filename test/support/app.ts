@@ -16,14 +16,14 @@ import { createMemoryLedger, planWithLedger, type CommitLedger } from "./ledger.
 export function createDirectIntake(options: { ledger: CommitLedger; delivery: Delivery; logger: Logger }): Intake {
   const log = options.logger.child({ component: "intake" });
   return {
-    submit(instance, observation) {
+    async submit(instance, observation) {
       const jobs = planWithLedger(options.ledger, observation, instance);
       for (const job of jobs) {
         options.delivery.deliver(job, AbortSignal.timeout(10_000)).catch((error: unknown) => log.error({ err: error, job: job.kind }, "delivery failed"));
       }
       return jobs;
     },
-    readiness: () => ({ ready: true }),
+    readiness: async () => ({ ready: true }),
   };
 }
 
@@ -58,7 +58,7 @@ export function buildTestApp(
     isDraining: () => draining,
     logger,
     metrics: createMetrics(),
-    readiness: () => (draining ? { ready: false, reason: "draining" } : intake.readiness()),
+    readiness: async () => (draining ? { ready: false, reason: "draining" } : intake.readiness()),
   });
   return {
     app,
