@@ -1,0 +1,269 @@
+/**
+ * The outbox on PostgreSQL (DESIGN §13), through Bun's built-in `SQL`: the store port that several replicas share.
+ * What SQLite keeps in one process's memory is in the rows here: a claim is a lease (`locked_by` this replica,
+ * `locked_until`), taken with `FOR UPDATE SKIP LOCKED` on the head of each ordering key only; an expired lease
+ * (a replica killed mid-delivery) makes the job claimable again, and a replica that lost its lease cannot record
+ * the result (fencing: every settle checks `locked_by`). A submit serialises on its (instance, commit) with a
+ * transaction-scoped advisory lock, so notify-once holds across replicas. Rate-limit blocks are rows all
+ * replicas read.
+ */
+import { SQL } from "bun";
+import { hostname } from "node:os";
+import { NOTHING_KNOWN, type KnownCommit } from "../core/commit-knowledge.ts";
+import type { Change } from "../core/deployments.ts";
+import { commitOfJob, type Job, type OrchestratorJob } from "../core/model.ts";
+import { createPostgresReadModel } from "./postgres-read-model.ts";
+import { migratePostgres } from "./postgres-schema.ts";
+import type { JobState, OutboxStore, StoredJob } from "./types.ts";
+
+export interface PostgresOutboxOptions {
+  readonly url: string;
+  /** This replica's name in the leases it takes; unique per process. */
+  readonly holder?: string;
+  /** How long a claim holds a job before another replica may take it (longer than outbox.timeoutMs). */
+  readonly leaseMs?: number;
+  /** Pool size. */
+  readonly max?: number;
+  readonly now?: () => number;
+}
+
+export type PostgresOutboxStore = OutboxStore & { readonly holder: string; readonly sql: SQL };
+
+const DEFAULT_LEASE_MS = 60_000;
+
+interface JobRow {
+  id: string;
+  payload: string;
+  state: JobState;
+  attempts: number;
+  next_attempt_at: string;
+  created_at: string;
+  updated_at: string;
+  last_error: string | null;
+}
+
+function toStoredJob(row: JobRow): StoredJob {
+  const stored = {
+    id: Number(row.id),
+    job: JSON.parse(row.payload) as Job,
+    state: row.state,
+    attempts: row.attempts,
+    nextAttemptAt: Number(row.next_attempt_at),
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+  };
+  return row.last_error === null ? stored : { ...stored, lastError: row.last_error };
+}
+
+async function insertJob(tx: SQL, job: Job, now: number): Promise<void> {
+  await tx`INSERT INTO jobs (kind, instance, target, ordering_key, coalesce_key, payload, state, attempts, next_attempt_at, created_at, updated_at, "commit")
+           VALUES (${job.kind}, ${job.instance}, ${job.target}, ${job.orderingKey}, ${job.coalesceKey ?? null}, ${JSON.stringify(job)}, 'pending', 0, ${now}, ${now}, ${now}, ${commitOfJob(job) ?? null})`;
+}
+
+/** Opens the pool and brings the schema up to date; rejects for a database written by a newer version. */
+export async function createPostgresOutboxStore(options: PostgresOutboxOptions): Promise<PostgresOutboxStore> {
+  const clock = options.now ?? Date.now;
+  const holder = options.holder ?? `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
+  const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+  const sql = new SQL({ url: options.url, max: options.max ?? 8, idleTimeout: 30 });
+  await migratePostgres(sql, new URL(options.url).host, clock());
+  const readModel = createPostgresReadModel(sql);
+
+  /** Runs a transaction and tells the read model's listeners of its changes once it committed. */
+  async function transaction<T>(run: (tx: SQL, staged: Change[]) => Promise<T>): Promise<T> {
+    const staged: Change[] = [];
+    const result = await sql.begin((tx) => run(tx, staged));
+    readModel.writer.tell(staged);
+    return result;
+  }
+
+  const claimable = (now: number) => sql`
+    j.state = 'pending'
+    AND (j.locked_until IS NULL OR j.locked_until < ${now})
+    AND j.id = (SELECT MIN(h.id) FROM jobs h WHERE h.ordering_key = j.ordering_key AND h.state = 'pending')
+    AND NOT EXISTS (SELECT 1 FROM target_blocks b WHERE b.target = j.target AND b.blocked_until > ${now})`;
+
+  const store: PostgresOutboxStore = {
+    holder,
+    sql,
+
+    async submit(instance, commit, plan, now, reconciler) {
+      return transaction(async (tx, staged) => {
+        // Two replicas planning one commit at once would both start from what was known: one waits here.
+        await tx`SELECT pg_advisory_xact_lock(hashtextextended(${`${instance}\u001f${commit}`}, 0))`;
+        const [row] = (await tx`SELECT known FROM commits WHERE instance = ${instance} AND "commit" = ${commit}`) as { known: string }[];
+        const head = reconciler === undefined ? undefined : ((await tx`SELECT "commit" FROM reconciler_heads WHERE instance = ${instance} AND reconciler = ${reconciler}`) as { commit: string }[])[0];
+        const result = plan(row ? (JSON.parse(row.known) as KnownCommit) : NOTHING_KNOWN, head ? { lastFinished: head.commit } : {});
+        await tx`INSERT INTO commits (instance, "commit", known, updated_at) VALUES (${instance}, ${commit}, ${JSON.stringify(result.known)}, ${now})
+                 ON CONFLICT (instance, "commit") DO UPDATE SET known = excluded.known, updated_at = excluded.updated_at`;
+        if (result.finished && reconciler !== undefined) {
+          await tx`INSERT INTO reconciler_heads (instance, reconciler, "commit", finished_at) VALUES (${instance}, ${reconciler}, ${commit}, ${now})
+                   ON CONFLICT (instance, reconciler) DO UPDATE SET "commit" = excluded."commit", finished_at = excluded.finished_at`;
+        }
+        for (const job of result.jobs) {
+          // A pending job with the same coalescing key is replaced, unless a replica is delivering it now.
+          if (job.coalesceKey !== undefined) await tx`DELETE FROM jobs WHERE coalesce_key = ${job.coalesceKey} AND state = 'pending' AND (locked_until IS NULL OR locked_until < ${now})`;
+          await insertJob(tx, job, now);
+        }
+        if (result.record) await readModel.writer.recordReconciler(tx, staged, instance, commit, result.record, now);
+        return result.jobs;
+      });
+    },
+
+    async enqueueOnce(onceKey, job, now) {
+      return transaction(async (tx) => {
+        const inserted = await tx`INSERT INTO once_keys (key, created_at) VALUES (${onceKey}, ${now}) ON CONFLICT (key) DO NOTHING RETURNING key`;
+        if (inserted.length === 0) return false;
+        await insertJob(tx, job, now);
+        return true;
+      });
+    },
+
+    async pendingDepth() {
+      const [row] = (await sql`SELECT COUNT(*) AS count FROM jobs WHERE state = 'pending'`) as { count: string }[];
+      return Number(row?.count ?? 0);
+    },
+
+    async claimDue({ now, limit, excludeTargets }) {
+      if (limit <= 0) return [];
+      const rows = (await sql`
+        WITH c AS (
+          SELECT j.id FROM jobs j
+          WHERE j.next_attempt_at <= ${now} AND NOT (j.target = ANY(${sql.array([...excludeTargets], "TEXT")})) AND ${claimable(now)}
+          ORDER BY j.next_attempt_at, j.id
+          LIMIT ${limit}
+          FOR UPDATE OF j SKIP LOCKED)
+        UPDATE jobs SET locked_by = ${holder}, locked_until = ${now + leaseMs}
+        FROM c WHERE jobs.id = c.id
+        RETURNING jobs.id, jobs.payload, jobs.state, jobs.attempts, jobs.next_attempt_at, jobs.created_at, jobs.updated_at, jobs.last_error`) as JobRow[];
+      return rows.map(toStoredJob).sort((a, b) => a.nextAttemptAt - b.nextAttemptAt || a.id - b.id);
+    },
+
+    async nextDueAt(excludeTargets = []) {
+      // A head leased by another replica is due when its lease runs out (that replica may be gone).
+      const [row] = (await sql`
+        SELECT MIN(GREATEST(j.next_attempt_at, COALESCE(b.blocked_until, 0), CASE WHEN j.locked_by IS NULL THEN 0 ELSE j.locked_until END)) AS at
+        FROM jobs j LEFT JOIN target_blocks b ON b.target = j.target
+        WHERE j.state = 'pending' AND NOT (j.target = ANY(${sql.array([...excludeTargets], "TEXT")}))
+          AND (j.locked_by IS NULL OR j.locked_by <> ${holder} OR j.locked_until < ${clock()})
+          AND j.id = (SELECT MIN(h.id) FROM jobs h WHERE h.ordering_key = j.ordering_key AND h.state = 'pending')`) as { at: string | null }[];
+      return row?.at === null || row?.at === undefined ? undefined : Number(row.at);
+    },
+
+    async markDone(id, now) {
+      await transaction(async (tx, staged) => {
+        const [row] = (await tx`UPDATE jobs SET state = 'done', attempts = attempts + 1, updated_at = ${now}, locked_by = NULL, locked_until = NULL
+                                WHERE id = ${id} AND state = 'pending' AND locked_by = ${holder}
+                                RETURNING kind, instance, "commit", payload`) as { kind: string; instance: string; commit: string | null; payload: string }[];
+        if (row?.kind !== "orchestrator" || row.commit === null) return;
+        const { payload } = JSON.parse(row.payload) as OrchestratorJob;
+        await readModel.writer.recordNotification(tx, staged, row.instance, row.commit, payload.outcome, payload.supersededBy, now);
+      });
+    },
+
+    async markRetry(id, now, nextAttemptAt, error, countAttempt = true) {
+      await sql`UPDATE jobs SET attempts = attempts + ${countAttempt ? 1 : 0}, next_attempt_at = ${nextAttemptAt}, last_error = ${error}, updated_at = ${now},
+                  locked_by = NULL, locked_until = NULL
+                WHERE id = ${id} AND state = 'pending' AND locked_by = ${holder}`;
+    },
+
+    async markDead(id, now, error) {
+      await transaction(async (tx, staged) => {
+        const [row] = (await tx`UPDATE jobs SET state = 'dead', attempts = attempts + 1, last_error = ${error}, updated_at = ${now}, locked_by = NULL, locked_until = NULL
+                                WHERE id = ${id} AND state = 'pending' AND locked_by = ${holder} RETURNING instance, "commit"`) as { instance: string; commit: string | null }[];
+        if (row?.commit) await readModel.writer.touchCommit(tx, staged, row.instance, row.commit, now);
+      });
+    },
+
+    async blockTarget(target, until) {
+      await sql`INSERT INTO target_blocks (target, blocked_until) VALUES (${target}, ${until})
+                ON CONFLICT (target) DO UPDATE SET blocked_until = GREATEST(target_blocks.blocked_until, excluded.blocked_until)`;
+    },
+
+    async releaseClaim(id) {
+      await sql`UPDATE jobs SET locked_by = NULL, locked_until = NULL WHERE id = ${id} AND locked_by = ${holder}`;
+    },
+
+    async releaseClaims() {
+      const released = await sql`UPDATE jobs SET locked_by = NULL, locked_until = NULL WHERE locked_by = ${holder} RETURNING id`;
+      return released.length;
+    },
+
+    async stats() {
+      const rows = (await sql`SELECT kind, target, state, COUNT(*) AS count FROM jobs GROUP BY kind, target, state ORDER BY kind, target, state`) as { kind: Job["kind"]; target: string; state: JobState; count: string }[];
+      return rows.map((row) => ({ ...row, count: Number(row.count) }));
+    },
+
+    async deadJobs() {
+      const rows = (await sql`SELECT id, payload, state, attempts, next_attempt_at, created_at, updated_at, last_error FROM jobs WHERE state = 'dead' ORDER BY id`) as JobRow[];
+      return rows.map(toStoredJob);
+    },
+
+    async rateLimitedTargets(now) {
+      const rows = (await sql`SELECT b.target, b.blocked_until AS until,
+                                (SELECT COUNT(*) FROM jobs j WHERE j.target = b.target AND j.state = 'pending') AS pending
+                              FROM target_blocks b WHERE b.blocked_until > ${now} ORDER BY b.target`) as { target: string; until: string; pending: string }[];
+      return rows.map((row) => ({ target: row.target, until: Number(row.until), pending: Number(row.pending) }));
+    },
+
+    async retryDead(which, now) {
+      // A dead status superseded by a newer one for the same (target, commit, context) is not revived.
+      const rows = which === "all"
+        ? await sql`UPDATE jobs SET state = 'pending', attempts = 0, next_attempt_at = ${now}, updated_at = ${now}
+                    WHERE state = 'dead' AND NOT EXISTS (SELECT 1 FROM jobs newer WHERE newer.coalesce_key = jobs.coalesce_key AND newer.id > jobs.id) RETURNING id`
+        : await sql`UPDATE jobs SET state = 'pending', attempts = 0, next_attempt_at = ${now}, updated_at = ${now}
+                    WHERE id = ${which} AND state = 'dead' AND NOT EXISTS (SELECT 1 FROM jobs newer WHERE newer.coalesce_key = jobs.coalesce_key AND newer.id > jobs.id) RETURNING id`;
+      return rows.length;
+    },
+
+    async purgeDead() {
+      return (await sql`DELETE FROM jobs WHERE state = 'dead' RETURNING id`).length;
+    },
+
+    async deadCount() {
+      const [row] = (await sql`SELECT COUNT(*) AS count FROM jobs WHERE state = 'dead'`) as { count: string }[];
+      return Number(row?.count ?? 0);
+    },
+
+    async oldestPendingAt() {
+      const [row] = (await sql`SELECT MIN(created_at) AS at FROM jobs WHERE state = 'pending'`) as { at: string | null }[];
+      return row?.at === null || row?.at === undefined ? undefined : Number(row.at);
+    },
+
+    async probeWrite(now) {
+      await sql`INSERT INTO storage_probe (id, at) VALUES (1, ${now}) ON CONFLICT (id) DO UPDATE SET at = excluded.at`;
+    },
+
+    async recordHolder(who) {
+      await sql`INSERT INTO replicas (holder, pid, host, since) VALUES (${holder}, ${who.pid}, ${who.host}, ${who.since})
+                ON CONFLICT (holder) DO UPDATE SET pid = excluded.pid, host = excluded.host, since = excluded.since`;
+    },
+
+    async prune(doneBefore, commitsBefore) {
+      return transaction(async (tx) => {
+        await tx`DELETE FROM target_blocks WHERE blocked_until < ${doneBefore}`;
+        await tx`DELETE FROM reconciler_heads WHERE finished_at < ${commitsBefore}`;
+        await readModel.writer.prune(tx, commitsBefore);
+        const jobs = await tx`DELETE FROM jobs WHERE state = 'done' AND updated_at < ${doneBefore} RETURNING id`;
+        const commits = await tx`DELETE FROM commits WHERE updated_at < ${commitsBefore} RETURNING instance`;
+        return { jobs: jobs.length, commits: commits.length };
+      });
+    },
+
+    async pruneOnceKeys(before) {
+      return (await sql`DELETE FROM once_keys WHERE created_at < ${before} RETURNING key`).length;
+    },
+
+    reader: readModel.reader,
+
+    async recordPromotion(record, now) {
+      await transaction((tx, staged) => readModel.writer.recordPromotion(tx, staged, record, now));
+    },
+
+    async close() {
+      await sql`UPDATE jobs SET locked_by = NULL, locked_until = NULL WHERE locked_by = ${holder}`.catch(() => undefined);
+      await sql.close();
+    },
+  };
+  return store;
+}

@@ -1,0 +1,249 @@
+/**
+ * One contract for the store port, run against every driver: SQLite in memory, SQLite on a file, and PostgreSQL
+ * (a fresh schema per run; test/support/postgres.ts starts a server when none is given, and fails rather than
+ * skip when it cannot). Atomic submit with notify-once knowledge, coalescing, per-key order, backoff, dead and
+ * retry, whole-target blocks, depth, prune, once-keys, the read model, a newer schema refused; and on PostgreSQL,
+ * what replicas add: leases that expire, fencing, and claims that never overlap.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { SQL } from "bun";
+import { NOTHING_KNOWN, type KnownCommit } from "../../src/core/commit-knowledge.ts";
+import type { Job, OrchestratorJob, StatusJob } from "../../src/core/model.ts";
+import { createPostgresOutboxStore } from "../../src/outbox/postgres-store.ts";
+import { PG_SCHEMA_VERSION } from "../../src/outbox/postgres-schema.ts";
+import { promised } from "../../src/outbox/promised.ts";
+import { createSqliteOutboxStore } from "../../src/outbox/store.ts";
+import type { OutboxStore, PlanResult } from "../../src/outbox/types.ts";
+import { freshSchema } from "../support/postgres.ts";
+
+const T0 = 1_700_000_000_000;
+const GITHUB = "github:org/manifests";
+
+function statusJob(commit: string, context = "kustomization/apps-dev", state = "Progressing", orderingKey?: string): StatusJob {
+  return {
+    kind: "status",
+    instance: "apps-dev",
+    target: GITHUB,
+    orderingKey: orderingKey ?? `${GITHUB}|${commit}|${context}`,
+    coalesceKey: `${GITHUB}|${commit}|${context}`,
+    payload: { commit, operator: "FLUX", genre: "Kustomization", reconciler: "Kustomization/flux-system/apps-dev", status: { context, name: "Status", state, description: state }, callbackUrl: "https://example.com", statusContext: "default" },
+  };
+}
+
+function orchestratorJob(commit: string): OrchestratorJob {
+  return { kind: "orchestrator", instance: "apps-dev", target: "github-actions:org/app", orderingKey: `actions|${commit}`, payload: { commit, outcome: "succeeded", reconciler: "Kustomization/flux-system/apps-dev" } };
+}
+
+const plan = (jobs: Job[], known: KnownCommit = { statuses: {}, notified: ["succeeded"] }, extra: Partial<PlanResult> = {}) => (): PlanResult => ({ jobs, known, ...extra });
+
+interface Driver {
+  readonly name: string;
+  open(): Promise<OutboxStore & { reopen?: () => Promise<OutboxStore> }>;
+}
+
+const schemas: { drop(): Promise<void> }[] = [];
+afterAll(async () => {
+  for (const schema of schemas) await schema.drop();
+});
+
+const DRIVERS: Driver[] = [
+  { name: "SQLite :memory:", open: async () => promised(createSqliteOutboxStore({ path: ":memory:", now: () => T0 })) },
+  {
+    name: "SQLite file",
+    open: async () => {
+      const path = join(mkdtempSync(join(tmpdir(), "contract-")), "outbox.db");
+      const store = promised(createSqliteOutboxStore({ path, now: () => T0 }));
+      return Object.assign(store, { reopen: async () => { await store.close(); return promised(createSqliteOutboxStore({ path, now: () => T0 })); } });
+    },
+  },
+  {
+    name: "PostgreSQL",
+    open: async () => {
+      const schema = await freshSchema("contract");
+      schemas.push(schema);
+      const store = await createPostgresOutboxStore({ url: schema.url, now: () => T0, max: 4 });
+      return Object.assign(store, { reopen: async () => { await store.close(); return createPostgresOutboxStore({ url: schema.url, now: () => T0, max: 4 }); } });
+    },
+  },
+];
+
+for (const driver of DRIVERS) {
+  describe(`the store contract on ${driver.name}`, () => {
+    test("a submit is atomic: a plan that throws stores nothing; knowledge is read back by the next submit, after a reopen too", async () => {
+      let store = await driver.open();
+      await expect(store.submit("apps-dev", "c1", () => { throw new Error("plan failed"); }, T0)).rejects.toThrow("plan failed");
+      expect(await store.pendingDepth()).toBe(0);
+      await store.submit("apps-dev", "c1", plan([statusJob("c1")]), T0);
+      if (store.reopen) store = await store.reopen();
+      const seen: KnownCommit[] = [];
+      await store.submit("apps-dev", "c1", (known) => (seen.push(known), { jobs: [], known }), T0);
+      expect(seen).toEqual([{ statuses: {}, notified: ["succeeded"] }]);
+      expect(await store.pendingDepth()).toBe(1);
+      await store.close();
+    });
+
+    test("the reporting reconciler's last finished commit is kept and moved", async () => {
+      const store = await driver.open();
+      const lasts: (string | undefined)[] = [];
+      const finishing = (known: KnownCommit, context: { lastFinished?: string }) => (lasts.push(context.lastFinished), { jobs: [], known, finished: true });
+      await store.submit("apps-dev", "a", finishing, T0, "Kustomization/flux-system/apps-dev");
+      await store.submit("apps-dev", "b", finishing, T0, "Kustomization/flux-system/apps-dev");
+      expect(lasts).toEqual([undefined, "a"]);
+      await store.close();
+    });
+
+    test("coalescing replaces a pending job with the same key, never one being delivered", async () => {
+      const store = await driver.open();
+      await store.submit("apps-dev", "c1", plan([statusJob("c1", "kustomization/apps-dev", "Progressing")]), T0);
+      await store.submit("apps-dev", "c1", plan([statusJob("c1", "kustomization/apps-dev", "ReconciliationSucceeded")]), T0);
+      expect(await store.pendingDepth()).toBe(1);
+      const [claimed] = await store.claimDue({ now: T0, limit: 10, excludeTargets: [] });
+      expect((claimed!.job as StatusJob).payload.status.state).toBe("ReconciliationSucceeded");
+      await store.submit("apps-dev", "c1", plan([statusJob("c1", "kustomization/apps-dev", "HealthCheckFailed")]), T0);
+      expect(await store.pendingDepth()).toBe(2); // the one in flight stays; the new one waits behind it
+      await store.close();
+    });
+
+    test("per ordering key only the head is claimable, one at a time; other keys go on", async () => {
+      const store = await driver.open();
+      await store.submit("apps-dev", "c1", plan([statusJob("c1", "a", "1", "key"), statusJob("c1", "b", "2", "key"), statusJob("c1", "c", "3", "other")]), T0);
+      const first = await store.claimDue({ now: T0, limit: 10, excludeTargets: [] });
+      expect(first.map((job) => (job.job as StatusJob).payload.status.context).sort()).toEqual(["a", "c"]);
+      expect(await store.claimDue({ now: T0, limit: 10, excludeTargets: [] })).toEqual([]);
+      await store.markDone(first.find((job) => (job.job as StatusJob).payload.status.context === "a")!.id, T0);
+      const next = await store.claimDue({ now: T0, limit: 10, excludeTargets: [] });
+      expect(next.map((job) => (job.job as StatusJob).payload.status.context)).toEqual(["b"]);
+      await store.close();
+    });
+
+    test("a retry waits its backoff; a dead job is listed with its error and revived by retryDead", async () => {
+      const store = await driver.open();
+      await store.submit("apps-dev", "c1", plan([statusJob("c1")]), T0);
+      const [job] = await store.claimDue({ now: T0, limit: 1, excludeTargets: [] });
+      await store.markRetry(job!.id, T0, T0 + 5_000, "502 from GitHub");
+      expect(await store.claimDue({ now: T0 + 4_999, limit: 1, excludeTargets: [] })).toEqual([]);
+      expect(await store.nextDueAt()).toBe(T0 + 5_000);
+      const [again] = await store.claimDue({ now: T0 + 5_000, limit: 1, excludeTargets: [] });
+      expect(again).toMatchObject({ id: job!.id, attempts: 1, lastError: "502 from GitHub" });
+      await store.markDead(again!.id, T0 + 5_000, "404 for good");
+      expect((await store.deadJobs()).map((dead) => [dead.id, dead.lastError, dead.attempts])).toEqual([[job!.id, "404 for good", 2]]);
+      expect(await store.deadCount()).toBe(1);
+      expect(await store.retryDead(job!.id, T0 + 6_000)).toBe(1);
+      expect((await store.claimDue({ now: T0 + 6_000, limit: 1, excludeTargets: [] })).map((j) => j.attempts)).toEqual([0]);
+      await store.close();
+    });
+
+    test("a blocked target is claimed from by nobody until the block ends, and is listed meanwhile; excluded targets wait", async () => {
+      const store = await driver.open();
+      await store.submit("apps-dev", "c1", plan([statusJob("c1"), orchestratorJob("c1")]), T0);
+      await store.blockTarget(GITHUB, T0 + 1_000);
+      expect(await store.rateLimitedTargets(T0)).toEqual([{ target: GITHUB, until: T0 + 1_000, pending: 1 }]);
+      expect((await store.claimDue({ now: T0, limit: 10, excludeTargets: [] })).map((job) => job.job.kind)).toEqual(["orchestrator"]);
+      expect(await store.claimDue({ now: T0 + 1_000, limit: 10, excludeTargets: [GITHUB] })).toEqual([]);
+      expect((await store.claimDue({ now: T0 + 1_000, limit: 10, excludeTargets: [] })).map((job) => job.job.kind)).toEqual(["status"]);
+      await store.close();
+    });
+
+    test("enqueueOnce enqueues a key once; stats and prune", async () => {
+      const store = await driver.open();
+      expect(await store.enqueueOnce("abandoned-pr|7", orchestratorJob("c9"), T0)).toBe(true);
+      expect(await store.enqueueOnce("abandoned-pr|7", orchestratorJob("c9"), T0)).toBe(false);
+      const [job] = await store.claimDue({ now: T0, limit: 1, excludeTargets: [] });
+      await store.markDone(job!.id, T0);
+      expect(await store.stats()).toEqual([{ kind: "orchestrator", target: "github-actions:org/app", state: "done", count: 1 }]);
+      expect(await store.prune(T0 + 1, T0 + 1)).toEqual({ jobs: 1, commits: 0 });
+      expect(await store.pruneOnceKeys(T0 + 1)).toBe(1);
+      expect(await store.enqueueOnce("abandoned-pr|7", orchestratorJob("c9"), T0)).toBe(true);
+      await store.close();
+    });
+
+    test("the read model: a submit's record, the delivered notification, listeners after commit", async () => {
+      const store = await driver.open();
+      const heard: number[] = [];
+      store.reader.onChange((change) => heard.push(change.seq));
+      const record = { reconciler: "Kustomization/flux-system/apps-dev", context: "kustomization/apps-dev", state: "succeeded" as const, reason: "ReconciliationSucceeded", message: "ok" };
+      await store.submit("apps-dev", "c1", plan([orchestratorJob("c1")], NOTHING_KNOWN, { record }), T0);
+      expect(heard).toEqual([1]);
+      const [job] = await store.claimDue({ now: T0, limit: 1, excludeTargets: [] });
+      await store.markDone(job!.id, T0 + 10);
+      const deployment = await store.reader.deployment("apps-dev", "c1");
+      expect(deployment).toMatchObject({ state: "succeeded", notification: { outcome: "succeeded", at: T0 + 10 }, pendingJobs: 0 });
+      expect((await store.reader.deployments({ limit: 10 })).map((d) => d.commit)).toEqual(["c1"]);
+      expect((await store.reader.changesSince(0, 10)).map((change) => change.seq)).toEqual([1, 2]);
+      expect(await store.reader.lastChange()).toBe(2);
+      await store.close();
+    });
+  });
+}
+
+describe("PostgreSQL replicas", () => {
+  async function two(leaseMs: number) {
+    const schema = await freshSchema("replicas");
+    schemas.push(schema);
+    let now = T0;
+    const a = await createPostgresOutboxStore({ url: schema.url, holder: "a", leaseMs, now: () => now, max: 4 });
+    const b = await createPostgresOutboxStore({ url: schema.url, holder: "b", leaseMs, now: () => now, max: 4 });
+    return { a, b, schema, tick: (ms: number) => (now += ms), at: () => now };
+  }
+
+  test("a lease that expires lets another replica take the job; the replica that lost it cannot record a result (fencing)", async () => {
+    const { a, b, at } = await two(1_000);
+    await a.submit("apps-dev", "c1", plan([statusJob("c1")]), at());
+    const [claimed] = await a.claimDue({ now: at(), limit: 1, excludeTargets: [] });
+    expect(await b.claimDue({ now: at() + 999, limit: 1, excludeTargets: [] })).toEqual([]);
+    expect(await b.nextDueAt()).toBe(at() + 1_000); // b looks again when a's lease runs out
+    const [taken] = await b.claimDue({ now: at() + 1_001, limit: 1, excludeTargets: [] });
+    expect(taken?.id).toBe(claimed!.id);
+    await a.markDone(claimed!.id, at() + 1_002); // fenced: a no longer holds it
+    expect(await a.pendingDepth()).toBe(1);
+    await b.markDone(taken!.id, at() + 1_003);
+    expect(await a.pendingDepth()).toBe(0);
+    await a.close();
+    await b.close();
+  });
+
+  test("two replicas claiming at once never get the same job, and keep each key's order", async () => {
+    const { a, b, at } = await two(60_000);
+    const jobs = Array.from({ length: 200 }, (_, n) => statusJob(`c${n % 20}`, `ctx${n}`, "x", `key${n % 20}`));
+    await a.submit("apps-dev", "bulk", plan(jobs), at());
+    const delivered: { id: number; key: string; by: string }[] = [];
+    const drain = async (store: typeof a, name: string) => {
+      for (;;) {
+        const claimed = await store.claimDue({ now: at(), limit: 5, excludeTargets: [] });
+        if (claimed.length === 0) {
+          if ((await store.pendingDepth()) === 0) return;
+          await Bun.sleep(1);
+          continue;
+        }
+        for (const job of claimed) {
+          delivered.push({ id: job.id, key: job.job.orderingKey, by: name });
+          await store.markDone(job.id, at());
+        }
+      }
+    };
+    await Promise.all([drain(a, "a"), drain(b, "b")]);
+    expect(delivered.length).toBe(200);
+    expect(new Set(delivered.map((entry) => entry.id)).size).toBe(200);
+    expect(new Set(delivered.map((entry) => entry.by))).toEqual(new Set(["a", "b"]));
+    for (const key of new Set(delivered.map((entry) => entry.key))) {
+      const ids = delivered.filter((entry) => entry.key === key).map((entry) => entry.id);
+      expect(ids).toEqual([...ids].sort((x, y) => x - y));
+    }
+    await a.close();
+    await b.close();
+  });
+
+  test("a database written by a newer gitops-connector is refused", async () => {
+    const schema = await freshSchema("newer");
+    schemas.push(schema);
+    const store = await createPostgresOutboxStore({ url: schema.url, max: 1 });
+    await store.close();
+    const sql = new SQL(schema.url);
+    await sql`INSERT INTO outbox_schema (version, applied_at) VALUES (${PG_SCHEMA_VERSION + 1}, ${T0})`;
+    await sql.close();
+    await expect(createPostgresOutboxStore({ url: schema.url, max: 1 })).rejects.toThrow(`schema version ${PG_SCHEMA_VERSION + 1}, this gitops-connector knows up to ${PG_SCHEMA_VERSION}`);
+  });
+});

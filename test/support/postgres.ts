@@ -1,0 +1,84 @@
+/**
+ * A real PostgreSQL for the tests: `OUTBOX_PG_URL` when set (.ci/run starts one and sets it), else, as root on a
+ * Debian, one this helper installs (Debian's `postgresql`), creates (cluster `gitops-test` on port 55432, fsync
+ * off: a test server) and starts, once per machine; then every later run reuses it. Anything else fails with
+ * what to do: the PostgreSQL tests never skip. `freshSchema()` gives each test file its own schema, dropped after.
+ */
+import { SQL } from "bun";
+
+const PORT = 55432;
+const CLUSTER = "gitops-test";
+const VERSION = "15";
+const DEFAULT_URL = `postgres://gitops:gitops@127.0.0.1:${PORT}/gitops`;
+
+function sh(command: string[], env: Record<string, string> = {}): { code: number; out: string } {
+  const result = Bun.spawnSync(command, { env: { ...process.env, DEBIAN_FRONTEND: "noninteractive", ...env }, stdout: "pipe", stderr: "pipe" });
+  return { code: result.exitCode, out: `${result.stdout.toString()}${result.stderr.toString()}` };
+}
+
+function must(command: string[]): string {
+  const { code, out } = sh(command);
+  if (code !== 0) throw new Error(`${command.join(" ")} failed (exit ${code}):\n${out}`);
+  return out;
+}
+
+/** Installs, creates and starts the test cluster when it is not running; idempotent. */
+function ensureLocalCluster(): string {
+  if (process.getuid?.() !== 0 || !Bun.which("apt-get")) {
+    throw new Error("no PostgreSQL for the tests: set OUTBOX_PG_URL=postgres://user:password@host:port/database, or run as root on a Debian (this helper then installs and starts one)");
+  }
+  if (!Bun.which("pg_createcluster")) {
+    if (sh(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "postgresql"]).code !== 0) {
+      sh(["apt-get", "update", "-qq"]);
+      must(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "postgresql"]);
+    }
+  }
+  const clusters = sh(["pg_lsclusters", "--no-header"]).out;
+  const line = clusters.split("\n").find((row) => row.split(/\s+/)[1] === CLUSTER);
+  if (line === undefined) {
+    must(["pg_createcluster", VERSION, CLUSTER, "-p", String(PORT)]);
+    // A test server: nothing it holds outlives the tests, so durability is traded for speed.
+    Bun.write(`/etc/postgresql/${VERSION}/${CLUSTER}/conf.d/test.conf`, "listen_addresses = '127.0.0.1'\nfsync = off\nsynchronous_commit = off\nfull_page_writes = off\nmax_connections = 200\n");
+  }
+  if (!/\sonline\s/.test(sh(["pg_lsclusters", "--no-header"]).out.split("\n").find((row) => row.split(/\s+/)[1] === CLUSTER) ?? "")) {
+    must(["pg_ctlcluster", VERSION, CLUSTER, "start"]);
+  }
+  const psql = (sql: string) => sh(["runuser", "-u", "postgres", "--", "psql", "-p", String(PORT), "-qtAc", sql]);
+  if (psql("SELECT 1 FROM pg_roles WHERE rolname = 'gitops'").out.trim() !== "1") must(["runuser", "-u", "postgres", "--", "psql", "-p", String(PORT), "-qc", "CREATE ROLE gitops LOGIN PASSWORD 'gitops'"]);
+  if (psql("SELECT 1 FROM pg_database WHERE datname = 'gitops'").out.trim() !== "1") must(["runuser", "-u", "postgres", "--", "psql", "-p", String(PORT), "-qc", "CREATE DATABASE gitops OWNER gitops"]);
+  return DEFAULT_URL;
+}
+
+let url: string | undefined;
+/** The PostgreSQL the tests use. */
+export function postgresUrl(): string {
+  url ??= process.env.OUTBOX_PG_URL ?? ensureLocalCluster();
+  return url;
+}
+
+/** A schema of its own for one test file (`search_path` set in the URL's options), and how to drop it. */
+export async function freshSchema(prefix: string): Promise<{ url: string; schema: string; drop(): Promise<void> }> {
+  const base = postgresUrl();
+  const schema = `${prefix}_${process.pid}_${Math.floor(Math.random() * 1e9).toString(36)}`.toLowerCase().replace(/[^a-z0-9_]/g, "_");
+  const admin = new SQL(base);
+  await admin.unsafe(`CREATE SCHEMA "${schema}"`);
+  await admin.close();
+  const withSchema = new URL(base);
+  withSchema.searchParams.set("options", `-c search_path=${schema}`);
+  return {
+    url: withSchema.toString(),
+    schema,
+    async drop() {
+      const sql = new SQL(base);
+      await sql.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await sql.close();
+    },
+  };
+}
+
+if (import.meta.main) {
+  const sql = new SQL(postgresUrl());
+  const [row] = await sql`SELECT version() AS version`;
+  console.log((row as { version: string }).version.split(",")[0]);
+  await sql.close();
+}
