@@ -25,7 +25,9 @@ import { createScheduler, type PeriodicTask } from "../scheduler/scheduler.ts";
 import { createStorageHealth, isStorageError } from "../outbox/storage-health.ts";
 import { watchFileIdentity } from "../outbox/file-identity.ts";
 import { acquireOutboxLock, thisHolder } from "../outbox/lock.ts";
+import { createPostgresOutboxStore } from "../outbox/postgres-store.ts";
 import { promised } from "../outbox/promised.ts";
+import type { OutboxStore } from "../outbox/types.ts";
 import { createSqliteOutboxStore, readLockHolder, type SqliteOutboxStore } from "../outbox/store.ts";
 import { dryRunOutboxPath, resolveOutboxPath } from "../outbox/paths.ts";
 import { createOutboxWorker } from "../outbox/worker.ts";
@@ -134,20 +136,30 @@ function warnWhenTight(outboxPath: string, logger: Logger): void {
   );
 }
 
-/** Starts the daemon; throws when the outbox cannot be opened or the port cannot be bound. */
-export function startDaemon(options: ServeOptions): RunningDaemon {
-  const { logger, redactor } = options;
-  let draining = false;
-  redactor.setSecrets(options.config.secrets);
-  const config = options.config;
+/** The outbox the daemon runs on: SQLite (a file, locked to this daemon) or PostgreSQL (shared by replicas). */
+interface OpenedOutbox {
+  readonly store: OutboxStore;
+  /** The SQLite file, for the volume's free space and the identity watch; undefined on PostgreSQL. */
+  readonly file?: string;
+  /** Where it is, for logs: a path, or the database's host and name (never its password). */
+  readonly where: string;
+  release(): void;
+}
 
+async function openOutbox(config: Config, options: ServeOptions, logger: Logger): Promise<OpenedOutbox> {
+  // A dry run delivers nothing, so it never shares a live outbox: it keeps a SQLite file of its own either way.
+  if (config.outbox.driver === "postgres" && !options.dryRun) {
+    const url = new URL(config.outbox.url ?? "");
+    // A claim outlives any attempt (each is cut at outbox.timeoutMs), so only a replica that died loses one.
+    const store = await createPostgresOutboxStore({ url: config.outbox.url ?? "", leaseMs: Math.max(3_000, 3 * config.outbox.timeoutMs) });
+    await store.recordHolder(thisHolder(Date.now()));
+    return { store, where: `postgres://${url.host}${url.pathname}`, release: () => {} };
+  }
   const liveOutboxPath = resolveOutboxPath({ configuredPath: config.outbox.path, dataDir: options.dataDir });
   // A dry run keeps its own file, so nothing it "delivers" makes a later live run skip a commit.
   const outboxPath = options.dryRun ? dryRunOutboxPath(liveOutboxPath) : liveOutboxPath;
   // One daemon per outbox: taken before the file is opened (so no second daemon migrates or delivers from it).
   const lock = outboxPath === ":memory:" ? undefined : acquireOutboxLock(outboxPath, () => readLockHolder(outboxPath));
-  // The SQLite driver answers at once: start-up, the gauges and the storage probe read it directly; everything
-  // else goes through the store port (`promised`), as it would for a driver that waits.
   let sqlite: SqliteOutboxStore;
   try {
     sqlite = createSqliteOutboxStore({ path: outboxPath, synchronous: config.outbox.synchronous });
@@ -156,25 +168,38 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
     lock?.release();
     throw error;
   }
-  sqlite.releaseClaims(); // a file last written by a version that kept claims in it
-  const store = promised(sqlite);
   warnWhenTight(outboxPath, logger);
-  const leftPending = sqlite.pendingDepth();
+  return { store: promised(sqlite), file: outboxPath, where: outboxPath, release: () => lock?.release() };
+}
+
+/** Starts the daemon; rejects when the outbox cannot be opened or the port cannot be bound. */
+export async function startDaemon(options: ServeOptions): Promise<RunningDaemon> {
+  const { logger, redactor } = options;
+  let draining = false;
+  redactor.setSecrets(options.config.secrets);
+  const config = options.config;
+
+  const outbox = await openOutbox(config, options, logger);
+  const { store } = outbox;
+  const outboxPath = outbox.where;
+  // SQLite: claims a version that kept them in the file left there; PostgreSQL: this replica's own, if any.
+  await store.releaseClaims();
+  const leftPending = await store.pendingDepth();
   if (leftPending > 0) logger.info({ component: "outbox", jobs: leftPending }, "resuming jobs left pending by the last process");
 
   const metrics = createMetrics();
   const storage = createStorageHealth({
-    probe: () => sqlite.probeWrite(Date.now()),
+    probe: () => store.probeWrite(Date.now()),
     logger,
     onError: (operation) => metrics.storageErrors.inc({ operation }),
   });
   metrics.observeOutbox({
-    freeBytes: () => freeBytesFor(outboxPath),
-    depth: () => sqlite.pendingDepth(),
-    dead: () => sqlite.deadCount(),
+    freeBytes: () => (outbox.file === undefined ? undefined : freeBytesFor(outbox.file)),
+    depth: () => store.pendingDepth(),
+    dead: () => store.deadCount(),
     maxDepth: () => running.config.outbox.maxDepth,
-    oldestPendingAt: () => sqlite.oldestPendingAt(),
-    rateLimited: () => sqlite.rateLimitedTargets(Date.now()),
+    oldestPendingAt: () => store.oldestPendingAt(),
+    rateLimited: () => store.rateLimitedTargets(Date.now()),
   });
   metrics.observeInstances(() => running.instances.length);
   // Every call to a provider or subscriber is counted by target and status class (src/observability/outbound.ts).
@@ -215,7 +240,7 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
   wakeWorker = () => worker.wake();
   const outboxIntake = createOutboxIntake({ store, maxDepth: () => running.config.outbox.maxDepth, onEnqueued: () => worker.wake(), health: storage });
   // A file deleted or replaced under the daemon is fatal: checked before each webhook is stored and every 2 s.
-  const identity = watchFileIdentity(outboxPath);
+  const identity = outbox.file === undefined ? { changed: () => undefined } : watchFileIdentity(outbox.file);
   let fatal: string | undefined;
   const checkIdentity = () => {
     const changed = fatal ?? identity.changed();
@@ -339,8 +364,8 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
     // Elysia asks Bun for SO_REUSEPORT by default, with which a second daemon would share the port unnoticed.
     app.listen({ hostname: config.server.host, port, reusePort: false });
   } catch (error) {
-    sqlite.close();
-    lock?.release();
+    await store.close();
+    outbox.release();
     throw error;
   }
   const url = `http://${config.server.host}:${app.server?.port ?? port}`;
@@ -351,8 +376,8 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
       uiApp.listen({ hostname: config.server.host, port: config.ui.port, reusePort: false });
     } catch (error) {
       void app.stop(true);
-      sqlite.close();
-      lock?.release();
+      await store.close();
+      outbox.release();
       throw error;
     }
   }
@@ -401,7 +426,7 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
       ui: config.ui.enabled ? `${uiUrl}/` : false,
       dryRun: options.dryRun,
       outbox: outboxPath,
-      pending: sqlite.pendingDepth(),
+      pending: await store.pendingDepth(),
       config: config.source,
       instances: running.instances.map((instance) => instance.name),
     },
@@ -425,10 +450,10 @@ export function startDaemon(options: ServeOptions): RunningDaemon {
         await app.stop(true);
         await uiApp?.stop(true);
         storage.stop();
-        sqlite.releaseClaims();
-        const pending = sqlite.pendingDepth();
-        sqlite.close();
-        lock?.release();
+        await store.releaseClaims();
+        const pending = await store.pendingDepth();
+        await store.close();
+        outbox.release();
         logger.info({ component: "daemon", ...result, pending }, "stopped; pending jobs stay in the outbox");
       })();
       return stopping;

@@ -17,7 +17,10 @@ function main(argv: string[]): number | undefined {
   const [command, ...rest] = argv;
   switch (command) {
     case "serve":
-      return serve(rest);
+      void serve(rest).then((code) => {
+        if (code !== undefined) process.exit(code);
+      });
+      return undefined;
     case "check-config":
       return checkConfig(rest);
     case "outbox":

@@ -10,7 +10,8 @@ import { startDaemon } from "./daemon.ts";
 import { SERVE_USAGE } from "./usage.ts";
 
 /** The exit code, or undefined while the daemon runs. */
-export function serve(args: string[]): number | undefined {
+/** Resolves with the exit code, or undefined while the daemon keeps the process running. */
+export async function serve(args: string[]): Promise<number | undefined> {
   const values = parse(
     args,
     { config: { type: "string" }, port: { type: "string" }, "data-dir": { type: "string" }, "dry-run": { type: "boolean" }, "log-level": { type: "string" } },
@@ -56,7 +57,7 @@ export function serve(args: string[]): number | undefined {
   }
   // Handlers go in before the server starts: a SIGTERM that arrives right after "listening" is logged must
   // still stop gracefully, not kill the process with the default action.
-  let daemon: ReturnType<typeof startDaemon> | undefined;
+  let daemon: Awaited<ReturnType<typeof startDaemon>> | undefined;
   let stopSignal: string | undefined;
   const stop = (signal: string) => {
     stopSignal ??= signal;
@@ -74,7 +75,7 @@ export function serve(args: string[]): number | undefined {
   process.on("SIGHUP", () => daemon?.reload("SIGHUP"));
 
   try {
-    daemon = startDaemon({
+    daemon = await startDaemon({
       config: result.config,
       reload: load,
       watchFile: source.source.kind === "file" ? source.source.path : undefined,

@@ -113,7 +113,7 @@ function pemSecrets(pem: string | undefined): string[] {
 }
 
 function collectSecrets(config: ConfigFile): string[] {
-  const values = [...config.hmacKeys, ...config.bearerTokens];
+  const values = [...config.hmacKeys, ...config.bearerTokens, ...(config.outbox.url ? [config.outbox.url, ...urlSecrets(config.outbox.url)] : [])];
   for (const instance of config.instances) {
     values.push(instance.pat ?? "", instance.orchestratorPat ?? "", ...(instance.auth?.hmacKeys ?? []), ...(instance.auth?.bearerTokens ?? []));
     values.push(...pemSecrets(instance.gitHubAppPrivateKey), ...pemSecrets(instance.orchestratorGitHubAppPrivateKey));

@@ -92,6 +92,9 @@ const InstanceAuth = v.optional(
 export const OutboxSettings = section(
   strictObject(
     {
+      // sqlite: one file on one volume, one daemon (the default); postgres: replicas share `url`'s database.
+      driver: v.optional(choice(["sqlite", "postgres"]), "sqlite"),
+      url: secretText(),
       path: v.optional(text('a file path, or ":memory:"'), "outbox.db"),
       maxDepth: v.optional(integer(1), 10_000),
       maxAttempts: v.optional(integer(1), 10),
@@ -104,7 +107,14 @@ export const OutboxSettings = section(
     },
     {},
     (outbox, report) => {
-      const { initialBackoffMs, maxBackoffMs } = outbox;
+      const { initialBackoffMs, maxBackoffMs, driver, url } = outbox;
+      if (driver === "postgres" && (typeof url !== "string" || url === "")) {
+        report(["url"], 'required with driver: postgres; set it to postgres://user:password@host:5432/database (better "${file:/run/secrets/outbox-url}")');
+      }
+      if (driver === "postgres" && typeof url === "string" && url !== "" && !/^postgres(ql)?:\/\//.test(url)) {
+        report(["url"], "must be a postgres:// or postgresql:// URL");
+      }
+      if (driver !== "postgres" && typeof url === "string" && url !== "") report(["url"], "is read only with driver: postgres; set driver: postgres or remove url");
       if (typeof initialBackoffMs === "number" && typeof maxBackoffMs === "number" && maxBackoffMs < initialBackoffMs)
         report(["maxBackoffMs"], `must be at least initialBackoffMs (${initialBackoffMs}); raise it or lower initialBackoffMs`);
     },

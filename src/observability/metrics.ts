@@ -8,17 +8,18 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
 import { OUTBOUND_CLASSES } from "./outbound.ts";
 import { VERSION } from "../core/version.ts";
 
+/** Read at scrape time; a store that waits (PostgreSQL) answers with promises, which the scrape awaits. */
 export interface OutboxGauges {
   /** Free bytes on the outbox's volume, when known. */
   freeBytes?(): number | undefined;
-  depth(): number;
+  depth(): number | Promise<number>;
   /** Jobs that gave up (kept for `outbox dead` and `outbox retry`). */
-  dead(): number;
+  dead(): number | Promise<number>;
   /** outbox.maxDepth of the running config: pending jobs at which webhooks are answered 503. */
   maxDepth(): number;
-  oldestPendingAt(): number | undefined;
+  oldestPendingAt(): number | undefined | Promise<number | undefined>;
   /** Targets waiting out a rate limit now, with their pending jobs. */
-  rateLimited(): readonly { readonly target: string; readonly until: number; readonly pending: number }[];
+  rateLimited(): readonly { readonly target: string; readonly until: number; readonly pending: number }[] | Promise<readonly { readonly target: string; readonly until: number; readonly pending: number }[]>;
 }
 
 export interface Metrics {
@@ -67,16 +68,16 @@ export function createMetrics(): Metrics {
     name: "gitops_connector_outbox_depth",
     help: "Pending jobs in the outbox (in flight included)",
     registers: [registry],
-    collect() {
-      if (outbox) this.set(outbox.depth());
+    async collect() {
+      if (outbox) this.set(await outbox.depth());
     },
   });
   new Gauge({
     name: "gitops_connector_outbox_dead_jobs",
     help: "Jobs that gave up after outbox.maxAttempts or a permanent error (gitops-connector outbox dead lists them)",
     registers: [registry],
-    collect() {
-      if (outbox) this.set(outbox.dead());
+    async collect() {
+      if (outbox) this.set(await outbox.dead());
     },
   });
   new Gauge({
@@ -91,8 +92,8 @@ export function createMetrics(): Metrics {
     name: "gitops_connector_outbox_oldest_pending_seconds",
     help: "Age of the oldest pending job in seconds; 0 when none is pending",
     registers: [registry],
-    collect() {
-      const oldest = outbox?.oldestPendingAt();
+    async collect() {
+      const oldest = await outbox?.oldestPendingAt();
       this.set(oldest === undefined ? 0 : Math.max(0, (Date.now() - oldest) / 1000));
     },
   });
@@ -112,9 +113,10 @@ export function createMetrics(): Metrics {
     help: "Pending jobs of a target that waits out a rate limit (Retry-After, GitHub's reset), by target",
     labelNames: ["target"],
     registers: [registry],
-    collect() {
+    async collect() {
+      const limited = (await outbox?.rateLimited()) ?? [];
       this.reset();
-      for (const blocked of outbox?.rateLimited() ?? []) this.set({ target: blocked.target }, blocked.pending);
+      for (const blocked of limited) this.set({ target: blocked.target }, blocked.pending);
     },
   });
   new Gauge({
@@ -122,10 +124,11 @@ export function createMetrics(): Metrics {
     help: "How long a rate-limited target still waits before it is called again, by target",
     labelNames: ["target"],
     registers: [registry],
-    collect() {
+    async collect() {
+      const limited = (await outbox?.rateLimited()) ?? [];
       this.reset();
       const now = Date.now();
-      for (const blocked of outbox?.rateLimited() ?? []) this.set({ target: blocked.target }, Math.max(0, (blocked.until - now) / 1000));
+      for (const blocked of limited) this.set({ target: blocked.target }, Math.max(0, (blocked.until - now) / 1000));
     },
   });
   const configReloads = new Counter({

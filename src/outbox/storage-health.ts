@@ -31,8 +31,8 @@ export function describeStorageError(error: unknown): string {
 }
 
 export function createStorageHealth(options: {
-  /** One small write; throws when storage still fails. */
-  probe: () => void;
+  /** One small write; throws (or rejects) when storage still fails. */
+  probe: () => void | Promise<void>;
   logger: Logger;
   onError?: (operation: StorageOperation) => void;
   probeIntervalMs?: number;
@@ -52,12 +52,12 @@ export function createStorageHealth(options: {
   };
   const probeLater = () => {
     if (stopped || timer) return;
-    timer = setTimeout(() => {
+    timer = setTimeout(async () => {
       timer = undefined;
       try {
-        options.probe();
+        await options.probe();
         recovered();
-      } catch (error) {
+      } catch {
         options.onError?.("probe");
         probeLater();
       }

@@ -39,6 +39,7 @@ describe("defaults", () => {
     const config = valid({ instances: [github] });
     expect(config.server).toEqual({ host: "0.0.0.0", port: 8080, maxBodyBytes: 1_048_576, shutdownGraceMs: 10_000 });
     expect(config.outbox).toEqual({
+      driver: "sqlite",
       path: "outbox.db",
       maxDepth: 10_000,
       maxAttempts: 10,
@@ -228,7 +229,7 @@ describe("field checks", () => {
     const errors = errorsOf({ servr: {}, outbox: { maxDepht: 5, colour: "red" }, instances: [{ ...github, orchestratorPAT: "x" }] });
     expect(errors).toContain("servr: unknown key; did you mean server?");
     expect(errors).toContain("outbox.maxDepht: unknown key; did you mean maxDepth?");
-    expect(errors.find((e) => e.startsWith("outbox.colour: unknown key; remove it or use one of: path, maxDepth"))).toBeDefined();
+    expect(errors.find((e) => e.startsWith("outbox.colour: unknown key; remove it or use one of: driver, url, path, maxDepth"))).toBeDefined();
     expect(errors).toContain("instances[0].orchestratorPAT: unknown key; did you mean orchestratorPat?");
   });
 
@@ -318,5 +319,14 @@ describe("promotion on an instance", () => {
       "instances[0].promotion.api: opens POST /api/promotions, which must be authenticated: set auth.bearerToken on the instance or globally",
     ]);
     expect(errorsOf({ instances: [{ ...github, promotion: { enable: true } }] })[0]).toStartWith("instances[0].promotion.enable:");
+  });
+});
+
+describe("outbox.driver", () => {
+  test("postgres needs a postgres:// url, which is a secret; sqlite takes none", async () => {
+    expect(valid({ outbox: { driver: "postgres", url: "postgres://gitops:s3cret-password@db:5432/gitops" }, instances: [github] }).outbox).toMatchObject({ driver: "postgres", url: "postgres://gitops:s3cret-password@db:5432/gitops" });
+    expect(errorsOf({ outbox: { driver: "postgres" }, instances: [github] })).toEqual(['outbox.url: required with driver: postgres; set it to postgres://user:password@host:5432/database (better "${file:/run/secrets/outbox-url}")']);
+    expect(errorsOf({ outbox: { driver: "postgres", url: "mysql://db" }, instances: [github] })).toEqual(["outbox.url: must be a postgres:// or postgresql:// URL"]);
+    expect(errorsOf({ outbox: { url: "postgres://db" }, instances: [github] })).toEqual(["outbox.url: is read only with driver: postgres; set driver: postgres or remove url"]);
   });
 });

@@ -9,7 +9,9 @@ import { SQL } from "bun";
 const PORT = 55432;
 const CLUSTER = "gitops-test";
 const VERSION = "15";
-const DEFAULT_URL = `postgres://gitops:gitops@127.0.0.1:${PORT}/gitops`;
+/** A password long enough that the daemon's redactor (which hides it everywhere) leaves ordinary words alone. */
+const PASSWORD = "outbox-test-Pa55word-7c1e";
+const DEFAULT_URL = `postgres://gitops:${PASSWORD}@127.0.0.1:${PORT}/gitops`;
 
 function sh(command: string[], env: Record<string, string> = {}): { code: number; out: string } {
   const result = Bun.spawnSync(command, { env: { ...process.env, DEBIAN_FRONTEND: "noninteractive", ...env }, stdout: "pipe", stderr: "pipe" });
@@ -44,7 +46,8 @@ function ensureLocalCluster(): string {
     must(["pg_ctlcluster", VERSION, CLUSTER, "start"]);
   }
   const psql = (sql: string) => sh(["runuser", "-u", "postgres", "--", "psql", "-p", String(PORT), "-qtAc", sql]);
-  if (psql("SELECT 1 FROM pg_roles WHERE rolname = 'gitops'").out.trim() !== "1") must(["runuser", "-u", "postgres", "--", "psql", "-p", String(PORT), "-qc", "CREATE ROLE gitops LOGIN PASSWORD 'gitops'"]);
+  const role = psql("SELECT 1 FROM pg_roles WHERE rolname = 'gitops'").out.trim() === "1" ? "ALTER" : "CREATE";
+  must(["runuser", "-u", "postgres", "--", "psql", "-p", String(PORT), "-qc", `${role} ROLE gitops LOGIN PASSWORD '${PASSWORD}'`]);
   if (psql("SELECT 1 FROM pg_database WHERE datname = 'gitops'").out.trim() !== "1") must(["runuser", "-u", "postgres", "--", "psql", "-p", String(PORT), "-qc", "CREATE DATABASE gitops OWNER gitops"]);
   return DEFAULT_URL;
 }
