@@ -88,7 +88,15 @@ export function podEnvironment(rendered: RenderedConnector, outside: Record<stri
     if (!keys) throw new Error(`the pod reads Secret ${name}, which neither the chart renders nor the test provides`);
     Object.assign(env, keys);
   }
-  for (const variable of rendered.container.env ?? []) if (variable.value !== undefined) env[variable.name] = variable.value;
+  for (const variable of rendered.container.env ?? []) {
+    if (variable.value !== undefined) env[variable.name] = variable.value;
+    const ref = variable.valueFrom?.secretKeyRef;
+    if (ref?.name && ref.key) {
+      const value = outside[ref.name]?.[ref.key];
+      if (value === undefined) throw new Error(`the pod reads key ${ref.key} of Secret ${ref.name}, which the test does not provide`);
+      env[variable.name] = value;
+    }
+  }
   return env;
 }
 

@@ -588,3 +588,43 @@ describe("the chart and the kustomize base", () => {
     expect(chart.container.securityContext?.runAsUser).toBe(NONROOT);
   });
 });
+
+describe("replicas on PostgreSQL", () => {
+  const postgresValues = {
+    replicaCount: 3,
+    config: { outbox: { driver: "postgres" } },
+    postgres: { existingSecret: "gitops-connector-outbox" },
+    singleInstance: null,
+    existingSecret: "gitops-connector-tokens",
+    instances: [{ name: "apps", gitRepositoryType: "GITHUB", ciCdOrchestratorType: "NONE", gitOpsOperatorType: "FLUX", gitOpsAppURL: "https://github.com/org/manifests/commit", gitHubOrgUrl: "https://api.github.com/repos/org", gitHubGitOpsManifestsRepoName: "manifests" }],
+  };
+
+  test("replicaCount 3 with driver postgres: RollingUpdate, anti-affinity, a PodDisruptionBudget, the URL from the Secret, no claim; check-config passes", async () => {
+    const objects = template(postgresValues);
+    expectAllValid(objects);
+    const deployment = find(objects, "Deployment", RELEASE) as unknown as { spec: { replicas: number; strategy: unknown } };
+    expect(deployment.spec.replicas).toBe(3);
+    expect(deployment.spec.strategy).toEqual({ type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } });
+    const r = connectorOf(objects);
+    expect(r.pod.affinity?.podAntiAffinity?.preferredDuringSchedulingIgnoredDuringExecution?.[0]?.podAffinityTerm.topologyKey).toBe("kubernetes.io/hostname");
+    expect(objects.find((object) => object.kind === "PodDisruptionBudget")).toMatchObject({ spec: { maxUnavailable: 1 } });
+    expect(objects.find((object) => object.kind === "PersistentVolumeClaim")).toBeUndefined();
+    expect(r.pod.volumes?.find((volume) => volume.name === "data")?.emptyDir).toBeDefined();
+    expect(r.container.env?.find((variable) => variable.name === "OUTBOX_URL")).toEqual({ name: "OUTBOX_URL", valueFrom: { secretKeyRef: { name: "gitops-connector-outbox", key: "url" } } });
+    expect((parseYaml(r.config) as { outbox: unknown }).outbox).toEqual({ driver: "postgres", url: "${OUTBOX_URL}" });
+    await expectConfigPasses(r, { "gitops-connector-outbox": { url: "postgres://gitops:chart-test-password-0123@db.example.com:5432/gitops" }, "gitops-connector-tokens": { PAT: REAL_LOOKING_PAT } });
+  });
+
+  test("replicaCount above 1 on SQLite is refused, and so is postgres without a URL", () => {
+    expect(templateError({ replicaCount: 2 })).toContain("replicaCount 2 needs config.outbox.driver: postgres: the SQLite outbox is one file that one pod owns");
+    expect(templateError({ config: { outbox: { driver: "postgres" } } })).toContain("needs config.outbox.url or postgres.existingSecret");
+  });
+
+  test("the default stays one replica on SQLite with Recreate and a claim, and no PodDisruptionBudget", () => {
+    const objects = template();
+    const deployment = find(objects, "Deployment", RELEASE) as unknown as { spec: { replicas: number; strategy: { type: string } } };
+    expect([deployment.spec.replicas, deployment.spec.strategy.type]).toEqual([1, "Recreate"]);
+    expect(objects.some((object) => object.kind === "PodDisruptionBudget")).toBe(false);
+    expect(objects.some((object) => object.kind === "PersistentVolumeClaim")).toBe(true);
+  });
+});

@@ -14,6 +14,7 @@ import { parseAllDocuments } from "yaml";
 import { spawnConnector } from "../support/daemon.ts";
 import { layerTools } from "../support/tools.ts";
 import { Deployment } from "kubernetes-models/apps/v1";
+import { PodDisruptionBudget } from "kubernetes-models/policy/v1";
 import { ConfigMap, Namespace, PersistentVolumeClaim, Secret, Service, ServiceAccount } from "kubernetes-models/v1";
 import { PrometheusRule, ServiceMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1";
 import type { IIoK8sApiCoreV1Container as Container, IIoK8sApiCoreV1PodSpec as PodSpec } from "kubernetes-models/v1";
@@ -65,6 +66,7 @@ const MODELS: Record<string, { new (data: never): { validate(): void } }> = {
   "v1/Service": Service,
   "v1/PersistentVolumeClaim": PersistentVolumeClaim,
   "apps/v1/Deployment": Deployment,
+  "policy/v1/PodDisruptionBudget": PodDisruptionBudget,
   "monitoring.coreos.com/v1/ServiceMonitor": ServiceMonitor,
   "monitoring.coreos.com/v1/PrometheusRule": PrometheusRule,
 };

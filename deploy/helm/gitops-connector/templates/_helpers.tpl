@@ -135,6 +135,12 @@ GitOpsConfig of the original did.
 {{- end -}}
 {{- end -}}
 {{- $_ := set $config "instances" $instances -}}
+{{- /* PostgreSQL's URL from postgres.existingSecret: the Deployment sets OUTBOX_URL, the config reads it. */ -}}
+{{- $outbox := $config.outbox | default dict -}}
+{{- if and (eq ($outbox.driver | default "sqlite") "postgres") (not $outbox.url) .Values.postgres.existingSecret -}}
+{{- $_ := set $outbox "url" "${OUTBOX_URL}" -}}
+{{- $_ := set $config "outbox" $outbox -}}
+{{- end -}}
 {{- toYaml $config -}}
 {{- end }}
 
