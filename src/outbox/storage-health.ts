@@ -17,10 +17,23 @@ export interface StorageHealth {
   stop(): void;
 }
 
-/** True for SQLite's own errors (`SQLITE_FULL`, `SQLITE_READONLY`, `SQLITE_IOERR_…`, `SQLITE_BUSY`, …). */
+/**
+ * SQLSTATE classes that mean the database cannot take writes now, not that the statement is wrong: connection
+ * exceptions (08), insufficient resources such as a full disk (53), operator intervention such as a shutdown or
+ * a server starting (57), system errors (58), and a read-only standby (25006).
+ */
+const PG_UNAVAILABLE = /^(08|53|57|58)|^25006$/;
+
+/**
+ * True for SQLite's own errors (`SQLITE_FULL`, `SQLITE_READONLY`, `SQLITE_IOERR_…`, `SQLITE_BUSY`, …) and for a
+ * PostgreSQL that cannot be reached or cannot write (Bun's `ERR_POSTGRES_CONNECTION_…`, the SQLSTATEs above).
+ */
 export function isStorageError(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return (error instanceof Error && error.name === "SQLiteError") || (typeof code === "string" && code.startsWith("SQLITE_"));
+  const { code, errno } = (error ?? {}) as { code?: unknown; errno?: unknown };
+  if ((error instanceof Error && error.name === "SQLiteError") || (typeof code === "string" && code.startsWith("SQLITE_"))) return true;
+  if (typeof code === "string" && code.startsWith("ERR_POSTGRES_") && code !== "ERR_POSTGRES_SERVER_ERROR" && code !== "ERR_POSTGRES_SYNTAX_ERROR") return true;
+  if (code === "ERR_POSTGRES_SERVER_ERROR" && typeof errno === "string" && PG_UNAVAILABLE.test(errno)) return true;
+  return typeof code === "string" && ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE"].includes(code);
 }
 
 /** `database or disk is full (SQLITE_FULL)`. */

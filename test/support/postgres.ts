@@ -79,6 +79,28 @@ export async function freshSchema(prefix: string): Promise<{ url: string; schema
   };
 }
 
+/**
+ * A PostgreSQL cluster of one test's own (as root on a Debian), to stop and start under a running daemon without
+ * disturbing the shared one. Dropped by `drop()`.
+ */
+export function ownCluster(name: string, port: number): { url: string; stop(): void; start(): void; drop(): void } {
+  postgresUrl(); // installs PostgreSQL when needed, and fails the same way when it cannot
+  if (process.getuid?.() !== 0) throw new Error("a cluster of its own needs root (pg_createcluster); run the tests as root, as CI does");
+  sh(["pg_dropcluster", "--stop", VERSION, name]);
+  must(["pg_createcluster", VERSION, name, "-p", String(port)]);
+  Bun.write(`/etc/postgresql/${VERSION}/${name}/conf.d/test.conf`, "listen_addresses = '127.0.0.1'\nfsync = off\nsynchronous_commit = off\nfull_page_writes = off\n");
+  must(["pg_ctlcluster", VERSION, name, "start"]);
+  const psql = (sql: string) => must(["runuser", "-u", "postgres", "--", "psql", "-p", String(port), "-qc", sql]);
+  psql(`CREATE ROLE gitops LOGIN PASSWORD '${PASSWORD}'`);
+  psql("CREATE DATABASE gitops OWNER gitops");
+  return {
+    url: `postgres://gitops:${PASSWORD}@127.0.0.1:${port}/gitops`,
+    stop: () => void must(["pg_ctlcluster", VERSION, name, "stop", "-m", "fast"]),
+    start: () => void must(["pg_ctlcluster", VERSION, name, "start"]),
+    drop: () => void sh(["pg_dropcluster", "--stop", VERSION, name]),
+  };
+}
+
 if (import.meta.main) {
   const sql = new SQL(postgresUrl());
   const [row] = await sql`SELECT version() AS version`;
