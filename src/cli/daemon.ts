@@ -13,9 +13,11 @@ import { IntakeUnavailableError, type Intake } from "../core/intake.ts";
 import { createDryRunDelivery, createNetworkDelivery } from "../delivery/router.ts";
 import { createSupersededDelivery } from "../delivery/superseded.ts";
 import { compileInstances, indexByName, type CompileDeps, type Instance } from "../instances/compile.ts";
+import { hostname } from "node:os";
 import type { Job } from "../core/model.ts";
 import { createAbandonedPrSweep } from "../scheduler/abandoned-sweep.ts";
 import { createPromotionReconcile } from "../scheduler/promotion-reconcile.ts";
+import { createLeadership } from "../scheduler/leadership.ts";
 import type { Logger, SecretRedactor } from "../observability/logger.ts";
 import { createMetrics } from "../observability/metrics.ts";
 import { observeFetch } from "../observability/outbound.ts";
@@ -40,6 +42,8 @@ import { PRODUCT, USER_AGENT, VERSION } from "../core/version.ts";
 const HOUR_MS = 3_600_000;
 /** How long the knowledge of a commit nobody mentions any more is kept (notify-once depends on it). */
 const COMMIT_KNOWLEDGE_RETENTION_MS = 30 * 24 * HOUR_MS;
+/** How long the scheduler's lease lasts without renewal: a dead leader's tasks move within this. */
+const SCHEDULER_LEASE_MS = 15_000;
 const PRUNE_INTERVAL_MS = 10 * 60_000;
 
 export interface ServeOptions {
@@ -316,7 +320,12 @@ export async function startDaemon(options: ServeOptions): Promise<RunningDaemon>
     const reconcileMs = () => running.config.scheduler.promotionReconcileSeconds * 1000;
     tasks.push({ name: "promotion-reconcile", intervalMs: reconcileMs, jitterMs: () => reconcileMs() / 10, run: () => promotionReconcile.run().then(() => undefined) });
   }
-  const scheduler = createScheduler(tasks, logger);
+  // One replica runs the scheduled tasks (a lease in the outbox; on SQLite this daemon always holds it).
+  const leadership = createLeadership({ store, holder: (store as { holder?: string }).holder ?? `${hostname()}:${process.pid}`, ttlMs: SCHEDULER_LEASE_MS, logger });
+  await leadership.renew();
+  const led = tasks.map((task): PeriodicTask => ({ ...task, run: async () => (leadership.isLeader() ? task.run() : undefined) }));
+  led.push({ name: "scheduler-lease", intervalMs: leadership.renewEveryMs, jitterMs: 0, run: () => leadership.renew() });
+  const scheduler = createScheduler(led, logger);
 
   const promotions = createPromotionsApi({
     settings: () => ({ maxBodyBytes: running.config.server.maxBodyBytes, bearerTokens: running.config.bearerTokens, instances: running.instances }),

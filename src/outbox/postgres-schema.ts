@@ -57,6 +57,8 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX reconciler_heads_finished ON reconciler_heads (finished_at);
   CREATE TABLE storage_probe (id INTEGER PRIMARY KEY CHECK (id = 1), at BIGINT NOT NULL);
   CREATE TABLE replicas (holder TEXT PRIMARY KEY, pid INTEGER NOT NULL, host TEXT NOT NULL, since BIGINT NOT NULL);
+  -- Who runs the scheduler: a lease with a term (a fencing token), renewed by its holder, taken over once expired.
+  CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, term BIGINT NOT NULL, expires_at BIGINT NOT NULL);
 
   CREATE TABLE deployments (
     instance               TEXT    NOT NULL,

@@ -254,6 +254,19 @@ export async function createPostgresOutboxStore(options: PostgresOutboxOptions):
       return (await sql`DELETE FROM once_keys WHERE created_at < ${before} RETURNING key`).length;
     },
 
+    async tryLease(name, who, ttlMs, now) {
+      const rows = (await sql`
+        INSERT INTO leases (name, holder, term, expires_at) VALUES (${name}, ${who}, 1, ${now + ttlMs})
+        ON CONFLICT (name) DO UPDATE SET
+          term = CASE WHEN leases.holder = excluded.holder THEN leases.term ELSE leases.term + 1 END,
+          holder = excluded.holder, expires_at = excluded.expires_at
+        WHERE leases.holder = excluded.holder OR leases.expires_at < ${now}
+        RETURNING term`) as { term: string }[];
+      if (rows.length > 0) return { held: true, term: Number(rows[0]!.term) };
+      const [current] = (await sql`SELECT term FROM leases WHERE name = ${name}`) as { term: string }[];
+      return { held: false, term: Number(current?.term ?? 0) };
+    },
+
     reader: readModel.reader,
 
     async recordPromotion(record, now) {

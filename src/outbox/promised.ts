@@ -8,7 +8,7 @@ import type { Immediate, OutboxStore } from "./types.ts";
 const METHODS = [
   "submit", "pendingDepth", "claimDue", "nextDueAt", "markDone", "markRetry", "markDead", "blockTarget", "releaseClaim",
   "releaseClaims", "stats", "deadJobs", "rateLimitedTargets", "retryDead", "purgeDead", "deadCount", "oldestPendingAt",
-  "probeWrite", "recordHolder", "enqueueOnce", "prune", "pruneOnceKeys", "recordPromotion", "close",
+  "probeWrite", "recordHolder", "enqueueOnce", "prune", "pruneOnceKeys", "recordPromotion", "tryLease", "close",
 ] as const satisfies readonly (keyof OutboxStore)[];
 
 const READER_METHODS = ["deployments", "deployment", "promotions", "changesSince", "lastChange"] as const satisfies readonly (keyof OutboxStore["reader"])[];

@@ -410,6 +410,8 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
     purgeDead: () => purgeDead.run().changes,
     prune: (doneBefore, commitsBefore) => prune.immediate(doneBefore, commitsBefore),
     pruneOnceKeys: (before) => pruneOnceKeys.run(before).changes,
+    // One daemon owns the file (src/outbox/lock.ts), so it is always the one that runs the scheduler.
+    tryLease: () => ({ held: true, term: 1 }),
     close() {
       db.close();
     },

@@ -143,6 +143,11 @@ export interface UpkeepStore {
   prune(doneBefore: number, commitsBefore: number): Promise<{ jobs: number; commits: number }>;
   /** Forgets once-keys recorded before `before` (older than anything a sweep can still find). */
   pruneOnceKeys(before: number): Promise<number>;
+  /**
+   * Takes or renews the lease `name` for `holder` until `now + ttlMs`, unless another holder's has not expired.
+   * `term` grows with each new holder (a fencing token). One daemon on a SQLite file always holds it.
+   */
+  tryLease(name: string, holder: string, ttlMs: number, now: number): Promise<{ held: boolean; term: number }>;
 }
 
 /** The deployments read model (src/outbox/read-model.ts): what the API and the page read, and promotions' record. */

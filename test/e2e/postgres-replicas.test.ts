@@ -65,6 +65,9 @@ describe("two replicas on one PostgreSQL outbox", () => {
     const a = await startDaemon({ configPath, env, dryRun: false });
     const b = await startDaemon({ configPath, env, dryRun: false });
     daemons.push(a, b);
+    // The first to start runs the scheduler; the second waits for the lease.
+    await a.waitForLine((line) => line.includes("this replica runs the scheduler now"));
+    expect(b.lines.some((line) => line.includes("this replica runs the scheduler now"))).toBe(false);
     const acknowledged: { commit: string; reason: string }[] = [];
     let sent = 0;
     let killedAt = Number.POSITIVE_INFINITY;
@@ -108,5 +111,9 @@ describe("two replicas on one PostgreSQL outbox", () => {
       const copies = dispatches.filter((dispatch) => dispatch.runid === runid);
       if (copies.length > 1) expect({ runid, copies: copies.length, firstBeforeKill: copies[0]!.at <= killedAt }).toEqual({ runid, copies: 2, firstBeforeKill: true });
     }
-  }, 40_000);
+
+    // The leader was killed: the survivor takes the scheduler over within the lease's 15 s (+ one renewal period).
+    await b.waitForLine((line) => line.includes("this replica runs the scheduler now"), 25_000);
+    expect(Date.now() - killedAt).toBeLessThan(21_000);
+  }, 60_000);
 });

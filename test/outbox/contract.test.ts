@@ -236,6 +236,32 @@ describe("PostgreSQL replicas", () => {
     await b.close();
   });
 
+  test("the scheduler's lease: one holder at a time, taken over once it expires, with a growing term; the old holder steps down", async () => {
+    const { a, b, at, tick } = await two(60_000);
+    const leaderOf = async (store: typeof a, holder: string, now: number) => store.tryLease("scheduler", holder, 10_000, now);
+    expect(await leaderOf(a, "a", at())).toEqual({ held: true, term: 1 });
+    expect(await leaderOf(b, "b", at() + 5_000)).toEqual({ held: false, term: 1 });
+    expect(await leaderOf(a, "a", at() + 5_000)).toEqual({ held: true, term: 1 }); // renewed until +15 s
+    tick(15_001);
+    expect(await leaderOf(b, "b", at())).toEqual({ held: true, term: 2 });
+    expect(await leaderOf(a, "a", at())).toEqual({ held: false, term: 2 });
+
+    const { createLeadership } = await import("../../src/scheduler/leadership.ts");
+    const { createLogger } = await import("../../src/observability/logger.ts");
+    let clock = at() + 60_000;
+    const first = createLeadership({ store: a, holder: "a", ttlMs: 10_000, logger: createLogger({ level: "silent" }), now: () => clock });
+    const second = createLeadership({ store: b, holder: "b", ttlMs: 10_000, logger: createLogger({ level: "silent" }), now: () => clock });
+    await first.renew();
+    await second.renew();
+    expect([first.isLeader(), second.isLeader()]).toEqual([true, false]);
+    clock += 10_001; // the first stops renewing (killed, paused): its leadership ends on its own clock, and the second takes over
+    expect(first.isLeader()).toBe(false);
+    await second.renew();
+    expect(second.isLeader()).toBe(true);
+    await a.close();
+    await b.close();
+  });
+
   test("a database written by a newer gitops-connector is refused", async () => {
     const schema = await freshSchema("newer");
     schemas.push(schema);
