@@ -242,6 +242,8 @@ export async function startDaemon(options: ServeOptions): Promise<RunningDaemon>
     },
   });
   wakeWorker = () => worker.wake();
+  // Jobs another replica enqueued wake this one too (PostgreSQL); the worker's idle look is the safety poll.
+  const stopWakeups = store.subscribeWake?.(() => worker.wake());
   const outboxIntake = createOutboxIntake({ store, maxDepth: () => running.config.outbox.maxDepth, onEnqueued: () => worker.wake(), health: storage });
   // A file deleted or replaced under the daemon is fatal: checked before each webhook is stored and every 2 s.
   const identity = outbox.file === undefined ? { changed: () => undefined } : watchFileIdentity(outbox.file);
@@ -454,6 +456,7 @@ export async function startDaemon(options: ServeOptions): Promise<RunningDaemon>
         stopController.abort();
         logger.info({ component: "daemon", reason, inFlight: worker.inFlight() }, "stopping: webhooks now get 503; finishing deliveries in flight");
         reloader.stop();
+        stopWakeups?.();
         const result = await worker.stop(running.config.server.shutdownGraceMs);
         await scheduler.stop();
         await app.stop(true);

@@ -24,12 +24,19 @@ export interface PostgresOutboxOptions {
   readonly leaseMs?: number;
   /** Pool size. */
   readonly max?: number;
+  /**
+   * false behind PgBouncer in transaction mode, which carries no LISTEN: replicas then find each other's jobs by
+   * the worker's safety poll alone. It also turns off prepared statements, which such a pooler cannot keep.
+   */
+  readonly listen?: boolean;
   readonly now?: () => number;
 }
 
 export type PostgresOutboxStore = OutboxStore & { readonly holder: string; readonly sql: SQL };
 
 const DEFAULT_LEASE_MS = 60_000;
+/** NOTIFY channels: `<CHANNEL>_jobs` (wake the workers), `<CHANNEL>_changes` (the read model's listeners). */
+const CHANNEL = "gitops_connector";
 
 interface JobRow {
   id: string;
@@ -65,17 +72,43 @@ export async function createPostgresOutboxStore(options: PostgresOutboxOptions):
   const clock = options.now ?? Date.now;
   const holder = options.holder ?? `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
   const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
-  const sql = new SQL({ url: options.url, max: options.max ?? 8, idleTimeout: 30 });
+  const sql = new SQL({ url: options.url, max: options.max ?? 8, idleTimeout: 30, ...(options.listen === false ? { prepare: false } : {}) });
   await migratePostgres(sql, new URL(options.url).host, clock());
   const readModel = createPostgresReadModel(sql);
 
+  /**
+   * Other replicas hear of new jobs and read-model changes by NOTIFY, sent after the commit (inside it,
+   * PostgreSQL would serialise every committer that notifies), at most one of each in flight.
+   */
+  const announcing = { jobs: false, changes: false };
+  const announce = (channel: "jobs" | "changes") => {
+    if (announcing[channel] || options.listen === false) return;
+    announcing[channel] = true;
+    sql.notify(`${CHANNEL}_${channel}`, holder).catch(() => undefined).finally(() => (announcing[channel] = false));
+  };
+
   /** Runs a transaction and tells the read model's listeners of its changes once it committed. */
-  async function transaction<T>(run: (tx: SQL, staged: Change[]) => Promise<T>): Promise<T> {
+  async function transaction<T>(run: (tx: SQL, staged: Change[]) => Promise<T>, addsJobs = false): Promise<T> {
     const staged: Change[] = [];
     const result = await sql.begin((tx) => run(tx, staged));
     readModel.writer.tell(staged);
+    if (staged.length > 0) announce("changes");
+    if (addsJobs) announce("jobs");
     return result;
   }
+
+  // Changes other replicas made reach this process's listeners (the page's SSE) through the change log.
+  let toldUpTo = await readModel.reader.lastChange();
+  let catchingUp = Promise.resolve();
+  const unlistenChanges = options.listen === false ? undefined : await sql.listen(`${CHANNEL}_changes`, (from: string) => {
+    if (from === holder) return;
+    catchingUp = catchingUp.then(async () => {
+      const missed = await readModel.reader.changesSince(toldUpTo, 1_000);
+      for (const change of missed) toldUpTo = Math.max(toldUpTo, change.seq);
+      readModel.writer.tell(missed);
+    }).catch(() => undefined);
+  });
+  readModel.reader.onChange((change) => (toldUpTo = Math.max(toldUpTo, change.seq)));
 
   const claimable = (now: number) => sql`
     j.state = 'pending'
@@ -107,7 +140,7 @@ export async function createPostgresOutboxStore(options: PostgresOutboxOptions):
         }
         if (result.record) await readModel.writer.recordReconciler(tx, staged, instance, commit, result.record, now);
         return result.jobs;
-      });
+      }, true);
     },
 
     async enqueueOnce(onceKey, job, now) {
@@ -116,7 +149,7 @@ export async function createPostgresOutboxStore(options: PostgresOutboxOptions):
         if (inserted.length === 0) return false;
         await insertJob(tx, job, now);
         return true;
-      });
+      }, true);
     },
 
     async pendingDepth() {
@@ -273,7 +306,24 @@ export async function createPostgresOutboxStore(options: PostgresOutboxOptions):
       await transaction((tx, staged) => readModel.writer.recordPromotion(tx, staged, record, now));
     },
 
+    subscribeWake(listener) {
+      if (options.listen === false) return () => {};
+      let subscription: { unlisten(): Promise<void> } | undefined;
+      let stopped = false;
+      void sql.listen(`${CHANNEL}_jobs`, (from: string) => {
+        if (from !== holder) listener();
+      }).then((listening) => {
+        subscription = listening;
+        if (stopped) void listening.unlisten();
+      }).catch(() => undefined);
+      return () => {
+        stopped = true;
+        void subscription?.unlisten();
+      };
+    },
+
     async close() {
+      await unlistenChanges?.unlisten().catch(() => undefined);
       await sql`UPDATE jobs SET locked_by = NULL, locked_until = NULL WHERE locked_by = ${holder}`.catch(() => undefined);
       await sql.close();
     },

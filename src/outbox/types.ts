@@ -105,6 +105,11 @@ export interface WorkerStore {
    * claims in the file left there (at start-up). Returns how many of this store's claims it released.
    */
   releaseClaims(): Promise<number>;
+  /**
+   * Calls `listener` when another process sharing the outbox enqueued jobs (PostgreSQL: LISTEN/NOTIFY after its
+   * commit). A wake-up can be missed (a reconnect), so the worker's idle look stays as the safety poll.
+   */
+  subscribeWake?(listener: () => void): () => void;
 }
 
 /** What `gitops-connector outbox` reads and repairs through (safe while the daemon runs). */

@@ -262,6 +262,20 @@ describe("PostgreSQL replicas", () => {
     await b.close();
   });
 
+  test("jobs another replica enqueued wake this one (NOTIFY after commit), and its read-model changes reach this one's listeners", async () => {
+    const { a, b, at } = await two(60_000);
+    const woken = new Promise<void>((resolve) => b.subscribeWake!(resolve));
+    const heard = new Promise<number>((resolve) => b.reader.onChange((change) => resolve(change.seq)));
+    await Bun.sleep(100); // LISTEN is registered asynchronously
+    const record = { reconciler: "Kustomization/flux-system/apps-dev", context: "kustomization/apps-dev", state: "progressing" as const, reason: "Progressing", message: "…" };
+    await a.submit("apps-dev", "c1", plan([statusJob("c1")], NOTHING_KNOWN, { record }), at());
+    const timeout = (what: string) => Bun.sleep(2_000).then(() => { throw new Error(`${what} not within 2 s`); });
+    await Promise.race([woken, timeout("the wake-up")]);
+    expect(await Promise.race([heard, timeout("the change")])).toBe(1);
+    await a.close();
+    await b.close();
+  });
+
   test("a database written by a newer gitops-connector is refused", async () => {
     const schema = await freshSchema("newer");
     schemas.push(schema);
