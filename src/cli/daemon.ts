@@ -155,7 +155,7 @@ async function openOutbox(config: Config, options: ServeOptions, logger: Logger)
   if (config.outbox.driver === "postgres" && !options.dryRun) {
     const url = new URL(config.outbox.url ?? "");
     // A claim outlives any attempt (each is cut at outbox.timeoutMs), so only a replica that died loses one.
-    const store = await createPostgresOutboxStore({ url: config.outbox.url ?? "", leaseMs: Math.max(3_000, 3 * config.outbox.timeoutMs) });
+    const store = await createPostgresOutboxStore({ url: config.outbox.url ?? "", leaseMs: Math.max(3_000, 3 * config.outbox.timeoutMs), listen: config.outbox.listen });
     await store.recordHolder(thisHolder(Date.now()));
     return { store, where: `postgres://${url.host}${url.pathname}`, release: () => {} };
   }

@@ -95,6 +95,8 @@ export const OutboxSettings = section(
       // sqlite: one file on one volume, one daemon (the default); postgres: replicas share `url`'s database.
       driver: v.optional(choice(["sqlite", "postgres"]), "sqlite"),
       url: secretText(),
+      // false behind PgBouncer in transaction mode (no LISTEN, no prepared statements): the safety poll carries it.
+      listen: v.optional(flag(), true),
       path: v.optional(text('a file path, or ":memory:"'), "outbox.db"),
       maxDepth: v.optional(integer(1), 10_000),
       maxAttempts: v.optional(integer(1), 10),

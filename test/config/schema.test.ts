@@ -40,6 +40,7 @@ describe("defaults", () => {
     expect(config.server).toEqual({ host: "0.0.0.0", port: 8080, maxBodyBytes: 1_048_576, shutdownGraceMs: 10_000 });
     expect(config.outbox).toEqual({
       driver: "sqlite",
+      listen: true,
       path: "outbox.db",
       maxDepth: 10_000,
       maxAttempts: 10,
@@ -229,7 +230,7 @@ describe("field checks", () => {
     const errors = errorsOf({ servr: {}, outbox: { maxDepht: 5, colour: "red" }, instances: [{ ...github, orchestratorPAT: "x" }] });
     expect(errors).toContain("servr: unknown key; did you mean server?");
     expect(errors).toContain("outbox.maxDepht: unknown key; did you mean maxDepth?");
-    expect(errors.find((e) => e.startsWith("outbox.colour: unknown key; remove it or use one of: driver, url, path, maxDepth"))).toBeDefined();
+    expect(errors.find((e) => e.startsWith("outbox.colour: unknown key; remove it or use one of: driver, url, listen, path, maxDepth"))).toBeDefined();
     expect(errors).toContain("instances[0].orchestratorPAT: unknown key; did you mean orchestratorPat?");
   });
 

@@ -17,7 +17,7 @@ import { PG_SCHEMA_VERSION } from "../../src/outbox/postgres-schema.ts";
 import { promised } from "../../src/outbox/promised.ts";
 import { createSqliteOutboxStore } from "../../src/outbox/store.ts";
 import type { OutboxStore, PlanResult } from "../../src/outbox/types.ts";
-import { freshSchema } from "../support/postgres.ts";
+import { freshSchema, startPgBouncer } from "../support/postgres.ts";
 
 const T0 = 1_700_000_000_000;
 const GITHUB = "github:org/manifests";
@@ -45,8 +45,10 @@ interface Driver {
 }
 
 const schemas: { drop(): Promise<void> }[] = [];
+let bouncer: { url: string; stop(): Promise<void> } | undefined;
 afterAll(async () => {
   for (const schema of schemas) await schema.drop();
+  await bouncer?.stop();
 });
 
 const DRIVERS: Driver[] = [
@@ -57,6 +59,19 @@ const DRIVERS: Driver[] = [
       const path = join(mkdtempSync(join(tmpdir(), "contract-")), "outbox.db");
       const store = promised(createSqliteOutboxStore({ path, now: () => T0 }));
       return Object.assign(store, { reopen: async () => { await store.close(); return promised(createSqliteOutboxStore({ path, now: () => T0 })); } });
+    },
+  },
+  {
+    name: "PostgreSQL behind PgBouncer (transaction mode, no LISTEN)",
+    open: async () => {
+      bouncer ??= await startPgBouncer(56432);
+      const url = bouncer.url;
+      // One database behind the pooler: each test starts from empty tables.
+      const reset = new SQL({ url, prepare: false, max: 1 });
+      await reset.unsafe("DROP TABLE IF EXISTS jobs, commits, target_blocks, once_keys, reconciler_heads, storage_probe, replicas, leases, deployments, deployment_reconcilers, promotions, changes, outbox_schema CASCADE");
+      await reset.close();
+      const store = await createPostgresOutboxStore({ url, now: () => T0, max: 4, listen: false });
+      return Object.assign(store, { reopen: async () => { await store.close(); return createPostgresOutboxStore({ url, now: () => T0, max: 4, listen: false }); } });
     },
   },
   {

@@ -47,7 +47,7 @@ function ensureLocalCluster(): string {
   }
   const psql = (sql: string) => sh(["runuser", "-u", "postgres", "--", "psql", "-p", String(PORT), "-qtAc", sql]);
   const role = psql("SELECT 1 FROM pg_roles WHERE rolname = 'gitops'").out.trim() === "1" ? "ALTER" : "CREATE";
-  must(["runuser", "-u", "postgres", "--", "psql", "-p", String(PORT), "-qc", `${role} ROLE gitops LOGIN PASSWORD '${PASSWORD}'`]);
+  must(["runuser", "-u", "postgres", "--", "psql", "-p", String(PORT), "-qc", `${role} ROLE gitops LOGIN CREATEDB PASSWORD '${PASSWORD}'`]);
   if (psql("SELECT 1 FROM pg_database WHERE datname = 'gitops'").out.trim() !== "1") must(["runuser", "-u", "postgres", "--", "psql", "-p", String(PORT), "-qc", "CREATE DATABASE gitops OWNER gitops"]);
   return DEFAULT_URL;
 }
@@ -98,6 +98,70 @@ export function ownCluster(name: string, port: number): { url: string; stop(): v
     stop: () => void must(["pg_ctlcluster", VERSION, name, "stop", "-m", "fast"]),
     start: () => void must(["pg_ctlcluster", VERSION, name, "start"]),
     drop: () => void sh(["pg_dropcluster", "--stop", VERSION, name]),
+  };
+}
+
+/**
+ * PgBouncer in transaction mode (Debian's `pgbouncer`, installed as root when missing) in front of a database of
+ * its own on the test server: what a replica behind a pooler sees (no LISTEN, no prepared statements, no session
+ * state; a schema through `options` is refused, hence a database). Stopped and dropped by `stop()`.
+ */
+export async function startPgBouncer(port: number): Promise<{ url: string; stop(): Promise<void> }> {
+  const server = new URL(postgresUrl());
+  if (!Bun.which("pgbouncer")) {
+    if (process.getuid?.() !== 0) throw new Error("pgbouncer is not installed: apt-get install pgbouncer");
+    if (sh(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "pgbouncer"]).code !== 0) {
+      sh(["apt-get", "update", "-qq"]);
+      must(["apt-get", "install", "-y", "-qq", "--no-install-recommends", "pgbouncer"]);
+    }
+  }
+  const database = `bouncer_${process.pid}`;
+  const admin = new SQL(postgresUrl());
+  await admin.unsafe(`DROP DATABASE IF EXISTS ${database}`);
+  await admin.unsafe(`CREATE DATABASE ${database} OWNER gitops`);
+  await admin.close();
+  const dir = (await import("node:fs")).mkdtempSync("/tmp/pgbouncer-");
+  const password = decodeURIComponent(server.password);
+  await Bun.write(`${dir}/userlist.txt`, `"gitops" "${password}"\n`);
+  await Bun.write(`${dir}/pgbouncer.ini`, [
+    "[databases]",
+    `${database} = host=${server.hostname} port=${server.port} dbname=${database}`,
+    "[pgbouncer]",
+    "listen_addr = 127.0.0.1",
+    `listen_port = ${port}`,
+    "unix_socket_dir =",
+    "auth_type = plain",
+    `auth_file = ${dir}/userlist.txt`,
+    "pool_mode = transaction",
+    "max_client_conn = 200",
+    "default_pool_size = 10",
+    `logfile = ${dir}/pgbouncer.log`,
+    "",
+  ].join("\n"));
+  (await import("node:fs")).chmodSync(dir, 0o777);
+  const command = process.getuid?.() === 0 ? ["runuser", "-u", "postgres", "--", "pgbouncer", `${dir}/pgbouncer.ini`] : ["pgbouncer", `${dir}/pgbouncer.ini`];
+  const proc = Bun.spawn(command, { stdout: "ignore", stderr: "pipe" });
+  const url = `postgres://gitops:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
+  for (let tries = 0; ; tries += 1) {
+    try {
+      const probe = new SQL({ url, prepare: false, max: 1 });
+      await probe`SELECT 1`;
+      await probe.close();
+      break;
+    } catch (error) {
+      if (tries > 50) throw new Error(`pgbouncer did not answer on ${port}: ${(error as Error).message}\n${await Bun.file(`${dir}/pgbouncer.log`).text().catch(() => "")}`);
+      await Bun.sleep(100);
+    }
+  }
+  return {
+    url,
+    async stop() {
+      proc.kill();
+      await proc.exited;
+      const cleanup = new SQL(postgresUrl());
+      await cleanup.unsafe(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => undefined);
+      await cleanup.close();
+    },
   };
 }
 
