@@ -245,6 +245,31 @@ describe("deploy/kubernetes/base", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  test("the postgres-replicas component: 2 pods rolled one at a time, spread over nodes, a PodDisruptionBudget, no claim; its config passes check-config", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "gitops-connector-kustomize-"));
+    try {
+      writeFileSync(join(dir, "kustomization.yaml"), ["resources:", `  - ${relative(dir, BASE)}`, "components:", `  - ${relative(dir, join(DEPLOY, "kubernetes", "components", "postgres-replicas"))}`].join("\n"));
+      const objects = kustomize(dir);
+      for (const object of objects) validate(object);
+      const deployment = new Deployment(find(objects, "Deployment", "gitops-connector") as never);
+      expect(deployment.spec?.replicas).toBe(2);
+      expect(deployment.spec?.strategy).toEqual({ type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } });
+      expect(deployment.spec?.template.spec?.affinity?.podAntiAffinity?.preferredDuringSchedulingIgnoredDuringExecution?.[0]?.podAffinityTerm.topologyKey).toBe("kubernetes.io/hostname");
+      expect(objects.some((o) => o.kind === "PersistentVolumeClaim")).toBe(false);
+      expect(find(objects, "PodDisruptionBudget", "gitops-connector")).toMatchObject({ metadata: { namespace: "gitops-connector" }, spec: { maxUnavailable: 1 } });
+      const { volumes } = connectorIn(objects, "gitops-connector");
+      expect(volumes.data).toEqual({ name: "data", emptyDir: { sizeLimit: "256Mi" } });
+      // The config the component's comment shows, with the base's instance.
+      const config = readFileSync(join(BASE, "config.yaml"), "utf8").replace(/^outbox:\n.*\n/m, 'outbox: { driver: postgres, url: "${OUTBOX_URL}" }\n');
+      expect(config).toContain("driver: postgres");
+      const keys = { ...secretKeys(join(BASE, "secret.example.yaml")), OUTBOX_URL: "postgres://gitops:component-test-pw-0123@postgres.db:5432/gitops" };
+      const result = await checkConfig(config, keys);
+      expect(result.output).toContain("config ok");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe("deploy/kubernetes/overlays/flux-sidecar", () => {
