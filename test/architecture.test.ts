@@ -41,6 +41,8 @@ const CONFINED: Record<string, readonly string[]> = {
   "@octokit/auth-app": ["clients"],
   "@octokit/request": ["clients"],
   "bun:sqlite": ["outbox"],
+  // Bun's built-in SQL (PostgreSQL) is the only thing of "bun" src imports.
+  bun: ["outbox"],
   elysia: ["server"],
   preact: ["server"],
   "preact-render-to-string": ["server"],
