@@ -147,6 +147,15 @@ const MIGRATIONS: readonly string[] = [
   UPDATE jobs SET "commit" = COALESCE(json_extract(payload, '$.payload.commit'), json_extract(payload, '$.payload.body.commit_id')) WHERE state <> 'done';
   CREATE INDEX jobs_commit ON jobs (instance, "commit") WHERE state <> 'done';
   `,
+  // 7: which pending job heads its ordering key, kept on the row. A claim then seeks a target's due heads by one
+  // index instead of walking every job queued behind a head (3,000 supersede jobs of one reconciler made each
+  // claim walk all 3,000: measured 55 % of the daemon's CPU under a backlog).
+  `
+  ALTER TABLE jobs ADD COLUMN head INTEGER NOT NULL DEFAULT 0;
+  UPDATE jobs SET head = 1 WHERE state = 'pending'
+    AND id = (SELECT MIN(h.id) FROM jobs AS h WHERE h.ordering_key = jobs.ordering_key AND h.state = 'pending');
+  CREATE INDEX jobs_target_heads ON jobs (target, next_attempt_at) WHERE state = 'pending' AND head = 1;
+  `,
 ];
 
 /** A file written by a newer gitops-connector; its message says what to do. */

@@ -176,15 +176,24 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
   const claimedIds = () => JSON.stringify([...claims.keys()]);
   const claimedKeys = () => JSON.stringify([...new Set(claims.values())]);
 
-  const deleteSuperseded = db.query<unknown, [string, string]>(
-    "DELETE FROM jobs INDEXED BY jobs_coalesce WHERE coalesce_key = ? AND state = 'pending' AND id NOT IN (SELECT value FROM json_each(?))",
+  const deleteSuperseded = db.query<{ ordering_key: string; head: number }, [string, string]>(
+    "DELETE FROM jobs INDEXED BY jobs_coalesce WHERE coalesce_key = ? AND state = 'pending' AND id NOT IN (SELECT value FROM json_each(?)) RETURNING ordering_key, head",
   );
-  const insertJobRow = db.query<unknown, [string, string, string, string, string | null, string, number, number, number, string | null]>(
-    'INSERT INTO jobs (kind, instance, target, ordering_key, coalesce_key, payload, state, claimed, attempts, next_attempt_at, created_at, updated_at, "commit") ' +
-      "VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, 0, ?, ?, ?, ?)",
+  // A new job heads its key when no other job of the key is pending.
+  const insertJobRow = db.query<unknown, [string, string, string, string, string | null, string, number, number, number, string | null, string]>(
+    'INSERT INTO jobs (kind, instance, target, ordering_key, coalesce_key, payload, state, claimed, attempts, next_attempt_at, created_at, updated_at, "commit", head) ' +
+      "VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, 0, ?, ?, ?, ?, NOT EXISTS (SELECT 1 FROM jobs AS o INDEXED BY jobs_ordering_head WHERE o.ordering_key = ? AND o.state = 'pending'))",
   );
   const insertJob = (job: Job, now: number) =>
-    insertJobRow.run(job.kind, job.instance, job.target, job.orderingKey, job.coalesceKey ?? null, JSON.stringify(job), now, now, now, commitOfJob(job) ?? null);
+    insertJobRow.run(job.kind, job.instance, job.target, job.orderingKey, job.coalesceKey ?? null, JSON.stringify(job), now, now, now, commitOfJob(job) ?? null, job.orderingKey);
+  // When a head leaves pending (done, dead, coalesced away), the next pending job of its key heads it.
+  const promoteHead = db.query<unknown, [string]>(
+    "UPDATE jobs SET head = 1 WHERE id = (SELECT MIN(h.id) FROM jobs AS h INDEXED BY jobs_ordering_head WHERE h.ordering_key = ?1 AND h.state = 'pending') AND head = 0",
+  );
+  // A dead job revived may come before its key's head: the lowest pending id heads the key again.
+  const recomputeHeads = db.query<unknown, [string]>(
+    "UPDATE jobs SET head = (id = (SELECT MIN(h.id) FROM jobs AS h INDEXED BY jobs_ordering_head WHERE h.ordering_key = ?1 AND h.state = 'pending')) WHERE ordering_key = ?1 AND state = 'pending'",
+  );
   // Claimable: pending, due, the head (lowest pending id) of its ordering key, no job of that key in flight,
   // its target not blocked. Targets are few (repositories, orchestrators, subscribers) and jobs many, so both
   // lookups go target by target through jobs_target_ready: the distinct targets with pending jobs by one index
@@ -201,26 +210,26 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
      )
      SELECT target FROM targets WHERE target IS NOT NULL`,
   );
-  const isClaimableHead = `j.id = (SELECT MIN(h.id) FROM jobs AS h INDEXED BY jobs_ordering_head WHERE h.ordering_key = j.ordering_key AND h.state = 'pending')
+  const isClaimableHead = `j.head = 1
        AND j.ordering_key NOT IN (SELECT value FROM json_each($claimedKeys))
        AND j.id NOT IN (SELECT value FROM json_each($claimedIds))`;
   const selectDueOfTarget = db.query<JobRow, { target: string; now: number; limit: number; claimedKeys: string; claimedIds: string }>(
-    `SELECT ${JOB_COLUMNS} FROM jobs AS j INDEXED BY jobs_target_ready
-     WHERE j.target = $target AND j.state = 'pending' AND j.next_attempt_at <= $now AND ${isClaimableHead}
+    `SELECT ${JOB_COLUMNS} FROM jobs AS j INDEXED BY jobs_target_heads
+     WHERE j.target = $target AND j.state = 'pending' AND j.head = 1 AND j.next_attempt_at <= $now AND ${isClaimableHead}
      ORDER BY j.next_attempt_at, j.id
      LIMIT $limit`,
   );
   // A job queued behind another of its key becomes due when that one finishes, which the worker sees anyway;
   // counting it would report a due time in the past and make the worker spin. Only claimable heads count.
   const selectNextDueOfTarget = db.query<{ at: number }, { target: string; claimedKeys: string; claimedIds: string }>(
-    `SELECT j.next_attempt_at AS at FROM jobs AS j INDEXED BY jobs_target_ready
-     WHERE j.target = $target AND j.state = 'pending' AND ${isClaimableHead}
+    `SELECT j.next_attempt_at AS at FROM jobs AS j INDEXED BY jobs_target_heads
+     WHERE j.target = $target AND j.state = 'pending' AND j.head = 1 AND ${isClaimableHead}
      ORDER BY j.next_attempt_at, j.id
      LIMIT 1`,
   );
   const selectBlockedUntil = db.query<{ until: number }, [string]>("SELECT blocked_until AS until FROM target_blocks WHERE target = ?");
-  const markDone = db.query<{ kind: string; instance: string; commit: string | null; payload: string }, [number, number]>(
-    "UPDATE jobs SET state = 'done', attempts = attempts + 1, updated_at = ? WHERE id = ? AND state = 'pending' RETURNING kind, instance, \"commit\", payload",
+  const markDone = db.query<{ kind: string; instance: string; commit: string | null; payload: string; ordering_key: string }, [number, number]>(
+    "UPDATE jobs SET state = 'done', head = 0, attempts = attempts + 1, updated_at = ? WHERE id = ? AND state = 'pending' RETURNING kind, instance, \"commit\", payload, ordering_key",
   );
   const markRetry = db.query<unknown, [number, string, number, number]>(
     "UPDATE jobs SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ? AND state = 'pending'",
@@ -228,8 +237,8 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
   const markWaiting = db.query<unknown, [number, string, number, number]>(
     "UPDATE jobs SET next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ? AND state = 'pending'",
   );
-  const markDead = db.query<{ instance: string; commit: string | null }, [string, number, number]>(
-    "UPDATE jobs SET state = 'dead', attempts = attempts + 1, last_error = ?, updated_at = ? WHERE id = ? AND state = 'pending' RETURNING instance, \"commit\"",
+  const markDead = db.query<{ instance: string; commit: string | null; ordering_key: string }, [string, number, number]>(
+    "UPDATE jobs SET state = 'dead', head = 0, attempts = attempts + 1, last_error = ?, updated_at = ? WHERE id = ? AND state = 'pending' RETURNING instance, \"commit\", ordering_key",
   );
   const upsertBlock = db.query<unknown, [string, number]>(
     "INSERT INTO target_blocks (target, blocked_until) VALUES (?, ?) " +
@@ -250,12 +259,18 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
   // A dead status that a newer status for the same (target, commit, context) has superseded is not revived:
   // sending it now would show an older state last.
   const notSuperseded = "NOT EXISTS (SELECT 1 FROM jobs AS newer WHERE newer.coalesce_key = jobs.coalesce_key AND newer.id > jobs.id)";
-  const retryOne = db.query<unknown, [number, number, number]>(
-    `UPDATE jobs SET state = 'pending', attempts = 0, next_attempt_at = ?, updated_at = ? WHERE id = ? AND state = 'dead' AND ${notSuperseded}`,
+  const retryOne = db.query<{ ordering_key: string }, [number, number, number]>(
+    `UPDATE jobs SET state = 'pending', attempts = 0, next_attempt_at = ?, updated_at = ? WHERE id = ? AND state = 'dead' AND ${notSuperseded} RETURNING ordering_key`,
   );
-  const retryAll = db.query<unknown, [number, number]>(
-    `UPDATE jobs SET state = 'pending', attempts = 0, next_attempt_at = ?, updated_at = ? WHERE state = 'dead' AND ${notSuperseded}`,
+  const retryAll = db.query<{ ordering_key: string }, [number, number]>(
+    `UPDATE jobs SET state = 'pending', attempts = 0, next_attempt_at = ?, updated_at = ? WHERE state = 'dead' AND ${notSuperseded} RETURNING ordering_key`,
   );
+  // Revived jobs are pending again: each of their keys is headed by its lowest pending id.
+  const revive = db.transaction((which: number | "all", now: number) => {
+    const revived = which === "all" ? retryAll.all(now, now) : retryOne.all(now, now, which);
+    for (const key of new Set(revived.map((row) => row.ordering_key))) recomputeHeads.run(key);
+    return revived.length;
+  });
   const purgeDead = db.query<unknown, []>("DELETE FROM jobs WHERE state = 'dead'");
   const pruneDone = db.query<unknown, [number]>("DELETE FROM jobs INDEXED BY jobs_done_updated WHERE state = 'done' AND updated_at < ?");
   const pruneCommits = db.query<unknown, [number]>("DELETE FROM commits WHERE updated_at < ?");
@@ -270,12 +285,14 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
   // A delivered orchestrator job is the notification the read model shows; a dead job changes its commit's row.
   const settleDone = db.transaction((id: number, now: number) => {
     const row = markDone.get(now, id);
+    if (row) promoteHead.run(row.ordering_key);
     if (row?.kind !== "orchestrator" || row.commit === null) return;
     const { payload } = JSON.parse(row.payload) as OrchestratorJob;
     readModel.writer.recordNotification(row.instance, row.commit, payload.outcome, payload.supersededBy, now);
   });
   const settleDead = db.transaction((id: number, now: number, error: string) => {
     const row = markDead.get(error, now, id);
+    if (row) promoteHead.run(row.ordering_key);
     if (row?.commit) readModel.writer.touchCommit(row.instance, row.commit, now);
   });
   const recordPromotion = db.transaction((record: PromotionRecord, now: number) => readModel.writer.recordPromotion(record, now));
@@ -294,7 +311,9 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
     upsertKnown.run(instance, commit, JSON.stringify(result.known), now);
     if (result.finished && reconciler !== undefined) upsertHead.run(instance, reconciler, commit, now);
     for (const job of result.jobs) {
-      if (job.coalesceKey !== undefined) deleteSuperseded.run(job.coalesceKey, inFlight);
+      if (job.coalesceKey !== undefined) {
+        for (const gone of deleteSuperseded.all(job.coalesceKey, inFlight)) if (gone.head === 1) promoteHead.run(gone.ordering_key);
+      }
       insertJob(job, now);
     }
     if (result.record) readModel.writer.recordReconciler(instance, commit, result.record, now);
@@ -406,7 +425,7 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
     },
     stats: () => selectStats.all(),
     deadJobs: () => selectDead.all().map(toStoredJob),
-    retryDead: (which, now) => (which === "all" ? retryAll.run(now, now) : retryOne.run(now, now, which)).changes,
+    retryDead: (which, now) => revive.immediate(which, now),
     purgeDead: () => purgeDead.run().changes,
     prune: (doneBefore, commitsBefore) => prune.immediate(doneBefore, commitsBefore),
     pruneOnceKeys: (before) => pruneOnceKeys.run(before).changes,

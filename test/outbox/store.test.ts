@@ -649,3 +649,37 @@ describe("keys SQLite cannot store as they are", () => {
     expect(store.pendingDepth()).toBe(0);
   });
 });
+
+describe("the head of each ordering key", () => {
+  const keyed = (n: number, key = "key") => statusJob({ commit: `c${n}`, context: `ctx${n}`, orderingKey: key, coalesce: false });
+
+  test("a dead head hands over to the next; revived, it heads its key again and the other waits", () => {
+    const store = openStore();
+    enqueue(store, [keyed(1), keyed(2), keyed(3)]);
+    const [first] = claimAll(store);
+    expect((first!.job as StatusJob).payload.commit).toBe("c1");
+    store.markDead(first!.id, T0, "404");
+    const [second] = claimAll(store);
+    expect((second!.job as StatusJob).payload.commit).toBe("c2");
+    store.markRetry(second!.id, T0, T0 + 60_000, "502"); // c2 waits for its retry
+    expect(store.retryDead(first!.id, T0)).toBe(1);
+    expect(claimAll(store).map((job) => (job.job as StatusJob).payload.commit)).toEqual(["c1"]); // the lowest id leads again
+  });
+
+  test("a head coalesced away hands over to the next job of its key", () => {
+    const store = openStore();
+    enqueue(store, [statusJob({ commit: "x", context: "a", orderingKey: "k" }), statusJob({ commit: "y", context: "b", orderingKey: "k" })]);
+    enqueue(store, [statusJob({ commit: "x", context: "a", orderingKey: "other", state: "ReconciliationSucceeded" })]); // replaces the head of "k"
+    expect(claimAll(store).map((job) => `${(job.job as StatusJob).payload.commit}/${job.job.orderingKey}`).sort()).toEqual(["x/other", "y/k"]);
+  });
+
+  test("thousands queued behind one head do not hold up another key of the same target", () => {
+    const store = openStore();
+    enqueue(store, Array.from({ length: 3_000 }, (_, n) => keyed(n, "supersede")));
+    enqueue(store, [keyed(9_999, "status")]);
+    expect(store.nextDueAt([])).toBe(T0);
+    const claimed = claimAll(store);
+    expect(claimed.map((job) => job.job.orderingKey).sort()).toEqual(["status", "supersede"]);
+    expect(store.nextDueAt([])).toBeUndefined(); // both heads in flight; the rest waits for one to finish
+  });
+});
