@@ -5,7 +5,7 @@
  * stored (503 while storage fails, see storage-health.ts).
  */
 import { IntakeFullError, IntakeUnavailableError, type Intake } from "../core/intake.ts";
-import { reconcilerId } from "../core/model.ts";
+import { reconcilerId, type Job } from "../core/model.ts";
 import { planJobs } from "../core/planner.ts";
 import { describeStorageError, isStorageError, type StorageHealth } from "./storage-health.ts";
 import type { IntakeStore } from "./types.ts";
@@ -15,6 +15,15 @@ const FULL_RETRY_AFTER_SECONDS = 30;
 
 /** What senders are told to wait while the outbox cannot be written (a full disk, a read-only volume). */
 const STORAGE_RETRY_AFTER_SECONDS = 10;
+
+type Submitted = Parameters<Intake["submit"]>;
+
+interface Waiting {
+  readonly instance: Submitted[0];
+  readonly observation: Submitted[1];
+  resolve(jobs: readonly Job[]): void;
+  reject(error: unknown): void;
+}
 
 export function createOutboxIntake(options: {
   store: IntakeStore;
@@ -28,6 +37,8 @@ export function createOutboxIntake(options: {
   const now = options.now ?? Date.now;
   /** The depth at which the last event was refused for room: not ready until the outbox drains below it. */
   let refusedAtDepth: number | undefined;
+  /** The webhooks of this turn of the event loop, stored together (group commit). */
+  let waiting: Waiting[] = [];
   const isFull = async () => {
     const depth = await options.store.pendingDepth();
     if (refusedAtDepth !== undefined && depth < refusedAtDepth) refusedAtDepth = undefined;
@@ -63,26 +74,72 @@ export function createOutboxIntake(options: {
     },
   };
 
-  /** Plans and stores in one transaction; a plan that would take the outbox past maxDepth is rolled back. */
-  async function submitOrRefuse(instance: Parameters<Intake["submit"]>[0], observation: Parameters<Intake["submit"]>[1]) {
+  /** The outbox full for an event that would add `wanted` jobs at `depth` pending. */
+  function full(depth: number, wanted: number) {
+    refusedAtDepth = depth;
+    return new IntakeFullError(
+      `outbox full: ${depth} jobs pending and this event would add ${wanted} (outbox.maxDepth ${options.maxDepth()}); ` +
+        "a target is probably down — see `gitops-connector outbox stats`",
+      FULL_RETRY_AFTER_SECONDS,
+    );
+  }
+
+
+  /**
+   * Group commit: the webhooks that arrive in one turn of the event loop are stored in one transaction (each in
+   * a savepoint of its own) and each is answered once it has committed; a driver without batches gets them one
+   * at a time. A plan that would take the outbox past maxDepth is rolled back alone.
+   */
+  function submitOrRefuse(instance: Submitted[0], observation: Submitted[1]): Promise<readonly Job[]> {
+    if (options.store.submitBatch === undefined) return submitAlone(instance, observation);
+    return new Promise((resolve, reject) => {
+      waiting.push({ instance, observation, resolve, reject });
+      if (waiting.length === 1) setImmediate(() => void flush());
+    });
+  }
+
+  async function flush(): Promise<void> {
+    const batch = waiting;
+    waiting = [];
+    try {
+      const depth = await options.store.pendingDepth();
+      let left = options.maxDepth() - depth;
+      const at = now();
+      const outcomes = await options.store.submitBatch!(
+        batch.map(({ instance, observation }) => ({
+          instance: instance.name,
+          commit: observation.commit,
+          now: at,
+          reconciler: reconcilerId(observation.reconciler),
+          plan: (known, context) => {
+            if (left <= 0) throw full(depth, 0);
+            const plan = planJobs(observation, instance, known, context.lastFinished);
+            // Thrown inside its savepoint, so nothing of this event is stored: Flux and Argo CD send it again.
+            if (plan.jobs.length > left) throw full(depth, plan.jobs.length);
+            left -= plan.jobs.length;
+            return plan;
+          },
+        })),
+      );
+      outcomes.forEach((outcome, index) => ("error" in outcome ? batch[index]!.reject(outcome.error) : batch[index]!.resolve(outcome.jobs)));
+      if (outcomes.some((outcome) => "jobs" in outcome && outcome.jobs.length > 0)) options.onEnqueued?.();
+    } catch (error) {
+      for (const entry of batch) entry.reject(error);
+    }
+  }
+
+  /** One webhook, one transaction. */
+  async function submitAlone(instance: Submitted[0], observation: Submitted[1]) {
     const depth = await options.store.pendingDepth();
     const left = options.maxDepth() - depth;
-    const full = (wanted: number) => {
-      refusedAtDepth = depth;
-      return new IntakeFullError(
-        `outbox full: ${refusedAtDepth} jobs pending and this event would add ${wanted} (outbox.maxDepth ${options.maxDepth()}); ` +
-          "a target is probably down — see `gitops-connector outbox stats`",
-        FULL_RETRY_AFTER_SECONDS,
-      );
-    };
-    if (left <= 0) throw full(0);
+    if (left <= 0) throw full(depth, 0);
     const jobs = await options.store.submit(
       instance.name,
       observation.commit,
       (known, context) => {
         const plan = planJobs(observation, instance, known, context.lastFinished);
         // Thrown inside the transaction, so nothing of this event is stored: Flux and Argo CD send it again.
-        if (plan.jobs.length > left) throw full(plan.jobs.length);
+        if (plan.jobs.length > left) throw full(depth, plan.jobs.length);
         return plan;
       },
       now(),

@@ -9,6 +9,7 @@ const METHODS = [
   "submit", "pendingDepth", "claimDue", "nextDueAt", "markDone", "markRetry", "markDead", "blockTarget", "releaseClaim",
   "releaseClaims", "stats", "deadJobs", "rateLimitedTargets", "retryDead", "purgeDead", "deadCount", "oldestPendingAt",
   "probeWrite", "recordHolder", "enqueueOnce", "prune", "pruneOnceKeys", "recordPromotion", "tryLease", "close",
+  "submitBatch",
 ] as const satisfies readonly (keyof OutboxStore)[];
 
 const READER_METHODS = ["deployments", "deployment", "promotions", "changesSince", "lastChange"] as const satisfies readonly (keyof OutboxStore["reader"])[];
@@ -26,7 +27,7 @@ function lift(target: object, method: string): (...args: unknown[]) => Promise<u
 
 export function promised<S extends Immediate<OutboxStore>>(store: S): OutboxStore & Omit<S, keyof OutboxStore> {
   const port: Record<string, unknown> = { ...store };
-  for (const method of METHODS) port[method] = lift(store, method);
+  for (const method of METHODS) if (typeof (store as Record<string, unknown>)[method] === "function") port[method] = lift(store, method);
   const reader: Record<string, unknown> = { onChange: (listener: never) => store.reader.onChange(listener) };
   for (const method of READER_METHODS) reader[method] = lift(store.reader, method);
   port.reader = reader;

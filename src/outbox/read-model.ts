@@ -168,6 +168,11 @@ export function createReadModel(db: Database) {
       prunePromotions.run(before);
       return deployments;
     },
+    /** Where the changes staged so far end: a savepoint that rolls back returns there (`rollbackTo`). */
+    mark: (): number => staged.length,
+    rollbackTo(mark: number): void {
+      staged = staged.slice(0, mark);
+    },
     /** After a transaction committed: tell the listeners. After one rolled back: forget. */
     flush(committed: boolean): void {
       const told = staged;

@@ -17,7 +17,8 @@ import { commitOfJob, type Job, type OrchestratorJob } from "../core/model.ts";
 import { createReadModel, type PromotionRecord } from "./read-model.ts";
 import { migrate, OutboxVersionError } from "./schema.ts";
 import { resolveOutboxPath } from "./paths.ts";
-import type { ClaimOptions, Immediate, JobState, OutboxStore, PlanContext, PlanResult, RateLimitedTarget, StatsRow, StoredJob } from "./types.ts";
+import type { ClaimOptions, Immediate, JobState, OutboxStore, PlanContext, PlanResult, RateLimitedTarget, StatsRow, StoredJob, SubmitOutcome, SubmitRequest } from "./types.ts";
+import { isStorageError } from "./storage-health.ts";
 
 export interface SqliteOutboxOptions {
   /** A file path, or ":memory:" (tests, throwaway runs). */
@@ -320,6 +321,20 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
     return result.jobs;
   });
 
+  // Group commit: one transaction, one savepoint per submit (bun:sqlite nests a transaction as a savepoint).
+  const submitBatch = db.transaction((submits: readonly SubmitRequest[]): SubmitOutcome[] =>
+    submits.map((request) => {
+      const mark = readModel.writer.mark();
+      try {
+        return { jobs: submit(request.instance, request.commit, request.plan, request.now, request.reconciler) };
+      } catch (error) {
+        readModel.writer.rollbackTo(mark);
+        if (isStorageError(error)) throw error; // the disk, not this webhook: the whole batch fails
+        return { error };
+      }
+    }),
+  );
+
   /** Targets with pending jobs that are neither excluded nor blocked at `now`. */
   const openTargets = (now: number, excludeTargets: readonly string[]) =>
     selectPendingTargets
@@ -374,6 +389,16 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
         const jobs = submit.immediate(instance, commit, plan, now, reconciler);
         readModel.writer.flush(true);
         return jobs;
+      } catch (error) {
+        readModel.writer.flush(false);
+        throw error;
+      }
+    },
+    submitBatch(submits) {
+      try {
+        const outcomes = submitBatch.immediate(submits);
+        readModel.writer.flush(true);
+        return outcomes;
       } catch (error) {
         readModel.writer.flush(false);
         throw error;

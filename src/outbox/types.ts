@@ -74,7 +74,23 @@ export interface IntakeStore {
   ): Promise<readonly Job[]>;
   /** Pending jobs, claimed or not. */
   pendingDepth(): Promise<number>;
+  /**
+   * Several submits in one transaction (group commit): each in a savepoint of its own, so one whose plan throws
+   * rolls back alone and gets its error; a storage failure fails them all. Optional: a driver without it is given
+   * the submits one at a time.
+   */
+  submitBatch?(submits: readonly SubmitRequest[]): Promise<readonly SubmitOutcome[]>;
 }
+
+export interface SubmitRequest {
+  readonly instance: string;
+  readonly commit: string;
+  readonly plan: (known: KnownCommit, context: PlanContext) => PlanResult;
+  readonly now: number;
+  readonly reconciler?: string;
+}
+
+export type SubmitOutcome = { readonly jobs: readonly Job[] } | { readonly error: unknown };
 
 /** What the worker claims jobs and records their attempts through. */
 export interface WorkerStore {
@@ -170,12 +186,13 @@ export interface OutboxStore extends IntakeStore, WorkerStore, AdminStore, Upkee
  * A port as a driver that answers at once implements it (SQLite in this process): the same methods, returning
  * their values rather than promises. src/outbox/store.ts is written this way and adapted by `promised`.
  */
-export type Immediate<T> = {
-  [K in keyof T]: T[K] extends (...args: infer A) => Promise<infer R>
-    ? (...args: A) => R
-    : T[K] extends (...args: never[]) => unknown
-      ? T[K]
-      : T[K] extends object
-        ? Immediate<T[K]>
-        : T[K];
-};
+export type Immediate<T> = { [K in keyof T]: ImmediateValue<T[K]> };
+
+/** Distributes over a union, so an optional method (`… | undefined`) maps too. */
+type ImmediateValue<V> = V extends (...args: infer A) => Promise<infer R>
+  ? (...args: A) => R
+  : V extends (...args: never[]) => unknown
+    ? V
+    : V extends object
+      ? Immediate<V>
+      : V;

@@ -131,3 +131,35 @@ describe("the deployments read model", () => {
     expect(store.reader.promotions()).toEqual([{ instance: "apps-dev", group: "apps", app: "web", env: "qa", tag: "2.1.0", state: "open", pullRequest: { number: 8, url: "https://github.com/org/manifests/pull/8" }, at: new Date(T0 + 1).toISOString() }]);
   });
 });
+
+describe("group commit", () => {
+  test("webhooks of one turn are stored together: the same commit twice is planned once; one that would overfill is refused alone", async () => {
+    const path = join(mkdtempSync(join(tmpdir(), "group-commit-")), "outbox.db");
+    const store = createSqliteOutboxStore({ path, now: () => T0 });
+    stores.push(store);
+    let batches = 0;
+    const port = promised(store);
+    const counted = { ...port, submitBatch: (submits: Parameters<NonNullable<typeof port.submitBatch>>[0]) => (batches += 1, port.submitBatch!(submits)) };
+    const intake = createOutboxIntake({ store: counted, maxDepth: () => 4, now: () => T0 });
+    const instance = githubInstance({ subscribers: {} });
+    const observe = (commit: string) => {
+      const event = fixture("kustomization-reconciliation-succeeded.json");
+      const translation = translateFlux({ ...event, metadata: { ...event.metadata, revision: `main@sha1:${commit}` } }, instance.translation);
+      if (translation.kind !== "observation") throw new Error(translation.kind);
+      return translation.observation;
+    };
+    const results = await Promise.allSettled([
+      intake.submit(instance.planning, observe("a".repeat(40))),
+      intake.submit(instance.planning, observe("a".repeat(40))),
+      intake.submit(instance.planning, observe("b".repeat(40))),
+      intake.submit(instance.planning, observe("c".repeat(40))),
+    ]);
+    expect(batches).toBe(1);
+    const jobs = results.map((result) => (result.status === "fulfilled" ? result.value.length : (result.reason as Error).name));
+    // a: its status and dispatch; a again, in the same transaction: nothing new (notify-once); b and c would each
+    // add three (status, dispatch, the supersede of a) to the two left under maxDepth 4: refused, alone.
+    expect(jobs).toEqual([2, 0, "IntakeFullError", "IntakeFullError"]);
+    expect(await port.pendingDepth()).toBe(2);
+    expect(store.reader.deployments({ limit: 10 }).map((d) => d.commit)).toContain("a".repeat(40));
+  });
+});
