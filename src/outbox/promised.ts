@@ -9,7 +9,7 @@ const METHODS = [
   "submit", "pendingDepth", "claimDue", "nextDueAt", "markDone", "markRetry", "markDead", "blockTarget", "releaseClaim",
   "releaseClaims", "stats", "deadJobs", "rateLimitedTargets", "retryDead", "purgeDead", "deadCount", "oldestPendingAt",
   "probeWrite", "recordHolder", "enqueueOnce", "prune", "pruneOnceKeys", "recordPromotion", "tryLease", "close",
-  "submitBatch",
+  "submitBatch", "markDoneMany",
 ] as const satisfies readonly (keyof OutboxStore)[];
 
 const READER_METHODS = ["deployments", "deployment", "promotions", "changesSince", "lastChange"] as const satisfies readonly (keyof OutboxStore["reader"])[];

@@ -291,6 +291,9 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
     const { payload } = JSON.parse(row.payload) as OrchestratorJob;
     readModel.writer.recordNotification(row.instance, row.commit, payload.outcome, payload.supersededBy, now);
   });
+  const settleDoneMany = db.transaction((done: readonly { readonly id: number; readonly now: number }[]) => {
+    for (const { id, now } of done) settleDone(id, now);
+  });
   const settleDead = db.transaction((id: number, now: number, error: string) => {
     const row = markDead.get(error, now, id);
     if (row) promoteHead.run(row.ordering_key);
@@ -419,6 +422,16 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
       settleDone.immediate(id, now);
       readModel.writer.flush(true);
       claims.delete(id);
+    },
+    markDoneMany(done) {
+      try {
+        settleDoneMany.immediate(done);
+        readModel.writer.flush(true);
+      } catch (error) {
+        readModel.writer.flush(false);
+        throw error;
+      }
+      for (const { id } of done) claims.delete(id);
     },
     markRetry(id, now, nextAttemptAt, error, countAttempt = true) {
       (countAttempt ? markRetry : markWaiting).run(nextAttemptAt, error, now, id);

@@ -105,6 +105,8 @@ export interface WorkerStore {
    */
   nextDueAt(excludeTargets?: readonly string[]): Promise<number | undefined>;
   markDone(id: number, now: number): Promise<void>;
+  /** Several deliveries recorded in one transaction (batched completion); optional, markDone otherwise. */
+  markDoneMany?(done: readonly { readonly id: number; readonly now: number }[]): Promise<void>;
   /**
    * Counts the attempt (unless `countAttempt` is false: a rate limit is no failed attempt), records the error,
    * releases the claim, schedules the next attempt.

@@ -114,6 +114,29 @@ export function createOutboxWorker(options: WorkerOptions): OutboxWorker {
     return [...counts].filter(([, count]) => count >= perTargetLimit()).map(([target]) => target);
   }
 
+  /**
+   * Batched completion: the deliveries that finish in one turn of the event loop are recorded in one transaction
+   * (when the store offers it); each attempt's record waits for it, and a failure fails them all, to be retried.
+   */
+  let finished: { id: number; now: number; resolve(): void; reject(error: unknown): void }[] = [];
+  function markDone(id: number, at: number): Promise<void> {
+    const many = options.store.markDoneMany?.bind(options.store);
+    if (many === undefined) return options.store.markDone(id, at);
+    return new Promise((resolve, reject) => {
+      finished.push({ id, now: at, resolve, reject });
+      if (finished.length === 1) {
+        setImmediate(() => {
+          const batch = finished;
+          finished = [];
+          many(batch.map(({ id: done, now: when }) => ({ id: done, now: when }))).then(
+            () => batch.forEach((entry) => entry.resolve()),
+            (error: unknown) => batch.forEach((entry) => entry.reject(error)),
+          );
+        });
+      }
+    });
+  }
+
   /** A pump asked for while one runs runs again after it: store calls wait, and two pumps would over-claim. */
   let pumping = false;
   let pumpAgain = false;
@@ -248,7 +271,7 @@ export function createOutboxWorker(options: WorkerOptions): OutboxWorker {
     const fields = { jobId: stored.id, kind: job.kind, instance: job.instance, commit: commitOfJob(job), target: job.target, attempt, durationMs: Math.round(durationMs) };
     const at = now();
     if (error === undefined) {
-      await options.store.markDone(stored.id, at);
+      await markDone(stored.id, at);
       log.info({ ...fields, outcome: "delivered", status: lastStatus }, "delivered");
       options.onAttempt?.(stored, "delivered", durationMs);
       return;

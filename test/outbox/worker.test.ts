@@ -280,6 +280,11 @@ describe("outbox worker", () => {
         if (refusals-- > 0) throw Object.assign(new Error("database or disk is full"), { code: "SQLITE_FULL" });
         real.markDone(id, at);
       },
+      // The worker records deliveries in batches when it can: the disk is just as full for them.
+      markDoneMany(done) {
+        if (refusals-- > 0) throw Object.assign(new Error("database or disk is full"), { code: "SQLITE_FULL" });
+        real.markDoneMany!(done);
+      },
     };
     const calls: string[] = [];
     const worker = createOutboxWorker({
