@@ -24,8 +24,11 @@ const MIGRATIONS: readonly string[] = [
     last_error      TEXT,
     "commit"        TEXT,
     locked_by       TEXT,
-    locked_until    BIGINT
+    locked_until    BIGINT,
+    -- The pending job that heads its ordering key (the only claimable one), kept on the row as on SQLite.
+    head            BOOLEAN NOT NULL DEFAULT false
   );
+  CREATE INDEX jobs_target_heads ON jobs (target, next_attempt_at) WHERE state = 'pending' AND head;
   CREATE INDEX jobs_ordering_head ON jobs (ordering_key, id) WHERE state = 'pending';
   CREATE INDEX jobs_coalesce ON jobs (coalesce_key) WHERE state = 'pending';
   CREATE INDEX jobs_pending_created ON jobs (created_at) WHERE state = 'pending';

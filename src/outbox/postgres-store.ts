@@ -62,9 +62,31 @@ function toStoredJob(row: JobRow): StoredJob {
   return row.last_error === null ? stored : { ...stored, lastError: row.last_error };
 }
 
+/**
+ * Whoever inserts into or hands over an ordering key holds its transaction-scoped lock, so two replicas never both
+ * make a job its key's head, and a head that leaves always hands over to a job committed before.
+ */
+async function lockKey(tx: SQL, key: string): Promise<void> {
+  await tx`SELECT pg_advisory_xact_lock(hashtextextended(${`key\u001f${key}`}, 0))`;
+}
+
 async function insertJob(tx: SQL, job: Job, now: number): Promise<void> {
-  await tx`INSERT INTO jobs (kind, instance, target, ordering_key, coalesce_key, payload, state, attempts, next_attempt_at, created_at, updated_at, "commit")
-           VALUES (${job.kind}, ${job.instance}, ${job.target}, ${job.orderingKey}, ${job.coalesceKey ?? null}, ${JSON.stringify(job)}, 'pending', 0, ${now}, ${now}, ${now}, ${commitOfJob(job) ?? null})`;
+  await lockKey(tx, job.orderingKey);
+  await tx`INSERT INTO jobs (kind, instance, target, ordering_key, coalesce_key, payload, state, attempts, next_attempt_at, created_at, updated_at, "commit", head)
+           VALUES (${job.kind}, ${job.instance}, ${job.target}, ${job.orderingKey}, ${job.coalesceKey ?? null}, ${JSON.stringify(job)}, 'pending', 0, ${now}, ${now}, ${now}, ${commitOfJob(job) ?? null},
+                   NOT EXISTS (SELECT 1 FROM jobs o WHERE o.ordering_key = ${job.orderingKey} AND o.state = 'pending'))`;
+}
+
+/** A head left pending (done, dead, coalesced away): the next pending job of its key heads it. */
+async function promoteHead(tx: SQL, key: string): Promise<void> {
+  await lockKey(tx, key);
+  await tx`UPDATE jobs SET head = true WHERE id = (SELECT MIN(h.id) FROM jobs h WHERE h.ordering_key = ${key} AND h.state = 'pending') AND NOT head`;
+}
+
+/** Revived dead jobs: each key is headed by its lowest pending id again. */
+async function recomputeHeads(tx: SQL, key: string): Promise<void> {
+  await lockKey(tx, key);
+  await tx`UPDATE jobs SET head = (id = (SELECT MIN(h.id) FROM jobs h WHERE h.ordering_key = ${key} AND h.state = 'pending')) WHERE ordering_key = ${key} AND state = 'pending'`;
 }
 
 /** Opens the pool and brings the schema up to date; rejects for a database written by a newer version. */
@@ -87,10 +109,20 @@ export async function createPostgresOutboxStore(options: PostgresOutboxOptions):
     sql.notify(`${CHANNEL}_${channel}`, holder).catch(() => undefined).finally(() => (announcing[channel] = false));
   };
 
-  /** Runs a transaction and tells the read model's listeners of its changes once it committed. */
+  /**
+   * Runs a transaction and tells the read model's listeners of its changes once it committed. A deadlock PostgreSQL
+   * broke (40P01: two hand-overs of keys crossing) is run once more: nothing of it was stored.
+   */
   async function transaction<T>(run: (tx: SQL, staged: Change[]) => Promise<T>, addsJobs = false): Promise<T> {
-    const staged: Change[] = [];
-    const result = await sql.begin((tx) => run(tx, staged));
+    let staged: Change[] = [];
+    const attempt = () => {
+      staged = [];
+      return sql.begin((tx) => run(tx, staged));
+    };
+    const result = await attempt().catch((error: unknown) => {
+      if ((error as { errno?: unknown }).errno !== "40P01") throw error;
+      return attempt();
+    });
     readModel.writer.tell(staged);
     if (staged.length > 0) announce("changes");
     if (addsJobs) announce("jobs");
@@ -113,7 +145,7 @@ export async function createPostgresOutboxStore(options: PostgresOutboxOptions):
   const claimable = (now: number) => sql`
     j.state = 'pending'
     AND (j.locked_until IS NULL OR j.locked_until < ${now})
-    AND j.id = (SELECT MIN(h.id) FROM jobs h WHERE h.ordering_key = j.ordering_key AND h.state = 'pending')
+    AND j.head
     AND NOT EXISTS (SELECT 1 FROM target_blocks b WHERE b.target = j.target AND b.blocked_until > ${now})`;
 
   const store: PostgresOutboxStore = {
@@ -127,6 +159,8 @@ export async function createPostgresOutboxStore(options: PostgresOutboxOptions):
         const [row] = (await tx`SELECT known FROM commits WHERE instance = ${instance} AND "commit" = ${commit}`) as { known: string }[];
         const head = reconciler === undefined ? undefined : ((await tx`SELECT "commit" FROM reconciler_heads WHERE instance = ${instance} AND reconciler = ${reconciler}`) as { commit: string }[])[0];
         const result = plan(row ? (JSON.parse(row.known) as KnownCommit) : NOTHING_KNOWN, head ? { lastFinished: head.commit } : {});
+        // The ordering keys this submit writes, locked up front in one order, so two submits never wait on each other in a circle.
+        for (const key of [...new Set(result.jobs.map((job) => job.orderingKey))].sort()) await lockKey(tx, key);
         await tx`INSERT INTO commits (instance, "commit", known, updated_at) VALUES (${instance}, ${commit}, ${JSON.stringify(result.known)}, ${now})
                  ON CONFLICT (instance, "commit") DO UPDATE SET known = excluded.known, updated_at = excluded.updated_at`;
         if (result.finished && reconciler !== undefined) {
@@ -135,7 +169,11 @@ export async function createPostgresOutboxStore(options: PostgresOutboxOptions):
         }
         for (const job of result.jobs) {
           // A pending job with the same coalescing key is replaced, unless a replica is delivering it now.
-          if (job.coalesceKey !== undefined) await tx`DELETE FROM jobs WHERE coalesce_key = ${job.coalesceKey} AND state = 'pending' AND (locked_until IS NULL OR locked_until < ${now})`;
+          if (job.coalesceKey !== undefined) {
+            const gone = (await tx`DELETE FROM jobs WHERE coalesce_key = ${job.coalesceKey} AND state = 'pending' AND (locked_until IS NULL OR locked_until < ${now})
+                                   RETURNING ordering_key, head`) as { ordering_key: string; head: boolean }[];
+            for (const row of gone) if (row.head) await promoteHead(tx, row.ordering_key);
+          }
           await insertJob(tx, job, now);
         }
         if (result.record) await readModel.writer.recordReconciler(tx, staged, instance, commit, result.record, now);
@@ -179,15 +217,16 @@ export async function createPostgresOutboxStore(options: PostgresOutboxOptions):
         FROM jobs j LEFT JOIN target_blocks b ON b.target = j.target
         WHERE j.state = 'pending' AND NOT (j.target = ANY(${sql.array([...excludeTargets], "TEXT")}))
           AND (j.locked_by IS NULL OR j.locked_by <> ${holder} OR j.locked_until < ${clock()})
-          AND j.id = (SELECT MIN(h.id) FROM jobs h WHERE h.ordering_key = j.ordering_key AND h.state = 'pending')`) as { at: string | null }[];
+          AND j.head`) as { at: string | null }[];
       return row?.at === null || row?.at === undefined ? undefined : Number(row.at);
     },
 
     async markDone(id, now) {
       await transaction(async (tx, staged) => {
-        const [row] = (await tx`UPDATE jobs SET state = 'done', attempts = attempts + 1, updated_at = ${now}, locked_by = NULL, locked_until = NULL
+        const [row] = (await tx`UPDATE jobs SET state = 'done', head = false, attempts = attempts + 1, updated_at = ${now}, locked_by = NULL, locked_until = NULL
                                 WHERE id = ${id} AND state = 'pending' AND locked_by = ${holder}
-                                RETURNING kind, instance, "commit", payload`) as { kind: string; instance: string; commit: string | null; payload: string }[];
+                                RETURNING kind, instance, "commit", payload, ordering_key`) as { kind: string; instance: string; commit: string | null; payload: string; ordering_key: string }[];
+        if (row) await promoteHead(tx, row.ordering_key);
         if (row?.kind !== "orchestrator" || row.commit === null) return;
         const { payload } = JSON.parse(row.payload) as OrchestratorJob;
         await readModel.writer.recordNotification(tx, staged, row.instance, row.commit, payload.outcome, payload.supersededBy, now);
@@ -202,8 +241,9 @@ export async function createPostgresOutboxStore(options: PostgresOutboxOptions):
 
     async markDead(id, now, error) {
       await transaction(async (tx, staged) => {
-        const [row] = (await tx`UPDATE jobs SET state = 'dead', attempts = attempts + 1, last_error = ${error}, updated_at = ${now}, locked_by = NULL, locked_until = NULL
-                                WHERE id = ${id} AND state = 'pending' AND locked_by = ${holder} RETURNING instance, "commit"`) as { instance: string; commit: string | null }[];
+        const [row] = (await tx`UPDATE jobs SET state = 'dead', head = false, attempts = attempts + 1, last_error = ${error}, updated_at = ${now}, locked_by = NULL, locked_until = NULL
+                                WHERE id = ${id} AND state = 'pending' AND locked_by = ${holder} RETURNING instance, "commit", ordering_key`) as { instance: string; commit: string | null; ordering_key: string }[];
+        if (row) await promoteHead(tx, row.ordering_key);
         if (row?.commit) await readModel.writer.touchCommit(tx, staged, row.instance, row.commit, now);
       });
     },
@@ -241,12 +281,15 @@ export async function createPostgresOutboxStore(options: PostgresOutboxOptions):
 
     async retryDead(which, now) {
       // A dead status superseded by a newer one for the same (target, commit, context) is not revived.
-      const rows = which === "all"
-        ? await sql`UPDATE jobs SET state = 'pending', attempts = 0, next_attempt_at = ${now}, updated_at = ${now}
-                    WHERE state = 'dead' AND NOT EXISTS (SELECT 1 FROM jobs newer WHERE newer.coalesce_key = jobs.coalesce_key AND newer.id > jobs.id) RETURNING id`
-        : await sql`UPDATE jobs SET state = 'pending', attempts = 0, next_attempt_at = ${now}, updated_at = ${now}
-                    WHERE id = ${which} AND state = 'dead' AND NOT EXISTS (SELECT 1 FROM jobs newer WHERE newer.coalesce_key = jobs.coalesce_key AND newer.id > jobs.id) RETURNING id`;
-      return rows.length;
+      return transaction(async (tx) => {
+        const rows = (which === "all"
+          ? await tx`UPDATE jobs SET state = 'pending', attempts = 0, next_attempt_at = ${now}, updated_at = ${now}
+                     WHERE state = 'dead' AND NOT EXISTS (SELECT 1 FROM jobs newer WHERE newer.coalesce_key = jobs.coalesce_key AND newer.id > jobs.id) RETURNING ordering_key`
+          : await tx`UPDATE jobs SET state = 'pending', attempts = 0, next_attempt_at = ${now}, updated_at = ${now}
+                     WHERE id = ${which} AND state = 'dead' AND NOT EXISTS (SELECT 1 FROM jobs newer WHERE newer.coalesce_key = jobs.coalesce_key AND newer.id > jobs.id) RETURNING ordering_key`) as { ordering_key: string }[];
+        for (const key of new Set(rows.map((row) => row.ordering_key))) await recomputeHeads(tx, key);
+        return rows.length;
+      });
     },
 
     async purgeDead() {

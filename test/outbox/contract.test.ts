@@ -291,6 +291,25 @@ describe("PostgreSQL replicas", () => {
     await b.close();
   });
 
+  test("two replicas enqueueing on one ordering key at once: one head, and the key drains in id order", async () => {
+    const { a, b, at } = await two(60_000);
+    await Promise.all(Array.from({ length: 40 }, (_, n) => (n % 2 === 0 ? a : b).submit("apps-dev", `commit${n}`, plan([statusJob(`commit${n}`, `ctx${n}`, "x", "shared"), statusJob(`commit${n}`, `other${n}`, "x", `own${n}`)]), at())));
+    const [heads] = (await a.sql`SELECT COUNT(*) AS n FROM jobs WHERE ordering_key = 'shared' AND state = 'pending' AND head`) as { n: string }[];
+    expect(Number(heads!.n)).toBe(1);
+    const order: number[] = [];
+    for (;;) {
+      const claimed = (await a.claimDue({ now: at(), limit: 50, excludeTargets: [] })).filter((job) => job.job.orderingKey === "shared");
+      if (claimed.length === 0) break;
+      expect(claimed.length).toBe(1);
+      order.push(claimed[0]!.id);
+      await a.markDone(claimed[0]!.id, at());
+    }
+    expect(order.length).toBe(40);
+    expect(order).toEqual([...order].sort((x, y) => x - y));
+    await a.close();
+    await b.close();
+  });
+
   test("a database written by a newer gitops-connector is refused", async () => {
     const schema = await freshSchema("newer");
     schemas.push(schema);
