@@ -156,6 +156,28 @@ const MIGRATIONS: readonly string[] = [
     AND id = (SELECT MIN(h.id) FROM jobs AS h WHERE h.ordering_key = jobs.ordering_key AND h.state = 'pending');
   CREATE INDEX jobs_target_heads ON jobs (target, next_attempt_at) WHERE state = 'pending' AND head = 1;
   `,
+  // 8: the number of jobs in each state, kept by triggers in the same transaction as the change. The intake reads
+  // the pending depth once per group commit; COUNT(*) walked the pending index, 0.25 ms at 40,000 pending (a
+  // quarter of the intake's time with delivery paused). Triggers also count what the CLI changes from another
+  // process.
+  `
+  CREATE TABLE job_counts (
+    state TEXT    PRIMARY KEY,
+    count INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  INSERT INTO job_counts (state, count) VALUES ('pending', 0), ('done', 0), ('dead', 0);
+  UPDATE job_counts SET count = (SELECT COUNT(*) FROM jobs WHERE jobs.state = job_counts.state);
+  CREATE TRIGGER jobs_counted_insert AFTER INSERT ON jobs BEGIN
+    UPDATE job_counts SET count = count + 1 WHERE state = NEW.state;
+  END;
+  CREATE TRIGGER jobs_counted_delete AFTER DELETE ON jobs BEGIN
+    UPDATE job_counts SET count = count - 1 WHERE state = OLD.state;
+  END;
+  CREATE TRIGGER jobs_counted_update AFTER UPDATE OF state ON jobs WHEN OLD.state <> NEW.state BEGIN
+    UPDATE job_counts SET count = count - 1 WHERE state = OLD.state;
+    UPDATE job_counts SET count = count + 1 WHERE state = NEW.state;
+  END;
+  `,
 ];
 
 /** A file written by a newer gitops-connector; its message says what to do. */

@@ -275,8 +275,9 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
   const purgeDead = db.query<unknown, []>("DELETE FROM jobs WHERE state = 'dead'");
   const pruneDone = db.query<unknown, [number]>("DELETE FROM jobs INDEXED BY jobs_done_updated WHERE state = 'done' AND updated_at < ?");
   const pruneCommits = db.query<unknown, [number]>("DELETE FROM commits WHERE updated_at < ?");
-  const countPending = db.query<{ count: number }, []>("SELECT COUNT(*) AS count FROM jobs INDEXED BY jobs_pending_created WHERE state = 'pending'");
-  const countDead = db.query<{ count: number }, []>("SELECT COUNT(*) AS count FROM jobs WHERE state = 'dead'");
+  // Kept by triggers (schema 8): a lookup, not a walk of every pending job.
+  const countPending = db.query<{ count: number }, []>("SELECT count FROM job_counts WHERE state = 'pending'");
+  const countDead = db.query<{ count: number }, []>("SELECT count FROM job_counts WHERE state = 'dead'");
   const selectOldest = db.query<{ at: number | null }, []>("SELECT MIN(created_at) AS at FROM jobs INDEXED BY jobs_pending_created WHERE state = 'pending'");
 
   const insertOnceKey = db.query<unknown, [string, number]>("INSERT INTO once_keys (key, created_at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING");

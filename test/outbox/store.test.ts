@@ -605,6 +605,80 @@ describe("migration from schema version 1", () => {
   });
 });
 
+describe("job counts (kept by triggers)", () => {
+  /** What a walk of the rows says, read through a connection of its own (as the CLI would). */
+  const counted = (path: string) => {
+    const db = new Database(path, { readonly: true });
+    try {
+      const count = (state: string) => (db.query("SELECT COUNT(*) AS n FROM jobs WHERE state = ?").get(state) as { n: number }).n;
+      return { pending: count("pending"), dead: count("dead") };
+    } finally {
+      db.close();
+    }
+  };
+  const kept = (store: SqliteOutboxStore) => ({ pending: store.pendingDepth(), dead: store.deadCount() });
+
+  test("match the rows after every kind of change: submit, coalescing, done, dead, retry, purge, prune", () => {
+    const path = tempPath();
+    const store = openStore(path);
+    const submit = (jobs: Job[], at = T0) => store.submit("apps-dev", "abc123", (known) => ({ jobs, known }), at);
+    submit([statusJob({ context: "a" }), statusJob({ context: "b" }), statusJob({ context: "c" }), orchestratorJob()]);
+    expect(kept(store)).toEqual({ pending: 4, dead: 0 });
+    submit([statusJob({ context: "a", state: "Succeeded" })]); // replaces the pending "a": still 4
+    expect(kept(store)).toEqual(counted(path));
+    expect(kept(store)).toEqual({ pending: 4, dead: 0 });
+
+    const [first, second, third, fourth] = claimAll(store);
+    store.releaseClaim(fourth!.id); // still pending, claimable again
+    store.markDone(first!.id, T0);
+    store.markDead(second!.id, T0, "422 from GitHub");
+    store.markDoneMany!([{ id: third!.id, now: T0 }]);
+    expect(kept(store)).toEqual({ pending: 1, dead: 1 });
+    expect(kept(store)).toEqual(counted(path));
+
+    expect(store.retryDead("all", T0)).toBe(1);
+    expect(kept(store)).toEqual({ pending: 2, dead: 0 });
+    for (const stored of claimAll(store)) store.markDead(stored.id, T0, "gone");
+    expect(kept(store)).toEqual({ pending: 0, dead: 2 });
+    expect(store.purgeDead()).toBe(2);
+    expect(store.prune(T0 + 1, T0 + 1).jobs).toBe(2);
+    expect(kept(store)).toEqual({ pending: 0, dead: 0 });
+    expect(kept(store)).toEqual(counted(path));
+  });
+
+  test("count what another connection changes, and start from the rows of a file written before they were kept", () => {
+    const path = tempPath();
+    const store = openStore(path);
+    store.submit("apps-dev", "abc123", (known) => ({ jobs: [statusJob({ context: "a" }), statusJob({ context: "b" })], known }), T0);
+    const [stored] = claimAll(store);
+    store.markDead(stored!.id, T0, "422");
+    store.close();
+
+    // Back to schema 7, as an older gitops-connector left the file, with one more pending job it wrote.
+    const db = new Database(path);
+    db.run("DROP TRIGGER jobs_counted_insert");
+    db.run("DROP TRIGGER jobs_counted_delete");
+    db.run("DROP TRIGGER jobs_counted_update");
+    db.run("DROP TABLE job_counts");
+    db.run("DELETE FROM schema_version WHERE version > 7");
+    const job = statusJob({ context: "c" });
+    db.run(
+      "INSERT INTO jobs (kind, instance, target, ordering_key, coalesce_key, payload, state, claimed, attempts, next_attempt_at, created_at, updated_at, head) " +
+        "VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, 0, ?, ?, ?, 1)",
+      [job.kind, job.instance, job.target, job.orderingKey, job.coalesceKey ?? null, JSON.stringify(job), T0, T0, T0],
+    );
+    db.close();
+
+    const reopened = openStore(path);
+    expect(kept(reopened)).toEqual({ pending: 2, dead: 1 });
+    // The CLI beside the daemon revives the dead job through a connection of its own.
+    const cli = openStore(path);
+    expect(cli.retryDead("all", T0)).toBe(1);
+    expect(kept(reopened)).toEqual({ pending: 3, dead: 0 });
+    expect(kept(reopened)).toEqual(counted(path));
+  });
+});
+
 describe("reconcilers' last finished commits (superseded commits)", () => {
   const RECONCILER = "Kustomization/flux-system/apps-dev";
   const finish = (store: SqliteOutboxStore, commit: string, at = T0) => {
