@@ -259,9 +259,20 @@ export async function startDaemon(options: ServeOptions): Promise<RunningDaemon>
   };
   const identityTimer = setInterval(checkIdentity, 2_000);
   identityTimer.unref?.();
+  // The webhooks of one event-loop turn are stored in one transaction (group commit), so one look at the file
+  // covers them all: a stat per webhook was as costly as writing its jobs.
+  let lookedThisTurn = false;
+  const checkIdentityOncePerTurn = () => {
+    if (!lookedThisTurn) {
+      lookedThisTurn = true;
+      setImmediate(() => void (lookedThisTurn = false));
+      checkIdentity();
+    }
+    return fatal;
+  };
   const intake: Intake = {
     async submit(instance, observation) {
-      const gone = checkIdentity();
+      const gone = checkIdentityOncePerTurn();
       if (gone) throw new IntakeUnavailableError(gone, 30);
       const jobs = await outboxIntake.submit(instance, observation);
       for (const job of jobs) metrics.jobsPlanned.inc({ kind: job.kind, target: job.target });
