@@ -243,6 +243,32 @@ describe("a sender that goes away mid-body", () => {
   });
 });
 
+describe("a sender that goes away mid-body, on a real socket", () => {
+  /** Sends the head of a request declaring `declared` bytes, then `sent` of them, then closes. */
+  async function sendCutOff(port: number, declared: number, sent: string) {
+    const socket = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {} } });
+    socket.write(`POST /gitopsphase HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${declared}\r\n\r\n${sent}`);
+    socket.end();
+  }
+
+  test("with a Content-Length it never reaches: nothing is stored, the line says client_gone", async () => {
+    let submitted = 0;
+    const { app, logs } = buildTestApp({ intake: (base) => ({ ...base, submit: (...args) => ((submitted += 1), base.submit(...args)) }) });
+    const handled = Promise.withResolvers<void>();
+    const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: (request) => app.handle(request).finally(() => handled.resolve()) });
+    try {
+      const event = JSON.stringify(fluxEvent());
+      await sendCutOff(server.port!, event.length + 100, event);
+      await handled.promise;
+      const lines = logs.map((line) => JSON.parse(line) as Record<string, unknown>);
+      expect(lines.filter((line) => line.msg === "webhook")).toEqual([expect.objectContaining({ result: "client_gone" })]);
+      expect(submitted).toBe(0);
+    } finally {
+      server.stop(true);
+    }
+  });
+});
+
 describe("per-instance webhook keys", () => {
   const KEY_A = "instance-a-hmac-key";
   const KEY_B = "instance-b-hmac-key";
