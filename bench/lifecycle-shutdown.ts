@@ -31,7 +31,7 @@ export interface ShutdownRun {
 
 /** `<binary> outbox stats --json` on the data dir the daemon used: the product's own account of what it kept. */
 async function outboxStats(binary: string, daemon: BenchDaemon): Promise<ShutdownRun["outbox"]> {
-  const proc = Bun.spawn([binary, "outbox", "stats", "--json", "--data-dir", daemon.dir, "--config", `${daemon.dir}/config.yaml`], {
+  const proc = Bun.spawn([binary, "outbox", "stats", "--json", "--data-dir", daemon.dir, "--config", daemon.configPath], {
     cwd: daemon.dir,
     env: { PATH: process.env.PATH ?? "", HOME: daemon.dir, PAT },
     stdout: "pipe",
