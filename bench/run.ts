@@ -1,6 +1,6 @@
 /**
  * `bun run bench [--quick] [--only <section>[,<section>]]`: every benchmark section in turn (outbox enqueue, end
- * to end latency, webhook throughput, slow API, lifecycle, API calls, fan-out, deployments list), each table printed as its section ends,
+ * to end latency, webhook throughput, intake alone, slow API, lifecycle, API calls, fan-out, deployments list), each table printed as its section ends,
  * then one row per target of the issue with the figure measured against it. The daemon sections all run the
  * compiled binary, built once up front. Exits 0 whatever the figures are (STYLE rule 13); only a crash makes it
  * fail. Loopback only; about 6 minutes in full on 2 cores, about 3 with --quick.
@@ -11,6 +11,7 @@ import { apiCallsSection } from "./api-calls.ts";
 import { deploymentsListSection } from "./deployments-list.ts";
 import { e2eLatencySection } from "./e2e-latency.ts";
 import { fanOutSection } from "./fan-out.ts";
+import { intakeSection } from "./intake.ts";
 import { benchBinary } from "./harness.ts";
 import { lifecycleSection } from "./lifecycle.ts";
 import { outboxEnqueueSection } from "./outbox-enqueue.ts";
@@ -20,7 +21,7 @@ import { formatTargets } from "./targets.ts";
 import { webhookThroughputSection } from "./webhook-throughput.ts";
 import { wrkVersion } from "./wrk.ts";
 
-const SECTIONS = [outboxEnqueueSection, e2eLatencySection, webhookThroughputSection, slowApiSection, lifecycleSection, apiCallsSection, fanOutSection, deploymentsListSection] as const;
+const SECTIONS = [outboxEnqueueSection, e2eLatencySection, webhookThroughputSection, intakeSection, slowApiSection, lifecycleSection, apiCallsSection, fanOutSection, deploymentsListSection] as const;
 const IDS: readonly string[] = SECTIONS.map((section) => section.id);
 const USAGE = `usage: bun run bench [--quick] [--only <section>[,<section>]]   sections: ${IDS.join(", ")}`;
 
@@ -72,6 +73,7 @@ async function run<R>(section: Section<R>): Promise<R | undefined> {
 await run(outboxEnqueueSection);
 const e2e = await run(e2eLatencySection);
 const throughput = await run(webhookThroughputSection);
+await run(intakeSection);
 const slowApi = await run(slowApiSection);
 const lifecycle = await run(lifecycleSection);
 const apiCalls = await run(apiCallsSection);
