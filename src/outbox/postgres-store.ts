@@ -148,6 +148,21 @@ export async function createPostgresOutboxStore(options: PostgresOutboxOptions):
     AND j.head
     AND NOT EXISTS (SELECT 1 FROM target_blocks b WHERE b.target = j.target AND b.blocked_until > ${now})`;
 
+  /** Claims up to `limit` due heads, leaving out `excludeTargets`: one statement, SKIP LOCKED. */
+  async function claimRows(now: number, limit: number, excludeTargets: readonly string[]): Promise<StoredJob[]> {
+    const rows = (await sql`
+      WITH c AS (
+        SELECT j.id FROM jobs j
+        WHERE j.next_attempt_at <= ${now} AND NOT (j.target = ANY(${sql.array([...excludeTargets], "TEXT")})) AND ${claimable(now)}
+        ORDER BY j.next_attempt_at, j.id
+        LIMIT ${limit}
+        FOR UPDATE OF j SKIP LOCKED)
+      UPDATE jobs SET locked_by = ${holder}, locked_until = ${now + leaseMs}
+      FROM c WHERE jobs.id = c.id
+      RETURNING jobs.id, jobs.payload, jobs.state, jobs.attempts, jobs.next_attempt_at, jobs.created_at, jobs.updated_at, jobs.last_error`) as JobRow[];
+    return rows.map(toStoredJob).sort((a, b) => a.nextAttemptAt - b.nextAttemptAt || a.id - b.id);
+  }
+
   const store: PostgresOutboxStore = {
     holder,
     sql,
@@ -195,19 +210,29 @@ export async function createPostgresOutboxStore(options: PostgresOutboxOptions):
       return Number(row?.count ?? 0);
     },
 
-    async claimDue({ now, limit, excludeTargets }) {
+    async claimDue({ now, limit, excludeTargets, roomOf }) {
       if (limit <= 0) return [];
-      const rows = (await sql`
-        WITH c AS (
-          SELECT j.id FROM jobs j
-          WHERE j.next_attempt_at <= ${now} AND NOT (j.target = ANY(${sql.array([...excludeTargets], "TEXT")})) AND ${claimable(now)}
-          ORDER BY j.next_attempt_at, j.id
-          LIMIT ${limit}
-          FOR UPDATE OF j SKIP LOCKED)
-        UPDATE jobs SET locked_by = ${holder}, locked_until = ${now + leaseMs}
-        FROM c WHERE jobs.id = c.id
-        RETURNING jobs.id, jobs.payload, jobs.state, jobs.attempts, jobs.next_attempt_at, jobs.created_at, jobs.updated_at, jobs.last_error`) as JobRow[];
-      return rows.map(toStoredJob).sort((a, b) => a.nextAttemptAt - b.nextAttemptAt || a.id - b.id);
+      if (roomOf === undefined) return claimRows(now, limit, excludeTargets);
+      // A share per target: one statement cannot limit SKIP LOCKED rows per target, so one claim at a time,
+      // leaving out each target once its share is taken (a claim past it is handed back).
+      const claimed: StoredJob[] = [];
+      const taken = new Map<string, number>();
+      const excluded = new Set(excludeTargets);
+      while (claimed.length < limit) {
+        const [job] = await claimRows(now, 1, [...excluded]);
+        if (!job) break;
+        const target = job.job.target;
+        const count = (taken.get(target) ?? 0) + 1;
+        if (count > roomOf(target)) {
+          await store.releaseClaim(job.id);
+          excluded.add(target);
+          continue;
+        }
+        taken.set(target, count);
+        claimed.push(job);
+        if (count >= roomOf(target)) excluded.add(target);
+      }
+      return claimed;
     },
 
     async nextDueAt(excludeTargets = []) {

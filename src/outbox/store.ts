@@ -353,7 +353,9 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
     const keys = claimedKeys();
     const ids = claimedIds();
     const rows = openTargets(options.now, options.excludeTargets)
-      .flatMap((target) => selectDueOfTarget.all({ target, now: options.now, limit: options.limit, claimedKeys: keys, claimedIds: ids }))
+      .map((target) => ({ target, limit: Math.min(options.limit, options.roomOf?.(target) ?? options.limit) }))
+      .filter(({ limit }) => limit > 0)
+      .flatMap(({ target, limit }) => selectDueOfTarget.all({ target, now: options.now, limit, claimedKeys: keys, claimedIds: ids }))
       .sort((a, b) => a.next_attempt_at - b.next_attempt_at || a.id - b.id)
       .slice(0, options.limit);
     // Only a key's lowest pending id is claimable, so no key repeats among these. The claim notes the key as

@@ -55,6 +55,8 @@ export interface ClaimOptions {
   readonly limit: number;
   /** Targets that already have their share of jobs in flight; none of theirs is claimed. */
   readonly excludeTargets: readonly string[];
+  /** At most this many of a target's jobs (its share left); unlimited but for `limit` when absent. */
+  readonly roomOf?: (target: string) => number;
 }
 
 /** What the intake writes through: one webhook, one transaction. */

@@ -74,6 +74,8 @@ const MAX_RATE_LIMIT_WAIT_MS = 24 * 3_600_000;
 
 /** Between tries to record a result while storage fails: a second, doubling up to half a minute. */
 const RECORD_RETRY_MIN_MS = 1_000;
+/** How long a delivered job's record waits for the others in flight, to share their transaction. */
+const COMPLETION_WINDOW_MS = 2;
 const RECORD_RETRY_MAX_MS = 30_000;
 
 /** How long aborted deliveries get to record their result before stop() returns anyway. */
@@ -108,10 +110,14 @@ export function createOutboxWorker(options: WorkerOptions): OutboxWorker {
   let timer: ReturnType<typeof setTimeout> | undefined;
   let running = false;
 
-  function busyTargets(): string[] {
+  function inFlightByTarget(): Map<string, number> {
     const counts = new Map<string, number>();
     for (const { target } of inFlight.values()) counts.set(target, (counts.get(target) ?? 0) + 1);
-    return [...counts].filter(([, count]) => count >= perTargetLimit()).map(([target]) => target);
+    return counts;
+  }
+
+  function busyTargets(): string[] {
+    return [...inFlightByTarget()].filter(([, count]) => count >= perTargetLimit()).map(([target]) => target);
   }
 
   /**
@@ -119,21 +125,26 @@ export function createOutboxWorker(options: WorkerOptions): OutboxWorker {
    * (when the store offers it); each attempt's record waits for it, and a failure fails them all, to be retried.
    */
   let finished: { id: number; now: number; resolve(): void; reject(error: unknown): void }[] = [];
+  let completionTimer: ReturnType<typeof setTimeout> | undefined;
+  function recordFinished(): void {
+    if (completionTimer) clearTimeout(completionTimer);
+    completionTimer = undefined;
+    const batch = finished;
+    finished = [];
+    if (batch.length === 0) return;
+    options.store.markDoneMany!(batch.map(({ id: done, now: when }) => ({ id: done, now: when }))).then(
+      () => batch.forEach((entry) => entry.resolve()),
+      (error: unknown) => batch.forEach((entry) => entry.reject(error)),
+    );
+  }
   function markDone(id: number, at: number): Promise<void> {
-    const many = options.store.markDoneMany?.bind(options.store);
-    if (many === undefined) return options.store.markDone(id, at);
+    if (options.store.markDoneMany === undefined) return options.store.markDone(id, at);
     return new Promise((resolve, reject) => {
       finished.push({ id, now: at, resolve, reject });
-      if (finished.length === 1) {
-        setImmediate(() => {
-          const batch = finished;
-          finished = [];
-          many(batch.map(({ id: done, now: when }) => ({ id: done, now: when }))).then(
-            () => batch.forEach((entry) => entry.resolve()),
-            (error: unknown) => batch.forEach((entry) => entry.reject(error)),
-          );
-        });
-      }
+      // One transaction per delivery cost more than the delivery itself (a WAL commit each). Deliveries in flight
+      // together finish together, so the record waits, at most COMPLETION_WINDOW_MS, for the others in flight.
+      if (finished.length >= inFlight.size) setImmediate(recordFinished);
+      else completionTimer ??= setTimeout(recordFinished, COMPLETION_WINDOW_MS);
     });
   }
 
@@ -156,24 +167,25 @@ export function createOutboxWorker(options: WorkerOptions): OutboxWorker {
     });
   }
 
-  /** Claims one job at a time so the per-target share is recomputed after each claim. */
+  /** Claims as many jobs as there are free slots, no target past its share, in one read of the outbox. */
   async function pumpOnce(): Promise<void> {
     try {
-      while (running && inFlight.size < settings.concurrency) {
-        const [job] = await options.store.claimDue({ now: now(), limit: 1, excludeTargets: busyTargets() });
-        if (!job) break;
-        // A job already in flight coming back would be delivered twice and, claimed again at once, spin this loop
-        // without ever yielding; the store excludes claimed jobs, so this is a guard, not a path.
-        if (inFlight.has(job.id)) {
-          await options.store.releaseClaim(job.id);
-          log.error({ jobId: job.id, kind: job.job.kind, target: job.job.target }, "the outbox offered a job already in flight; not delivering it twice");
-          break;
+      claiming: while (running && inFlight.size < settings.concurrency) {
+        const counts = inFlightByTarget();
+        const free = settings.concurrency - inFlight.size;
+        const jobs = await options.store.claimDue({ now: now(), limit: free, excludeTargets: busyTargets(), roomOf: (target) => perTargetLimit() - (counts.get(target) ?? 0) });
+        for (const [index, job] of jobs.entries()) {
+          // A job already in flight coming back would be delivered twice and, claimed again at once, spin this
+          // loop without ever yielding; the store excludes claimed jobs, so this is a guard, not a path.
+          if (inFlight.has(job.id) || !running) {
+            for (const left of jobs.slice(index)) await options.store.releaseClaim(left.id);
+            if (running) log.error({ jobId: job.id, kind: job.job.kind, target: job.job.target }, "the outbox offered a job already in flight; not delivering it twice");
+            break claiming;
+          }
+          startDelivery(job);
         }
-        if (!running) {
-          await options.store.releaseClaim(job.id);
-          break;
-        }
-        startDelivery(job);
+        // Fewer than asked for: nothing else is due, or every target with due jobs has its share.
+        if (jobs.length < free) break;
       }
       options.onStorageOk?.();
     } catch (error) {

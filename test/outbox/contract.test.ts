@@ -122,6 +122,21 @@ for (const driver of DRIVERS) {
       await store.close();
     });
 
+    test("a claim takes no more of a target's jobs than the room it is given, and fills the rest from others", async () => {
+      const store = await driver.open();
+      const statuses = ["a", "b", "c", "d"].map((context) => statusJob("c1", context));
+      await store.submit("apps-dev", "c1", plan([...statuses, orchestratorJob("c1"), orchestratorJob("c2")]), T0);
+      const room: Record<string, number> = { [GITHUB]: 2, "github-actions:org/app": 0 };
+      const first = await store.claimDue({ now: T0, limit: 10, excludeTargets: [], roomOf: (target) => room[target] ?? 10 });
+      expect(first.map((job) => job.job.target)).toEqual([GITHUB, GITHUB]);
+      room["github-actions:org/app"] = 1;
+      const second = await store.claimDue({ now: T0, limit: 10, excludeTargets: [], roomOf: (target) => room[target] ?? 10 });
+      expect(second.map((job) => job.job.target).sort()).toEqual(["github-actions:org/app", GITHUB, GITHUB]);
+      // What was handed back or never taken is still there for the next claim.
+      expect((await store.claimDue({ now: T0, limit: 10, excludeTargets: [] })).map((job) => job.job.target)).toEqual(["github-actions:org/app"]);
+      await store.close();
+    });
+
     test("per ordering key only the head is claimable, one at a time; other keys go on", async () => {
       const store = await driver.open();
       await store.submit("apps-dev", "c1", plan([statusJob("c1", "a", "1", "key"), statusJob("c1", "b", "2", "key"), statusJob("c1", "c", "3", "other")]), T0);
