@@ -270,6 +270,55 @@ describe("outbox worker", () => {
     expect(h.attempts.map((entry) => entry.outcome)).toEqual(["retried", "retried", "dead"]);
   });
 
+  test("the free slots are claimed in one read, each target within its share; deliveries that finish together share one record", async () => {
+    const real = createSqliteOutboxStore({ path: ":memory:" });
+    const claims: number[] = [];
+    const records: number[] = [];
+    const store: SqliteOutboxStore = {
+      ...real,
+      claimDue(options) {
+        const claimed = real.claimDue(options);
+        if (claimed.length > 0) claims.push(claimed.length);
+        return claimed;
+      },
+      markDoneMany(done) {
+        records.push(done.length);
+        real.markDoneMany!(done);
+      },
+    };
+    const gate = signalled();
+    const firstFive = signalled();
+    let started = 0;
+    const worker = createOutboxWorker({
+      store: promised(store),
+      delivery: { deliver: async () => (++started === 5 && firstFive.resolve(), gate.promise) },
+      logger,
+      concurrency: 8,
+      timeoutMs: 2_000,
+      maxAttempts: 3,
+      initialBackoffMs: 5,
+      maxBackoffMs: 20,
+      idleCheckMs: 1_000,
+      onAttempt: (_stored, outcome) => void (outcome === "delivered" && ++delivered === 6 && allDelivered.resolve()),
+    });
+    let delivered = 0;
+    const allDelivered = signalled();
+    // Five jobs for one repository (its share of 8 is 4), one for a subscriber: 4 + 1 in flight, then 1 more.
+    const jobs = ["a", "b", "c", "d", "e"].map((label) => job("github:org/repo", `k-${label}`, label));
+    store.submit("apps-dev", "c1", (known) => ({ jobs: [...jobs, job("subscriber:one", "k-s", "s")], known }), Date.now());
+    worker.start();
+    await firstFive.promise;
+    expect(claims).toEqual([5]); // the first pump: one claim for all five
+    expect(started).toBe(5);
+    gate.resolve();
+    await allDelivered.promise;
+    await worker.stop(0);
+    expect(claims).toEqual([5, 1]);
+    // The five that were in flight together are recorded in one transaction, the last alone.
+    expect(records).toEqual([5, 1]);
+    real.close();
+  });
+
   test("a result that cannot be recorded (disk full) is recorded later: delivered once, its key's next job after it, no restart", async () => {
     const real = createSqliteOutboxStore({ path: ":memory:" });
     let refusals = 3;
