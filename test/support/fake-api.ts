@@ -199,6 +199,8 @@ export function startFakeApi(): FakeApi {
   let commitMessages = new Map<string, string>();
   let pipelineCallbacks = new Map<number, unknown>();
   let history: readonly FakeCommit[] = [];
+  /** `history` by sha: a benchmark's history of thousands of commits made every lookup a walk of it. */
+  let historyBySha = new Map<string, FakeCommit>();
   let azureParents = true;
 
   /** Every commit reachable from `sha` (itself included). */
@@ -209,19 +211,19 @@ export function startFakeApi(): FakeApi {
       const next = stack.pop()!;
       if (seen.has(next)) continue;
       seen.add(next);
-      stack.push(...(history.find((commit) => commit.sha === next)?.parents ?? []));
+      stack.push(...(historyBySha.get(next)?.parents ?? []));
     }
     return seen;
   };
   /** `git log base..head` in history order (oldest first); undefined when either commit is unknown. */
   const logBetween = (base: string, head: string): FakeCommit[] | undefined => {
-    const known = (sha: string) => history.some((commit) => commit.sha === sha);
+    const known = (sha: string) => historyBySha.has(sha);
     if (!known(base) || !known(head)) return undefined;
     const excluded = ancestorsOf(base);
     const included = ancestorsOf(head);
     return history.filter((commit) => included.has(commit.sha) && !excluded.has(commit.sha));
   };
-  const messageOf = (sha: string) => history.find((commit) => commit.sha === sha)?.message ?? commitMessages.get(sha);
+  const messageOf = (sha: string) => historyBySha.get(sha)?.message ?? commitMessages.get(sha);
   /** Each is told of a request when it is recorded and again when it is answered (predicates may look at answeredWith). */
   let waiters = new Set<(request: RecordedRequest) => void>();
   let statusIds = 1;
@@ -241,8 +243,8 @@ export function startFakeApi(): FakeApi {
   };
   /** GitHub's last state per `project|sha|name`, for its same-state refusal. */
   let gitLabStates = new Map<string, string>();
-  const dateOf = (sha: string) => history.find((commit) => commit.sha === sha)?.date ?? new Date().toISOString();
-  const parentsOf = (sha: string) => history.find((commit) => commit.sha === sha)?.parents ?? [];
+  const dateOf = (sha: string) => historyBySha.get(sha)?.date ?? new Date().toISOString();
+  const parentsOf = (sha: string) => historyBySha.get(sha)?.parents ?? [];
 
   const defaults: Route[] = [
     {
@@ -523,6 +525,8 @@ export function startFakeApi(): FakeApi {
     },
     setHistory(commits, options = {}) {
       history = commits;
+      historyBySha = new Map();
+      for (const commit of commits) if (!historyBySha.has(commit.sha)) historyBySha.set(commit.sha, commit); // the first, as find() had it
       azureParents = options.azureParents ?? true;
     },
     setCommitMessage(sha, message) {
@@ -546,6 +550,7 @@ export function startFakeApi(): FakeApi {
       commitMessages = new Map();
       pipelineCallbacks = new Map();
       history = [];
+      historyBySha = new Map();
       azureParents = true;
       gitLabStates = new Map();
       gitHubApp = undefined;
