@@ -1,13 +1,15 @@
 /**
  * `bun run bench [--quick] [--only <section>[,<section>]]`: every benchmark section in turn (outbox enqueue, end
- * to end latency, webhook throughput, intake alone, delivery alone, slow API, lifecycle, API calls, fan-out,
- * deployments list), each table printed as its section ends, then one row per target of the issue with the figure measured against it. The daemon sections all run the
- * compiled binary, built once up front. Exits 0 whatever the figures are (STYLE rule 13); only a crash makes it
- * fail. Loopback only; about 6 minutes in full on 2 cores, about 3 with --quick.
+ * to end latency, webhook throughput, intake alone, delivery alone, CPU per deployment, slow API, lifecycle, API
+ * calls, fan-out, deployments list), each table printed as its section ends, then one row per target of the
+ * issue with the figure measured against it. The daemon sections all run the compiled binary, built once up
+ * front. Exits 0 whatever the figures are (STYLE rule 13); only a crash makes it fail. Loopback only; about 8
+ * minutes in full on 2 cores, about 4 with --quick.
  */
 import { availableParallelism, cpus, freemem, loadavg, release, tmpdir, totalmem } from "node:os";
 import { parseArgs } from "node:util";
 import { apiCallsSection } from "./api-calls.ts";
+import { cpuPerDeploymentSection } from "./cpu-per-deployment.ts";
 import { deliverySection } from "./delivery.ts";
 import { deploymentsListSection } from "./deployments-list.ts";
 import { e2eLatencySection } from "./e2e-latency.ts";
@@ -22,7 +24,7 @@ import { formatTargets } from "./targets.ts";
 import { webhookThroughputSection } from "./webhook-throughput.ts";
 import { wrkVersion } from "./wrk.ts";
 
-const SECTIONS = [outboxEnqueueSection, e2eLatencySection, webhookThroughputSection, intakeSection, deliverySection, slowApiSection, lifecycleSection, apiCallsSection, fanOutSection, deploymentsListSection] as const;
+const SECTIONS = [outboxEnqueueSection, e2eLatencySection, webhookThroughputSection, intakeSection, deliverySection, cpuPerDeploymentSection, slowApiSection, lifecycleSection, apiCallsSection, fanOutSection, deploymentsListSection] as const;
 const IDS: readonly string[] = SECTIONS.map((section) => section.id);
 const USAGE = `usage: bun run bench [--quick] [--only <section>[,<section>]]   sections: ${IDS.join(", ")}`;
 
@@ -76,6 +78,7 @@ const e2e = await run(e2eLatencySection);
 const throughput = await run(webhookThroughputSection);
 await run(intakeSection);
 await run(deliverySection);
+await run(cpuPerDeploymentSection);
 const slowApi = await run(slowApiSection);
 const lifecycle = await run(lifecycleSection);
 const apiCalls = await run(apiCallsSection);
