@@ -79,6 +79,10 @@ export interface BenchConfig {
   /** outbox.concurrency (default 8, the product's default). */
   readonly concurrency?: number;
   readonly maxDepth?: number;
+  /** outbox.timeoutMs (default 10,000); on PostgreSQL a claim's lease is 3 × this. */
+  readonly timeoutMs?: number;
+  /** The outbox on PostgreSQL at this URL (`outbox.driver: postgres`) instead of the SQLite file. */
+  readonly outboxUrl?: string;
   /** ciCdOrchestratorType; GITHUB adds a repository_dispatch per finished deployment. Default NONE. */
   readonly orchestrator?: "NONE" | "GITHUB";
   /** Extra YAML lines under the instance (indented by 4). */
@@ -96,6 +100,8 @@ export function writeBenchConfig(dir: string, config: BenchConfig): string {
   const outbox = [
     config.concurrency !== undefined ? `concurrency: ${config.concurrency}` : undefined,
     config.maxDepth !== undefined ? `maxDepth: ${config.maxDepth}` : undefined,
+    config.timeoutMs !== undefined ? `timeoutMs: ${config.timeoutMs}` : undefined,
+    config.outboxUrl !== undefined ? `driver: postgres, url: "${config.outboxUrl}"` : undefined,
   ].filter(Boolean);
   writeFileSync(
     path,

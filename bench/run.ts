@@ -1,10 +1,10 @@
 /**
  * `bun run bench [--quick] [--only <section>[,<section>]]`: every benchmark section in turn (outbox enqueue, end
- * to end latency, webhook throughput, intake alone, delivery alone, CPU per deployment, slow API, lifecycle, API
- * calls, fan-out, deployments list), each table printed as its section ends, then one row per target of the
- * issue with the figure measured against it. The daemon sections all run the compiled binary, built once up
- * front. Exits 0 whatever the figures are (STYLE rule 13); only a crash makes it fail. Loopback only; about 8
- * minutes in full on 2 cores, about 4 with --quick.
+ * to end latency, webhook throughput, intake alone, delivery alone, CPU per deployment, PostgreSQL, slow API,
+ * lifecycle, API calls, fan-out, deployments list), each table printed as its section ends, then one row per
+ * target of the issue with the figure measured against it. The daemon sections all run the compiled binary,
+ * built once up front. Exits 0 whatever the figures are (STYLE rule 13); only a crash makes it fail. Loopback
+ * only; about 14 minutes in full on 2 cores, about 8 with --quick (estimates: the sections' own times added up).
  */
 import { availableParallelism, cpus, freemem, loadavg, release, tmpdir, totalmem } from "node:os";
 import { parseArgs } from "node:util";
@@ -18,13 +18,14 @@ import { intakeSection } from "./intake.ts";
 import { benchBinary } from "./harness.ts";
 import { lifecycleSection } from "./lifecycle.ts";
 import { outboxEnqueueSection } from "./outbox-enqueue.ts";
+import { postgresSection } from "./postgres.ts";
 import { runSection, type Section } from "./section.ts";
 import { slowApiSection } from "./slow-api.ts";
 import { formatTargets } from "./targets.ts";
 import { webhookThroughputSection } from "./webhook-throughput.ts";
 import { wrkVersion } from "./wrk.ts";
 
-const SECTIONS = [outboxEnqueueSection, e2eLatencySection, webhookThroughputSection, intakeSection, deliverySection, cpuPerDeploymentSection, slowApiSection, lifecycleSection, apiCallsSection, fanOutSection, deploymentsListSection] as const;
+const SECTIONS = [outboxEnqueueSection, e2eLatencySection, webhookThroughputSection, intakeSection, deliverySection, cpuPerDeploymentSection, postgresSection, slowApiSection, lifecycleSection, apiCallsSection, fanOutSection, deploymentsListSection] as const;
 const IDS: readonly string[] = SECTIONS.map((section) => section.id);
 const USAGE = `usage: bun run bench [--quick] [--only <section>[,<section>]]   sections: ${IDS.join(", ")}`;
 
@@ -79,6 +80,7 @@ const throughput = await run(webhookThroughputSection);
 await run(intakeSection);
 await run(deliverySection);
 await run(cpuPerDeploymentSection);
+await run(postgresSection);
 const slowApi = await run(slowApiSection);
 const lifecycle = await run(lifecycleSection);
 const apiCalls = await run(apiCallsSection);
