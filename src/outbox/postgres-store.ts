@@ -142,21 +142,39 @@ export async function createPostgresOutboxStore(options: PostgresOutboxOptions):
   });
   readModel.reader.onChange((change) => (toldUpTo = Math.max(toldUpTo, change.seq)));
 
-  const claimable = (now: number) => sql`
-    j.state = 'pending'
-    AND (j.locked_until IS NULL OR j.locked_until < ${now})
-    AND j.head
-    AND NOT EXISTS (SELECT 1 FROM target_blocks b WHERE b.target = j.target AND b.blocked_until > ${now})`;
+  /**
+   * The targets with pending heads, by a loose index scan of `jobs_target_heads` (one index seek per target):
+   * targets are few (repositories, orchestrators, subscribers) and jobs many, so claims and the next-due look go
+   * target by target, each through its own due order, and never sort or walk the whole backlog (a walk in one
+   * global due order passed every job of a target left out because it already has its share).
+   */
+  async function pendingTargets(): Promise<string[]> {
+    const rows = (await sql`
+      WITH RECURSIVE t(target) AS (
+        (SELECT j.target FROM jobs j WHERE j.state = 'pending' AND j.head ORDER BY j.target LIMIT 1)
+        UNION ALL
+        SELECT (SELECT j.target FROM jobs j WHERE j.state = 'pending' AND j.head AND j.target > t.target ORDER BY j.target LIMIT 1)
+        FROM t WHERE t.target IS NOT NULL)
+      SELECT target FROM t WHERE target IS NOT NULL`) as { target: string }[];
+    return rows.map((row) => row.target);
+  }
 
-  /** Claims up to `limit` due heads, leaving out `excludeTargets`: one statement, SKIP LOCKED. */
-  async function claimRows(now: number, limit: number, excludeTargets: readonly string[]): Promise<StoredJob[]> {
+  /** Claims the due heads of each target, up to its room, `limit` in all in due order: one statement, SKIP LOCKED. */
+  async function claimRows(now: number, limit: number, rooms: ReadonlyMap<string, number>): Promise<StoredJob[]> {
+    if (rooms.size === 0) return [];
     const rows = (await sql`
       WITH c AS (
-        SELECT j.id FROM jobs j
-        WHERE j.next_attempt_at <= ${now} AND NOT (j.target = ANY(${sql.array([...excludeTargets], "TEXT")})) AND ${claimable(now)}
-        ORDER BY j.next_attempt_at, j.id
-        LIMIT ${limit}
-        FOR UPDATE OF j SKIP LOCKED)
+        SELECT x.id FROM unnest(${sql.array([...rooms.keys()], "TEXT")}, ${sql.array([...rooms.values()], "INT4")}) AS r(target, room)
+        CROSS JOIN LATERAL (
+          SELECT j.id, j.next_attempt_at FROM jobs j
+          WHERE j.target = r.target AND j.state = 'pending' AND j.head AND j.next_attempt_at <= ${now}
+            AND (j.locked_until IS NULL OR j.locked_until < ${now})
+          ORDER BY j.next_attempt_at, j.id
+          LIMIT r.room
+          FOR UPDATE OF j SKIP LOCKED) AS x
+        WHERE NOT EXISTS (SELECT 1 FROM target_blocks b WHERE b.target = r.target AND b.blocked_until > ${now})
+        ORDER BY x.next_attempt_at, x.id
+        LIMIT ${limit})
       UPDATE jobs SET locked_by = ${holder}, locked_until = ${now + leaseMs}
       FROM c WHERE jobs.id = c.id
       RETURNING jobs.id, jobs.payload, jobs.state, jobs.attempts, jobs.next_attempt_at, jobs.created_at, jobs.updated_at, jobs.last_error`) as JobRow[];
@@ -212,37 +230,33 @@ export async function createPostgresOutboxStore(options: PostgresOutboxOptions):
 
     async claimDue({ now, limit, excludeTargets, roomOf }) {
       if (limit <= 0) return [];
-      if (roomOf === undefined) return claimRows(now, limit, excludeTargets);
-      // A share per target: one statement cannot limit SKIP LOCKED rows per target, so one claim at a time,
-      // leaving out each target once its share is taken (a claim past it is handed back).
-      const claimed: StoredJob[] = [];
-      const taken = new Map<string, number>();
-      const excluded = new Set(excludeTargets);
-      while (claimed.length < limit) {
-        const [job] = await claimRows(now, 1, [...excluded]);
-        if (!job) break;
-        const target = job.job.target;
-        const count = (taken.get(target) ?? 0) + 1;
-        if (count > roomOf(target)) {
-          await store.releaseClaim(job.id);
-          excluded.add(target);
-          continue;
-        }
-        taken.set(target, count);
-        claimed.push(job);
-        if (count >= roomOf(target)) excluded.add(target);
+      const rooms = new Map<string, number>();
+      for (const target of await pendingTargets()) {
+        if (excludeTargets.includes(target)) continue;
+        const room = Math.min(limit, roomOf?.(target) ?? limit);
+        if (room > 0) rooms.set(target, room);
       }
-      return claimed;
+      return claimRows(now, limit, rooms);
     },
 
     async nextDueAt(excludeTargets = []) {
-      // A head leased by another replica is due when its lease runs out (that replica may be gone).
+      const targets = (await pendingTargets()).filter((target) => !excludeTargets.includes(target));
+      if (targets.length === 0) return undefined;
+      // Per target, its first unleased head in due order (held back by a block); and any head leased by another
+      // replica (or by this one, expired), due when its lease runs out, since that replica may be gone. Leased
+      // heads are few (what is in flight), found through jobs_leased.
       const [row] = (await sql`
-        SELECT MIN(GREATEST(j.next_attempt_at, COALESCE(b.blocked_until, 0), CASE WHEN j.locked_by IS NULL THEN 0 ELSE j.locked_until END)) AS at
-        FROM jobs j LEFT JOIN target_blocks b ON b.target = j.target
-        WHERE j.state = 'pending' AND NOT (j.target = ANY(${sql.array([...excludeTargets], "TEXT")}))
-          AND (j.locked_by IS NULL OR j.locked_by <> ${holder} OR j.locked_until < ${clock()})
-          AND j.head`) as { at: string | null }[];
+        SELECT LEAST(
+          (SELECT MIN(GREATEST(x.next_attempt_at, COALESCE((SELECT b.blocked_until FROM target_blocks b WHERE b.target = t.target), 0)))
+           FROM unnest(${sql.array(targets, "TEXT")}) AS t(target)
+           CROSS JOIN LATERAL (
+             SELECT j.next_attempt_at FROM jobs j
+             WHERE j.target = t.target AND j.state = 'pending' AND j.head AND j.locked_by IS NULL
+             ORDER BY j.next_attempt_at, j.id LIMIT 1) AS x),
+          (SELECT MIN(GREATEST(j.next_attempt_at, COALESCE(b.blocked_until, 0), j.locked_until))
+           FROM jobs j LEFT JOIN target_blocks b ON b.target = j.target
+           WHERE j.state = 'pending' AND j.locked_by IS NOT NULL AND j.head AND j.target = ANY(${sql.array(targets, "TEXT")})
+             AND (j.locked_by <> ${holder} OR j.locked_until < ${clock()}))) AS at`) as { at: string | null }[];
       return row?.at === null || row?.at === undefined ? undefined : Number(row.at);
     },
 
@@ -255,6 +269,31 @@ export async function createPostgresOutboxStore(options: PostgresOutboxOptions):
         if (row?.kind !== "orchestrator" || row.commit === null) return;
         const { payload } = JSON.parse(row.payload) as OrchestratorJob;
         await readModel.writer.recordNotification(tx, staged, row.instance, row.commit, payload.outcome, payload.supersededBy, now);
+      });
+    },
+
+    async markDoneMany(done) {
+      if (done.length === 0) return;
+      const nowOf = new Map(done.map((entry) => [entry.id, entry.now]));
+      await transaction(async (tx, staged) => {
+        // One round trip for the batch (a transaction per delivery was five: the update, the key's lock, the
+        // hand-over, begin and commit), fenced like markDone: a job whose lease this replica lost is left alone.
+        const rows = (await tx`UPDATE jobs SET state = 'done', head = false, attempts = attempts + 1, updated_at = d.now, locked_by = NULL, locked_until = NULL
+                               FROM unnest(${sql.array(done.map((entry) => entry.id), "INT8")}, ${sql.array(done.map((entry) => entry.now), "INT8")}) AS d(id, now)
+                               WHERE jobs.id = d.id AND jobs.state = 'pending' AND jobs.locked_by = ${holder}
+                               RETURNING jobs.id, jobs.kind, jobs.instance, jobs."commit", jobs.payload, jobs.ordering_key`) as { id: string; kind: string; instance: string; commit: string | null; payload: string; ordering_key: string }[];
+        const keys = [...new Set(rows.map((row) => row.ordering_key))];
+        if (keys.length > 0) {
+          // Every key's lock, in one order (two batches sharing keys then wait rather than deadlock), then each
+          // key's next pending job made its head.
+          await tx`SELECT pg_advisory_xact_lock(h) FROM (SELECT hashtextextended('key' || chr(31) || k, 0) AS h FROM unnest(${sql.array(keys, "TEXT")}) AS k ORDER BY 1) AS locks`;
+          await tx`UPDATE jobs SET head = true WHERE id IN (SELECT MIN(h.id) FROM jobs h WHERE h.ordering_key = ANY(${sql.array(keys, "TEXT")}) AND h.state = 'pending' GROUP BY h.ordering_key) AND NOT head`;
+        }
+        for (const row of rows) {
+          if (row.kind !== "orchestrator" || row.commit === null) continue;
+          const { payload } = JSON.parse(row.payload) as OrchestratorJob;
+          await readModel.writer.recordNotification(tx, staged, row.instance, row.commit, payload.outcome, payload.supersededBy, nowOf.get(Number(row.id)) ?? clock());
+        }
       });
     },
 

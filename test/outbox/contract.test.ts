@@ -149,6 +149,21 @@ for (const driver of DRIVERS) {
       await store.close();
     });
 
+    test("several deliveries recorded at once: each done, each key's next job its head, an orchestrator's notification read back", async () => {
+      const store = await driver.open();
+      const record = { reconciler: "Kustomization/flux-system/apps-dev", context: "kustomization/apps-dev", state: "succeeded" as const, reason: "ReconciliationSucceeded", message: "ok" };
+      await store.submit("apps-dev", "c1", plan([statusJob("c1", "a", "1", "k1"), statusJob("c1", "b", "2", "k1"), statusJob("c1", "c", "3", "k2"), statusJob("c1", "d", "4", "k2"), orchestratorJob("c1")], NOTHING_KNOWN, { record }), T0);
+      const first = await store.claimDue({ now: T0, limit: 10, excludeTargets: [] });
+      expect(first.map((job) => (job.job.kind === "status" ? job.job.payload.status.context : job.job.kind)).sort()).toEqual(["a", "c", "orchestrator"]);
+      await store.markDoneMany!(first.map((job) => ({ id: job.id, now: T0 + 5 })));
+      expect(await store.pendingDepth()).toBe(2);
+      const next = await store.claimDue({ now: T0, limit: 10, excludeTargets: [] });
+      expect(next.map((job) => (job.job as StatusJob).payload.status.context).sort()).toEqual(["b", "d"]);
+      expect(await store.reader.deployment("apps-dev", "c1")).toMatchObject({ notification: { outcome: "succeeded", at: T0 + 5 } });
+      await store.markDoneMany!([]);
+      await store.close();
+    });
+
     test("a retry waits its backoff; a dead job is listed with its error and revived by retryDead", async () => {
       const store = await driver.open();
       await store.submit("apps-dev", "c1", plan([statusJob("c1")]), T0);
@@ -230,6 +245,21 @@ describe("PostgreSQL replicas", () => {
     await a.markDone(claimed!.id, at() + 1_002); // fenced: a no longer holds it
     expect(await a.pendingDepth()).toBe(1);
     await b.markDone(taken!.id, at() + 1_003);
+    expect(await a.pendingDepth()).toBe(0);
+    await a.close();
+    await b.close();
+  });
+
+  test("a batch of results from a replica that lost one of its leases records only the others (fencing)", async () => {
+    const { a, b, at } = await two(1_000);
+    await a.submit("apps-dev", "c1", plan([statusJob("c1", "x"), statusJob("c1", "y")]), at());
+    const claimed = await a.claimDue({ now: at(), limit: 2, excludeTargets: [] });
+    expect(claimed).toHaveLength(2);
+    const [taken] = await b.claimDue({ now: at() + 1_001, limit: 1, excludeTargets: [] });
+    expect(taken?.id).toBe(claimed[0]!.id);
+    await a.markDoneMany!(claimed.map((job) => ({ id: job.id, now: at() + 1_002 })));
+    expect(await a.pendingDepth()).toBe(1);
+    await b.markDoneMany!([{ id: taken!.id, now: at() + 1_003 }]);
     expect(await a.pendingDepth()).toBe(0);
     await a.close();
     await b.close();
@@ -323,6 +353,28 @@ describe("PostgreSQL replicas", () => {
     expect(order).toEqual([...order].sort((x, y) => x - y));
     await a.close();
     await b.close();
+  });
+
+  test("a database of schema 1 (the first release with PostgreSQL) is brought up to date, its jobs kept", async () => {
+    const schema = await freshSchema("upgrade");
+    schemas.push(schema);
+    const first = await createPostgresOutboxStore({ url: schema.url, max: 1, now: () => T0 });
+    await first.submit("apps-dev", "c1", plan([statusJob("c1")]), T0);
+    await first.close();
+    // Back to schema 1 as it shipped: the heads index without id, no index of leased heads, default autovacuum.
+    const sql = new SQL(schema.url);
+    await sql.unsafe(`DROP INDEX jobs_target_heads; DROP INDEX jobs_leased;
+      CREATE INDEX jobs_target_heads ON jobs (target, next_attempt_at) WHERE state = 'pending' AND head;
+      ALTER TABLE jobs RESET (autovacuum_analyze_scale_factor, autovacuum_vacuum_scale_factor);
+      DELETE FROM outbox_schema WHERE version > 1`);
+    const upgraded = await createPostgresOutboxStore({ url: schema.url, max: 1, now: () => T0 });
+    const indexes = (await sql`SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'jobs' AND indexname IN ('jobs_target_heads', 'jobs_leased') ORDER BY indexname`) as { indexname: string; indexdef: string }[];
+    expect(indexes.map((index) => index.indexname)).toEqual(["jobs_leased", "jobs_target_heads"]);
+    expect(indexes[1]!.indexdef).toContain("(target, next_attempt_at, id)");
+    expect(((await sql`SELECT MAX(version) AS version FROM outbox_schema`) as { version: number }[])[0]!.version).toBe(PG_SCHEMA_VERSION);
+    expect((await upgraded.claimDue({ now: T0, limit: 10, excludeTargets: [] })).map((job) => job.job.orderingKey)).toEqual([statusJob("c1").orderingKey]);
+    await upgraded.close();
+    await sql.close();
   });
 
   test("a database written by a newer gitops-connector is refused", async () => {
