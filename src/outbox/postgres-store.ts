@@ -70,8 +70,20 @@ async function lockKey(tx: SQL, key: string): Promise<void> {
   await tx`SELECT pg_advisory_xact_lock(hashtextextended(${`key\u001f${key}`}, 0))`;
 }
 
-async function insertJob(tx: SQL, job: Job, now: number): Promise<void> {
-  await lockKey(tx, job.orderingKey);
+/**
+ * Several keys' locks in one round trip, taken in the order given (callers sort), so two transactions that share
+ * keys wait for each other rather than deadlock.
+ */
+async function lockKeys(tx: SQL, sortedKeys: readonly string[]): Promise<void> {
+  if (sortedKeys.length === 0) return;
+  if (sortedKeys.length === 1) return lockKey(tx, sortedKeys[0]!);
+  await tx`SELECT pg_advisory_xact_lock(hashtextextended('key' || chr(31) || k.key, 0))
+           FROM (SELECT key FROM unnest(${tx.array([...sortedKeys], "TEXT")}) WITH ORDINALITY AS u(key, n) ORDER BY n) AS k`;
+}
+
+/** `keyLocked`: the caller already holds the key's lock (a submit takes all of its keys' up front). */
+async function insertJob(tx: SQL, job: Job, now: number, keyLocked = false): Promise<void> {
+  if (!keyLocked) await lockKey(tx, job.orderingKey);
   await tx`INSERT INTO jobs (kind, instance, target, ordering_key, coalesce_key, payload, state, attempts, next_attempt_at, created_at, updated_at, "commit", head)
            VALUES (${job.kind}, ${job.instance}, ${job.target}, ${job.orderingKey}, ${job.coalesceKey ?? null}, ${JSON.stringify(job)}, 'pending', 0, ${now}, ${now}, ${now}, ${commitOfJob(job) ?? null},
                    NOT EXISTS (SELECT 1 FROM jobs o WHERE o.ordering_key = ${job.orderingKey} AND o.state = 'pending'))`;
@@ -189,11 +201,12 @@ export async function createPostgresOutboxStore(options: PostgresOutboxOptions):
       return transaction(async (tx, staged) => {
         // Two replicas planning one commit at once would both start from what was known: one waits here.
         await tx`SELECT pg_advisory_xact_lock(hashtextextended(${`${instance}\u001f${commit}`}, 0))`;
-        const [row] = (await tx`SELECT known FROM commits WHERE instance = ${instance} AND "commit" = ${commit}`) as { known: string }[];
-        const head = reconciler === undefined ? undefined : ((await tx`SELECT "commit" FROM reconciler_heads WHERE instance = ${instance} AND reconciler = ${reconciler}`) as { commit: string }[])[0];
-        const result = plan(row ? (JSON.parse(row.known) as KnownCommit) : NOTHING_KNOWN, head ? { lastFinished: head.commit } : {});
+        // Read after the lock, in a statement of its own: its snapshot then includes what the one we waited for wrote.
+        const [row] = (await tx`SELECT (SELECT known FROM commits WHERE instance = ${instance} AND "commit" = ${commit}) AS known,
+                                       (SELECT "commit" FROM reconciler_heads WHERE instance = ${instance} AND reconciler = ${reconciler ?? null}) AS head`) as { known: string | null; head: string | null }[];
+        const result = plan(row?.known ? (JSON.parse(row.known) as KnownCommit) : NOTHING_KNOWN, reconciler !== undefined && row?.head ? { lastFinished: row.head } : {});
         // The ordering keys this submit writes, locked up front in one order, so two submits never wait on each other in a circle.
-        for (const key of [...new Set(result.jobs.map((job) => job.orderingKey))].sort()) await lockKey(tx, key);
+        await lockKeys(tx, [...new Set(result.jobs.map((job) => job.orderingKey))].sort());
         await tx`INSERT INTO commits (instance, "commit", known, updated_at) VALUES (${instance}, ${commit}, ${JSON.stringify(result.known)}, ${now})
                  ON CONFLICT (instance, "commit") DO UPDATE SET known = excluded.known, updated_at = excluded.updated_at`;
         if (result.finished && reconciler !== undefined) {
@@ -207,7 +220,7 @@ export async function createPostgresOutboxStore(options: PostgresOutboxOptions):
                                    RETURNING ordering_key, head`) as { ordering_key: string; head: boolean }[];
             for (const row of gone) if (row.head) await promoteHead(tx, row.ordering_key);
           }
-          await insertJob(tx, job, now);
+          await insertJob(tx, job, now, true);
         }
         if (result.record) await readModel.writer.recordReconciler(tx, staged, instance, commit, result.record, now);
         return result.jobs;
@@ -282,11 +295,10 @@ export async function createPostgresOutboxStore(options: PostgresOutboxOptions):
                                FROM unnest(${sql.array(done.map((entry) => entry.id), "INT8")}, ${sql.array(done.map((entry) => entry.now), "INT8")}) AS d(id, now)
                                WHERE jobs.id = d.id AND jobs.state = 'pending' AND jobs.locked_by = ${holder}
                                RETURNING jobs.id, jobs.kind, jobs.instance, jobs."commit", jobs.payload, jobs.ordering_key`) as { id: string; kind: string; instance: string; commit: string | null; payload: string; ordering_key: string }[];
-        const keys = [...new Set(rows.map((row) => row.ordering_key))];
+        const keys = [...new Set(rows.map((row) => row.ordering_key))].sort();
         if (keys.length > 0) {
-          // Every key's lock, in one order (two batches sharing keys then wait rather than deadlock), then each
-          // key's next pending job made its head.
-          await tx`SELECT pg_advisory_xact_lock(h) FROM (SELECT hashtextextended('key' || chr(31) || k, 0) AS h FROM unnest(${sql.array(keys, "TEXT")}) AS k ORDER BY 1) AS locks`;
+          // Every key's lock, in the order submits take them, then each key's next pending job made its head.
+          await lockKeys(tx, keys);
           await tx`UPDATE jobs SET head = true WHERE id IN (SELECT MIN(h.id) FROM jobs h WHERE h.ordering_key = ANY(${sql.array(keys, "TEXT")}) AND h.state = 'pending' GROUP BY h.ordering_key) AND NOT head`;
         }
         for (const row of rows) {
