@@ -22,6 +22,7 @@ import type { Logger, SecretRedactor } from "../observability/logger.ts";
 import { createMetrics } from "../observability/metrics.ts";
 import { observeFetch } from "../observability/outbound.ts";
 import { translate } from "../operators/index.ts";
+import { cachedRead } from "../outbox/cached-read.ts";
 import { createOutboxIntake } from "../outbox/intake.ts";
 import { createScheduler, type PeriodicTask } from "../scheduler/scheduler.ts";
 import { createStorageHealth, isStorageError } from "../outbox/storage-health.ts";
@@ -45,6 +46,8 @@ const COMMIT_KNOWLEDGE_RETENTION_MS = 30 * 24 * HOUR_MS;
 /** How long the scheduler's lease lasts without renewal: a dead leader's tasks move within this. */
 const SCHEDULER_LEASE_MS = 15_000;
 const PRUNE_INTERVAL_MS = 10 * 60_000;
+/** How old the pending depth the maxDepth check reads on PostgreSQL may be (a webhook may overshoot by this much intake). */
+const POSTGRES_DEPTH_MAX_AGE_MS = 250;
 
 export interface ServeOptions {
   config: Config;
@@ -244,7 +247,9 @@ export async function startDaemon(options: ServeOptions): Promise<RunningDaemon>
   wakeWorker = () => worker.wake();
   // Jobs another replica enqueued wake this one too (PostgreSQL); the worker's idle look is the safety poll.
   const stopWakeups = store.subscribeWake?.(() => worker.wake());
-  const outboxIntake = createOutboxIntake({ store, maxDepth: () => running.config.outbox.maxDepth, onEnqueued: () => worker.wake(), health: storage });
+  // On PostgreSQL the depth is a count of the pending jobs, too dear to make per webhook: one at most this old.
+  const depth = config.outbox.driver === "postgres" ? cachedRead(() => store.pendingDepth(), POSTGRES_DEPTH_MAX_AGE_MS) : undefined;
+  const outboxIntake = createOutboxIntake({ store, maxDepth: () => running.config.outbox.maxDepth, onEnqueued: () => worker.wake(), health: storage, ...(depth ? { depth } : {}) });
   // A file deleted or replaced under the daemon is fatal: checked before each webhook is stored and every 2 s.
   const identity = outbox.file === undefined ? { changed: () => undefined } : watchFileIdentity(outbox.file);
   let fatal: string | undefined;

@@ -28,6 +28,8 @@ interface Waiting {
 export function createOutboxIntake(options: {
   store: IntakeStore;
   maxDepth: () => number;
+  /** The pending depth the maxDepth check reads; the store's own count unless given (PostgreSQL: a cached one). */
+  depth?: () => Promise<number>;
   now?: () => number;
   /** Called after each commit with jobs, to wake the worker. */
   onEnqueued?: () => void;
@@ -35,12 +37,13 @@ export function createOutboxIntake(options: {
   health?: StorageHealth;
 }): Intake {
   const now = options.now ?? Date.now;
+  const pendingDepth = options.depth ?? (() => options.store.pendingDepth());
   /** The depth at which the last event was refused for room: not ready until the outbox drains below it. */
   let refusedAtDepth: number | undefined;
   /** The webhooks of this turn of the event loop, stored together (group commit). */
   let waiting: Waiting[] = [];
   const isFull = async () => {
-    const depth = await options.store.pendingDepth();
+    const depth = await pendingDepth();
     if (refusedAtDepth !== undefined && depth < refusedAtDepth) refusedAtDepth = undefined;
     return depth >= options.maxDepth() || refusedAtDepth !== undefined;
   };
@@ -102,7 +105,7 @@ export function createOutboxIntake(options: {
     const batch = waiting;
     waiting = [];
     try {
-      const depth = await options.store.pendingDepth();
+      const depth = await pendingDepth();
       let left = options.maxDepth() - depth;
       const at = now();
       const outcomes = await options.store.submitBatch!(
@@ -130,7 +133,7 @@ export function createOutboxIntake(options: {
 
   /** One webhook, one transaction. */
   async function submitAlone(instance: Submitted[0], observation: Submitted[1]) {
-    const depth = await options.store.pendingDepth();
+    const depth = await pendingDepth();
     const left = options.maxDepth() - depth;
     if (left <= 0) throw full(depth, 0);
     const jobs = await options.store.submit(

@@ -1,0 +1,25 @@
+/**
+ * A read that may be this old: callers within `maxAgeMs` of the last answer get it again, and callers while a
+ * read is on its way wait for that one. For the outbox depth on PostgreSQL, where the count of pending jobs is
+ * a walk of them (no counter row: one row every submit updated would serialise every replica's submits), read
+ * once per webhook it cost more than storing the webhook once thousands were pending.
+ */
+export function cachedRead<T>(read: () => Promise<T>, maxAgeMs: number, now: () => number = () => performance.now()): () => Promise<T> {
+  let last: { value: T; at: number } | undefined;
+  let reading: Promise<T> | undefined;
+  return () => {
+    if (last && now() - last.at < maxAgeMs) return Promise.resolve(last.value);
+    reading ??= read().then(
+      (value) => {
+        last = { value, at: now() };
+        reading = undefined;
+        return value;
+      },
+      (error: unknown) => {
+        reading = undefined; // a failed read is not kept: the next caller reads again
+        throw error;
+      },
+    );
+    return reading;
+  };
+}
