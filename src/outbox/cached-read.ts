@@ -9,9 +9,11 @@ export function cachedRead<T>(read: () => Promise<T>, maxAgeMs: number, now: () 
   let reading: Promise<T> | undefined;
   return () => {
     if (last && now() - last.at < maxAgeMs) return Promise.resolve(last.value);
+    // Stamped when the read starts: the count is as old as the moment the database took it, not its answer.
+    const startedAt = now();
     reading ??= read().then(
       (value) => {
-        last = { value, at: now() };
+        last = { value, at: startedAt };
         reading = undefined;
         return value;
       },

@@ -117,12 +117,14 @@ const MIGRATIONS: readonly string[] = [
   // ties), and find leased heads through an index of their own; before, each claim sorted every pending head
   // (6 ms at 10,000, so one replica delivered ~250 statuses/s). And the jobs table churns (each job inserted,
   // updated, pruned): its statistics are refreshed after 2 % of it changed rather than autovacuum's default 10 %,
-  // since stale ones made the coalescing DELETE a scan of every job.
+  // since stale ones made the coalescing DELETE a scan of every job (vacuum already runs at 1 %, migration 1).
+  // The builds index only pending heads but read the whole table, done rows included, and writes to `jobs` wait
+  // meanwhile (about a second per million rows): an upgrade's first replica holds the others' writes that long.
   `
   DROP INDEX jobs_target_heads;
   CREATE INDEX jobs_target_heads ON jobs (target, next_attempt_at, id) WHERE state = 'pending' AND head;
   CREATE INDEX jobs_leased ON jobs (locked_until) WHERE state = 'pending' AND locked_by IS NOT NULL;
-  ALTER TABLE jobs SET (autovacuum_analyze_scale_factor = 0.02, autovacuum_vacuum_scale_factor = 0.05);
+  ALTER TABLE jobs SET (autovacuum_analyze_scale_factor = 0.02);
   `,
 ];
 

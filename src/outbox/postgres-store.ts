@@ -171,22 +171,30 @@ export async function createPostgresOutboxStore(options: PostgresOutboxOptions):
     return rows.map((row) => row.target);
   }
 
-  /** Claims the due heads of each target, up to its room, `limit` in all in due order: one statement, SKIP LOCKED. */
+  /**
+   * Claims the due heads of each target, up to its room, `limit` in all in due order, in one statement: the
+   * candidates are picked without locks, then only they are locked (SKIP LOCKED, the claim's conditions checked
+   * again on each row as locked). Locking inside the per-target pick locked every target's room of rows for a
+   * claim that kept `limit` of them, and a replica claiming meanwhile skipped the rest.
+   */
   async function claimRows(now: number, limit: number, rooms: ReadonlyMap<string, number>): Promise<StoredJob[]> {
     if (rooms.size === 0) return [];
     const rows = (await sql`
-      WITH c AS (
+      WITH candidates AS (
         SELECT x.id FROM unnest(${sql.array([...rooms.keys()], "TEXT")}, ${sql.array([...rooms.values()], "INT4")}) AS r(target, room)
         CROSS JOIN LATERAL (
           SELECT j.id, j.next_attempt_at FROM jobs j
           WHERE j.target = r.target AND j.state = 'pending' AND j.head AND j.next_attempt_at <= ${now}
             AND (j.locked_until IS NULL OR j.locked_until < ${now})
           ORDER BY j.next_attempt_at, j.id
-          LIMIT r.room
-          FOR UPDATE OF j SKIP LOCKED) AS x
+          LIMIT r.room) AS x
         WHERE NOT EXISTS (SELECT 1 FROM target_blocks b WHERE b.target = r.target AND b.blocked_until > ${now})
         ORDER BY x.next_attempt_at, x.id
-        LIMIT ${limit})
+        LIMIT ${limit}),
+      c AS (
+        SELECT j.id FROM jobs j
+        WHERE j.id IN (SELECT id FROM candidates) AND j.state = 'pending' AND j.head AND (j.locked_until IS NULL OR j.locked_until < ${now})
+        FOR UPDATE OF j SKIP LOCKED)
       UPDATE jobs SET locked_by = ${holder}, locked_until = ${now + leaseMs}
       FROM c WHERE jobs.id = c.id
       RETURNING jobs.id, jobs.payload, jobs.state, jobs.attempts, jobs.next_attempt_at, jobs.created_at, jobs.updated_at, jobs.last_error`) as JobRow[];
@@ -289,17 +297,22 @@ export async function createPostgresOutboxStore(options: PostgresOutboxOptions):
       if (done.length === 0) return;
       const nowOf = new Map(done.map((entry) => [entry.id, entry.now]));
       await transaction(async (tx, staged) => {
-        // One round trip for the batch (a transaction per delivery was five: the update, the key's lock, the
-        // hand-over, begin and commit), fenced like markDone: a job whose lease this replica lost is left alone.
+        // The keys' locks first, in the order submits take them (sorted here, not by the database's collation):
+        // a submit holds its keys and then deletes rows, so a batch holding rows while waiting for keys could
+        // close a circle with it. A job's ordering key never changes, so reading it unlocked is safe.
+        const owned = (await tx`SELECT DISTINCT ordering_key FROM jobs WHERE id = ANY(${sql.array(done.map((entry) => entry.id), "INT8")}) AND state = 'pending' AND locked_by = ${holder}`) as { ordering_key: string }[];
+        const keys = owned.map((row) => row.ordering_key).sort();
+        await lockKeys(tx, keys);
+        // One update for the batch (a transaction per delivery was five round trips), fenced like markDone: a job
+        // whose lease this replica lost is left alone.
         const rows = (await tx`UPDATE jobs SET state = 'done', head = false, attempts = attempts + 1, updated_at = d.now, locked_by = NULL, locked_until = NULL
                                FROM unnest(${sql.array(done.map((entry) => entry.id), "INT8")}, ${sql.array(done.map((entry) => entry.now), "INT8")}) AS d(id, now)
                                WHERE jobs.id = d.id AND jobs.state = 'pending' AND jobs.locked_by = ${holder}
                                RETURNING jobs.id, jobs.kind, jobs.instance, jobs."commit", jobs.payload, jobs.ordering_key`) as { id: string; kind: string; instance: string; commit: string | null; payload: string; ordering_key: string }[];
-        const keys = [...new Set(rows.map((row) => row.ordering_key))].sort();
-        if (keys.length > 0) {
-          // Every key's lock, in the order submits take them, then each key's next pending job made its head.
-          await lockKeys(tx, keys);
-          await tx`UPDATE jobs SET head = true WHERE id IN (SELECT MIN(h.id) FROM jobs h WHERE h.ordering_key = ANY(${sql.array(keys, "TEXT")}) AND h.state = 'pending' GROUP BY h.ordering_key) AND NOT head`;
+        const settled = [...new Set(rows.map((row) => row.ordering_key))];
+        if (settled.length > 0) {
+          // Each settled key's next pending job made its head, under the key's lock taken above.
+          await tx`UPDATE jobs SET head = true WHERE id IN (SELECT MIN(h.id) FROM jobs h WHERE h.ordering_key = ANY(${sql.array(settled, "TEXT")}) AND h.state = 'pending' GROUP BY h.ordering_key) AND NOT head`;
         }
         for (const row of rows) {
           if (row.kind !== "orchestrator" || row.commit === null) continue;

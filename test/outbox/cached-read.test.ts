@@ -22,6 +22,22 @@ describe("cachedRead", () => {
     expect(reads).toBe(2);
   });
 
+  test("the age counts from when the read started, not from its answer", async () => {
+    let clock = 0;
+    let reads = 0;
+    let release: (value: number) => void = () => {};
+    const read = cachedRead(() => new Promise<number>((resolve) => ((reads += 1), (release = resolve))), 250, () => clock);
+    const first = read();
+    clock = 200; // the database took 200 ms to answer
+    release(1);
+    await first;
+    clock = 260;
+    const second = read();
+    release(2);
+    expect(await second).toBe(2);
+    expect(reads).toBe(2);
+  });
+
   test("a failed read is not kept: the next caller reads again", async () => {
     let fail = true;
     const read = cachedRead(async () => {

@@ -365,7 +365,7 @@ describe("PostgreSQL replicas", () => {
     const sql = new SQL(schema.url);
     await sql.unsafe(`DROP INDEX jobs_target_heads; DROP INDEX jobs_leased;
       CREATE INDEX jobs_target_heads ON jobs (target, next_attempt_at) WHERE state = 'pending' AND head;
-      ALTER TABLE jobs RESET (autovacuum_analyze_scale_factor, autovacuum_vacuum_scale_factor);
+      ALTER TABLE jobs RESET (autovacuum_analyze_scale_factor);
       DELETE FROM outbox_schema WHERE version > 1`);
     const upgraded = await createPostgresOutboxStore({ url: schema.url, max: 1, now: () => T0 });
     const indexes = (await sql`SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'jobs' AND indexname IN ('jobs_target_heads', 'jobs_leased') ORDER BY indexname`) as { indexname: string; indexdef: string }[];
