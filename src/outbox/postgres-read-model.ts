@@ -41,13 +41,6 @@ export function createPostgresReadModel(sql: SQL) {
     return seq;
   }
 
-  async function restate(tx: Tx, instance: string, commit: string): Promise<void> {
-    const rows = (await tx`SELECT state, superseded_by FROM deployment_reconcilers WHERE instance = ${instance} AND "commit" = ${commit}`) as { state: ReconcilerState; superseded_by: string | null }[];
-    const state = deploymentStateOf(rows.map((row) => row.state));
-    const supersededBy = state === "superseded" ? (rows.find((row) => row.superseded_by !== null)?.superseded_by ?? null) : null;
-    await tx`UPDATE deployments SET state = ${state}, superseded_by = ${supersededBy} WHERE instance = ${instance} AND "commit" = ${commit}`;
-  }
-
   async function toStored(row: DeploymentRow): Promise<StoredDeployment> {
     const [reconcilers, jobs] = await Promise.all([
       sql`SELECT reconciler, context, state, reason, message, superseded_by, at FROM deployment_reconcilers WHERE instance = ${row.instance} AND "commit" = ${row.commit} ORDER BY reconciler` as Promise<
@@ -85,16 +78,32 @@ export function createPostgresReadModel(sql: SQL) {
   }
 
   const writer = {
+    // Three round trips, not five (the change row with the deployment's, the reconciler's row with the states
+    // the deployment's state is made of): a webhook's record is most of what intake writes on PostgreSQL.
     async recordReconciler(tx: Tx, staged: Change[], instance: string, commit: string, record: ReconcilerRecord, now: number): Promise<void> {
-      const seq = await change(tx, "deployment", instance, commit, now, staged);
-      await tx`INSERT INTO deployments (instance, "commit", first_seen, last_seen, state, changed) VALUES (${instance}, ${commit}, ${now}, ${now}, 'pending', ${seq})
-               ON CONFLICT (instance, "commit") DO UPDATE SET last_seen = excluded.last_seen, changed = excluded.changed`;
-      await tx`INSERT INTO deployment_reconcilers (instance, "commit", reconciler, context, state, reason, message, superseded_by, at)
-               VALUES (${instance}, ${commit}, ${record.reconciler}, ${record.context}, ${record.state}, ${record.reason}, ${record.message}, ${record.supersededBy ?? null}, ${now})
-               ON CONFLICT (instance, "commit", reconciler) DO UPDATE SET context = excluded.context, state = excluded.state, reason = excluded.reason,
-                 message = excluded.message, superseded_by = excluded.superseded_by, at = excluded.at
-               WHERE (deployment_reconcilers.state <> 'succeeded' AND deployment_reconcilers.state <> 'failed') OR excluded.state <> 'superseded'`;
-      await restate(tx, instance, commit);
+      const [row] = (await tx`
+        WITH ch AS (INSERT INTO changes (at, kind, instance, "commit") VALUES (${now}, 'deployment', ${instance}, ${commit}) RETURNING seq),
+        d AS (INSERT INTO deployments (instance, "commit", first_seen, last_seen, state, changed) SELECT ${instance}, ${commit}, ${now}, ${now}, 'pending', seq FROM ch
+              ON CONFLICT (instance, "commit") DO UPDATE SET last_seen = excluded.last_seen, changed = excluded.changed)
+        SELECT seq FROM ch`) as { seq: string }[];
+      staged.push({ seq: Number(row!.seq), at: now, kind: "deployment", instance, commit });
+      // A finished reconciler is never overwritten by "superseded"; the states read back are the rows as they are
+      // after this upsert (a data-modifying CTE's own rows are seen only through its RETURNING).
+      const rows = (await tx`
+        WITH up AS (
+          INSERT INTO deployment_reconcilers (instance, "commit", reconciler, context, state, reason, message, superseded_by, at)
+          VALUES (${instance}, ${commit}, ${record.reconciler}, ${record.context}, ${record.state}, ${record.reason}, ${record.message}, ${record.supersededBy ?? null}, ${now})
+          ON CONFLICT (instance, "commit", reconciler) DO UPDATE SET context = excluded.context, state = excluded.state, reason = excluded.reason,
+            message = excluded.message, superseded_by = excluded.superseded_by, at = excluded.at
+          WHERE (deployment_reconcilers.state <> 'succeeded' AND deployment_reconcilers.state <> 'failed') OR excluded.state <> 'superseded'
+          RETURNING reconciler, state, superseded_by)
+        SELECT state, superseded_by FROM up
+        UNION ALL
+        SELECT r.state, r.superseded_by FROM deployment_reconcilers r
+        WHERE r.instance = ${instance} AND r."commit" = ${commit} AND r.reconciler NOT IN (SELECT reconciler FROM up)`) as { state: ReconcilerState; superseded_by: string | null }[];
+      const state = deploymentStateOf(rows.map((reconciler) => reconciler.state));
+      const supersededBy = state === "superseded" ? (rows.find((reconciler) => reconciler.superseded_by !== null)?.superseded_by ?? null) : null;
+      await tx`UPDATE deployments SET state = ${state}, superseded_by = ${supersededBy} WHERE instance = ${instance} AND "commit" = ${commit}`;
     },
     async recordNotification(tx: Tx, staged: Change[], instance: string, commit: string, outcome: "succeeded" | "failed", supersededBy: string | undefined, now: number): Promise<void> {
       const [exists] = await tx`SELECT 1 FROM deployments WHERE instance = ${instance} AND "commit" = ${commit}`;

@@ -149,6 +149,29 @@ for (const driver of DRIVERS) {
       await store.close();
     });
 
+    test("the read model: a deployment's state is its reconcilers' together; a finished reconciler is never marked superseded", async () => {
+      const store = await driver.open();
+      const record = (reconciler: string, state: "progressing" | "succeeded" | "failed" | "superseded", supersededBy?: string) =>
+        ({ reconciler, context: reconciler.toLowerCase(), state, reason: state, message: state, ...(supersededBy ? { supersededBy } : {}) });
+      const submit = (reconciler: string, state: "progressing" | "succeeded" | "failed" | "superseded", supersededBy?: string) =>
+        store.submit("apps-dev", "c1", (known) => ({ jobs: [], known, record: record(reconciler, state, supersededBy) }), T0);
+      const stateNow = async () => {
+        const deployment = await store.reader.deployment("apps-dev", "c1");
+        return [deployment?.state, deployment?.reconcilers.map((r) => `${r.reconciler}=${r.state}`).join(",")];
+      };
+      await submit("A", "progressing");
+      await submit("B", "succeeded");
+      expect(await stateNow()).toEqual(["progressing", "A=progressing,B=succeeded"]);
+      await submit("A", "succeeded");
+      expect(await stateNow()).toEqual(["succeeded", "A=succeeded,B=succeeded"]);
+      await submit("B", "superseded", "c2"); // finished: stays succeeded
+      await submit("C", "superseded", "c2");
+      expect(await stateNow()).toEqual(["succeeded", "A=succeeded,B=succeeded,C=superseded"]);
+      await submit("A", "failed");
+      expect(await stateNow()).toEqual(["failed", "A=failed,B=succeeded,C=superseded"]);
+      await store.close();
+    });
+
     test("several deliveries recorded at once: each done, each key's next job its head, an orchestrator's notification read back", async () => {
       const store = await driver.open();
       const record = { reconciler: "Kustomization/flux-system/apps-dev", context: "kustomization/apps-dev", state: "succeeded" as const, reason: "ReconciliationSucceeded", message: "ok" };
