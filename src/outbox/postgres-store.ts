@@ -90,8 +90,8 @@ async function insertJob(tx: SQL, job: Job, now: number, keyLocked = false): Pro
 }
 
 /** A head left pending (done, dead, coalesced away): the next pending job of its key heads it. */
-async function promoteHead(tx: SQL, key: string): Promise<void> {
-  await lockKey(tx, key);
+async function promoteHead(tx: SQL, key: string, locked?: ReadonlySet<string>): Promise<void> {
+  if (!locked?.has(key)) await lockKey(tx, key);
   await tx`UPDATE jobs SET head = true WHERE id = (SELECT MIN(h.id) FROM jobs h WHERE h.ordering_key = ${key} AND h.state = 'pending') AND NOT head`;
 }
 
@@ -214,19 +214,25 @@ export async function createPostgresOutboxStore(options: PostgresOutboxOptions):
                                        (SELECT "commit" FROM reconciler_heads WHERE instance = ${instance} AND reconciler = ${reconciler ?? null}) AS head`) as { known: string | null; head: string | null }[];
         const result = plan(row?.known ? (JSON.parse(row.known) as KnownCommit) : NOTHING_KNOWN, reconciler !== undefined && row?.head ? { lastFinished: row.head } : {});
         // The ordering keys this submit writes, locked up front in one order, so two submits never wait on each other in a circle.
-        await lockKeys(tx, [...new Set(result.jobs.map((job) => job.orderingKey))].sort());
-        await tx`INSERT INTO commits (instance, "commit", known, updated_at) VALUES (${instance}, ${commit}, ${JSON.stringify(result.known)}, ${now})
-                 ON CONFLICT (instance, "commit") DO UPDATE SET known = excluded.known, updated_at = excluded.updated_at`;
+        const locked = new Set(result.jobs.map((job) => job.orderingKey));
+        await lockKeys(tx, [...locked].sort());
         if (result.finished && reconciler !== undefined) {
-          await tx`INSERT INTO reconciler_heads (instance, reconciler, "commit", finished_at) VALUES (${instance}, ${reconciler}, ${commit}, ${now})
+          // The commit's knowledge and the reconciler's last finished commit in one round trip.
+          await tx`WITH known AS (
+                     INSERT INTO commits (instance, "commit", known, updated_at) VALUES (${instance}, ${commit}, ${JSON.stringify(result.known)}, ${now})
+                     ON CONFLICT (instance, "commit") DO UPDATE SET known = excluded.known, updated_at = excluded.updated_at)
+                   INSERT INTO reconciler_heads (instance, reconciler, "commit", finished_at) VALUES (${instance}, ${reconciler}, ${commit}, ${now})
                    ON CONFLICT (instance, reconciler) DO UPDATE SET "commit" = excluded."commit", finished_at = excluded.finished_at`;
+        } else {
+          await tx`INSERT INTO commits (instance, "commit", known, updated_at) VALUES (${instance}, ${commit}, ${JSON.stringify(result.known)}, ${now})
+                   ON CONFLICT (instance, "commit") DO UPDATE SET known = excluded.known, updated_at = excluded.updated_at`;
         }
         for (const job of result.jobs) {
           // A pending job with the same coalescing key is replaced, unless a replica is delivering it now.
           if (job.coalesceKey !== undefined) {
             const gone = (await tx`DELETE FROM jobs WHERE coalesce_key = ${job.coalesceKey} AND state = 'pending' AND (locked_until IS NULL OR locked_until < ${now})
                                    RETURNING ordering_key, head`) as { ordering_key: string; head: boolean }[];
-            for (const row of gone) if (row.head) await promoteHead(tx, row.ordering_key);
+            for (const row of gone) if (row.head) await promoteHead(tx, row.ordering_key, locked);
           }
           await insertJob(tx, job, now, true);
         }
