@@ -192,13 +192,15 @@ export async function createPostgresOutboxStore(options: PostgresOutboxOptions):
         ORDER BY x.next_attempt_at, x.id
         LIMIT ${limit}),
       c AS (
-        SELECT j.id FROM jobs j
+        SELECT j.id, j.locked_by AS previous FROM jobs j
         WHERE j.id IN (SELECT id FROM candidates) AND j.state = 'pending' AND j.head AND (j.locked_until IS NULL OR j.locked_until < ${now})
         FOR UPDATE OF j SKIP LOCKED)
       UPDATE jobs SET locked_by = ${holder}, locked_until = ${now + leaseMs}
       FROM c WHERE jobs.id = c.id
-      RETURNING jobs.id, jobs.payload, jobs.state, jobs.attempts, jobs.next_attempt_at, jobs.created_at, jobs.updated_at, jobs.last_error`) as JobRow[];
-    return rows.map(toStoredJob).sort((a, b) => a.nextAttemptAt - b.nextAttemptAt || a.id - b.id);
+      RETURNING jobs.id, jobs.payload, jobs.state, jobs.attempts, jobs.next_attempt_at, jobs.created_at, jobs.updated_at, jobs.last_error, c.previous`) as (JobRow & { previous: string | null })[];
+    return rows
+      .map((row) => (row.previous !== null && row.previous !== holder ? { ...toStoredJob(row), takenOverFrom: row.previous } : toStoredJob(row)))
+      .sort((a, b) => a.nextAttemptAt - b.nextAttemptAt || a.id - b.id);
   }
 
   const store: PostgresOutboxStore = {

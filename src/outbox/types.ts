@@ -18,6 +18,11 @@ export interface StoredJob {
   readonly createdAt: number;
   readonly updatedAt: number;
   readonly lastError?: string;
+  /**
+   * PostgreSQL: the replica whose lease on this job ran out before it recorded a result. It may have made the
+   * call already (delivery is at least once), so the worker says so when it delivers the job again.
+   */
+  readonly takenOverFrom?: string;
 }
 
 export interface StatsRow {

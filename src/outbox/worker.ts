@@ -222,6 +222,12 @@ export function createOutboxWorker(options: WorkerOptions): OutboxWorker {
     // The attempt's outbound calls are counted under its target and leave their last status here.
     const scope: OutboundScope = { target: stored.job.target };
     log.debug({ jobId: stored.id, kind: stored.job.kind, target: stored.job.target, attempt: stored.attempts + 1, payload: stored.job.payload }, "delivering");
+    if (stored.takenOverFrom !== undefined) {
+      log.warn(
+        { jobId: stored.id, kind: stored.job.kind, target: stored.job.target, commit: commitOfJob(stored.job), from: stored.takenOverFrom },
+        "taking over a job whose lease ran out on another replica; it may have made the call already (delivery is at least once)",
+      );
+    }
     const started = performance.now();
     const done = withOutboundScope(scope, () => options.delivery.deliver(stored.job, controller.signal))
       .then(

@@ -265,6 +265,8 @@ describe("PostgreSQL replicas", () => {
     expect(await b.nextDueAt()).toBe(at() + 1_000); // b looks again when a's lease runs out
     const [taken] = await b.claimDue({ now: at() + 1_001, limit: 1, excludeTargets: [] });
     expect(taken?.id).toBe(claimed!.id);
+    expect(taken?.takenOverFrom).toBe("a"); // b's worker says so when it delivers it
+    expect(claimed?.takenOverFrom).toBeUndefined();
     await a.markDone(claimed!.id, at() + 1_002); // fenced: a no longer holds it
     expect(await a.pendingDepth()).toBe(1);
     await b.markDone(taken!.id, at() + 1_003);

@@ -319,6 +319,33 @@ describe("outbox worker", () => {
     real.close();
   });
 
+  test("a job taken over from another replica's lapsed lease is delivered with a warning naming that replica", async () => {
+    const real = createSqliteOutboxStore({ path: ":memory:" });
+    // What the PostgreSQL store answers for a claim whose lease ran out on replica "pod-a:1:x" (contract-tested there).
+    const store: SqliteOutboxStore = { ...real, claimDue: (options) => real.claimDue(options).map((stored) => ({ ...stored, takenOverFrom: "pod-a:1:x" })) };
+    const delivered = signalled();
+    const worker = createOutboxWorker({
+      store: promised(store),
+      delivery: { deliver: async () => undefined },
+      logger,
+      concurrency: 2,
+      timeoutMs: 2_000,
+      maxAttempts: 3,
+      initialBackoffMs: 5,
+      maxBackoffMs: 20,
+      idleCheckMs: 1_000,
+      onAttempt: (_stored, outcome) => void (outcome === "delivered" && delivered.resolve()),
+    });
+    const before = logs.length;
+    store.submit("apps-dev", "c1", (known) => ({ jobs: [job("subscriber:one", "k-t", "t")], known }), Date.now());
+    worker.start();
+    await delivered.promise;
+    await worker.stop(0);
+    const warning = logs.slice(before).map((line) => JSON.parse(line)).find((entry) => entry.msg.startsWith("taking over a job"));
+    expect(warning).toMatchObject({ level: "warn", from: "pod-a:1:x", kind: "subscriber", target: "subscriber:one" });
+    real.close();
+  });
+
   test("a result that cannot be recorded (disk full) is recorded later: delivered once, its key's next job after it, no restart", async () => {
     const real = createSqliteOutboxStore({ path: ":memory:" });
     let refusals = 3;
