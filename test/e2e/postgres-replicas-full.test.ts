@@ -253,9 +253,20 @@ describe("issue 17 acceptance: two replicas on one PostgreSQL, 5,000 webhooks ov
     const dispatches = api.requests(isDispatch).map((request) => ({ runid: (request.body as { client_payload: { runid: string } }).client_payload.runid, at: request.at }));
     expect([...new Set(dispatches.map((dispatch) => dispatch.runid))].sort()).toEqual(githubCommits.map(runIdOf).sort());
     const repeated = githubCommits.map(runIdOf).filter((runid) => dispatches.filter((dispatch) => dispatch.runid === runid).length > 1);
+    // The survivor names every job it took over from the dead one's lapsed leases; each repeat is one of them.
+    const takenOver = b.lines.flatMap((line) => {
+      try {
+        const entry = JSON.parse(line) as { msg?: string; kind?: string; commit?: string };
+        return entry.msg?.startsWith("taking over a job") ? [entry] : [];
+      } catch {
+        return [];
+      }
+    });
     for (const runid of repeated) {
       const copies = dispatches.filter((dispatch) => dispatch.runid === runid);
       expect({ runid, copies: copies.length, firstBeforeKill: copies[0]!.at <= killedAt }).toEqual({ runid, copies: 2, firstBeforeKill: true });
+      const commit = commitOf(Number(runid) - 7000);
+      expect(takenOver.some((entry) => entry.kind === "orchestrator" && entry.commit === commit)).toBe(true);
     }
 
     // The sweep: one replica's pace while both ran (two would sweep twice as often), then the survivor's after
@@ -272,7 +283,7 @@ describe("issue 17 acceptance: two replicas on one PostgreSQL, 5,000 webhooks ov
     console.log(
       `replicas acceptance: ${webhooks} webhooks sent in ${((sentAt - startedAt) / 1000).toFixed(1)} s (${resent} sent again after the kill), ` +
         `all delivered ${((deliveredAt - sentAt) / 1000).toFixed(1)} s later; ${deliveredStatuses().length} statuses (${repeatedStatuses} repeated), ${completions.length} tasks, ` +
-        `${dispatches.length} dispatches (${repeated.length} repeated); sweeps ${before} in ${bothSeconds.toFixed(1)} s with both; survivor swept ${((firstAfter - killedAt) / 1000).toFixed(1)} s after the kill`,
+        `${dispatches.length} dispatches (${repeated.length} repeated), ${takenOver.length} jobs taken over; sweeps ${before} in ${bothSeconds.toFixed(1)} s with both; survivor swept ${((firstAfter - killedAt) / 1000).toFixed(1)} s after the kill`,
     );
   }, 180_000);
 });
