@@ -10,24 +10,27 @@ import { parseYaml } from "../config/yaml.ts";
 import { dryRunOutboxPath, resolveOutboxPath } from "../outbox/paths.ts";
 
 export type LocatedOutbox =
-  | { readonly ok: true; readonly path: string }
+  | { readonly ok: true; readonly driver: "sqlite"; readonly path: string }
+  /** `where`: the URL without its credentials, for the output. */
+  | { readonly ok: true; readonly driver: "postgres"; readonly url: string; readonly listen: boolean; readonly where: string }
   /** usage: a config was named but cannot be found; runtime: no outbox file to open. */
   | { readonly ok: false; readonly kind: "usage" | "runtime"; readonly error: string };
 
-/** outbox.path as written in a config that does not validate (a token variable unset in this shell, say). */
-function rawOutboxPath(file: string): string | undefined {
+/** `outbox:` as written in a config that does not validate (a token variable unset in this shell, say). */
+function rawOutbox(file: string): { path?: string; postgres: boolean } {
   try {
-    const tree = parseYaml(readFileSync(file, "utf8"), file).tree as { outbox?: { path?: unknown } } | undefined;
+    const tree = parseYaml(readFileSync(file, "utf8"), file).tree as { outbox?: { path?: unknown; driver?: unknown } } | undefined;
     const path = tree?.outbox?.path;
-    return typeof path === "string" && !path.includes("${") ? path : undefined;
+    return { ...(typeof path === "string" && !path.includes("${") ? { path } : {}), postgres: tree?.outbox?.driver === "postgres" };
   } catch {
-    return undefined;
+    return { postgres: false };
   }
 }
 
 /**
- * The existing outbox file an offline tool should open: outbox.path from the config (--config, then
- * $GITOPS_CONNECTOR_CONFIG, then ./config.yaml) when there is one, else DATA_DIR/outbox.db.
+ * The existing outbox an offline tool should open: outbox.path from the config (--config, then
+ * $GITOPS_CONNECTOR_CONFIG, then ./config.yaml) when there is one, else DATA_DIR/outbox.db; or, with
+ * `driver: postgres`, the database (the config must then load: its URL is usually a `${…}` reference).
  */
 export function locateOutbox(options: { config?: string; dataDir?: string; dryRun?: boolean; env: Env; cwd: string; warn: (text: string) => void }): LocatedOutbox {
   const dataDir = resolve(options.cwd, options.dataDir ?? "./data");
@@ -38,11 +41,23 @@ export function locateOutbox(options: { config?: string; dataDir?: string; dryRu
     if (options.config !== undefined || options.env[CONFIG_ENV_VARIABLE]) return { ok: false, kind: "usage", error: source.error };
   } else if (source.source.kind === "file") {
     const loaded = loadConfig({ source: source.source, env: options.env });
-    if (loaded.ok) configuredPath = loaded.config.outbox.path;
-    else {
-      configuredPath = rawOutboxPath(source.source.path);
+    if (loaded.ok) {
+      const { outbox } = loaded.config;
+      // A dry run keeps a SQLite file of its own whatever the driver, as `serve --dry-run` does.
+      if (outbox.driver === "postgres" && !options.dryRun) {
+        const url = new URL(outbox.url ?? "");
+        return { ok: true, driver: "postgres", url: outbox.url ?? "", listen: outbox.listen, where: `postgres://${url.host}${url.pathname}` };
+      }
+      configuredPath = outbox.path;
+    } else {
+      const raw = rawOutbox(source.source.path);
       const count = loaded.errors.length;
-      options.warn(`${source.source.description} has ${count} error${count === 1 ? "" : "s"} (see check-config); reading outbox.path as written`);
+      const errors = `${source.source.description} has ${count} error${count === 1 ? "" : "s"} (see check-config)`;
+      if (raw.postgres && !options.dryRun) {
+        return { ok: false, kind: "runtime", error: `${errors}; its outbox is on PostgreSQL, whose URL is read only from a config that loads: run this where the daemon's variables are set (kubectl exec into a replica)` };
+      }
+      configuredPath = raw.path;
+      options.warn(`${errors}; reading outbox.path as written`);
     }
   }
   const livePath = resolveOutboxPath({ configuredPath, dataDir });
@@ -55,5 +70,5 @@ export function locateOutbox(options: { config?: string; dataDir?: string; dryRu
       kind: "runtime",
       error: `no outbox at ${path}: pass the --data-dir (and --config) the daemon runs with${options.dryRun ? "" : ", and --dry-run for a daemon started with --dry-run"}`,
     };
-  return { ok: true, path };
+  return { ok: true, driver: "sqlite", path };
 }

@@ -24,7 +24,8 @@ function main(argv: string[]): number | undefined {
     case "check-config":
       return checkConfig(rest);
     case "outbox":
-      return runOutboxCommand(rest);
+      void runOutboxCommand(rest).then((code) => process.exit(code));
+      return undefined;
     case "import-gitopsconfig":
       return importGitOpsConfig(rest);
     case "promote":

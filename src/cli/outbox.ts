@@ -1,7 +1,8 @@
 /**
  * `gitops-connector outbox <stats|dead|retry|purge>`: looks into and repairs the outbox the daemon delivers
  * from. It finds the file the way `serve` does (outbox.path from the config, relative to --data-dir), opens it
- * beside the running daemon (WAL, busy_timeout) and runs one short statement per action. Exit codes: 0 ok,
+ * beside the running daemon (WAL, busy_timeout) and runs one short statement per action; with `driver: postgres`
+ * it opens the database instead, beside the replicas (two connections, no LISTEN). Exit codes: 0 ok,
  * 2 bad usage (a retry of a job that is not dead included), 1 when the outbox cannot be opened or read.
  */
 import { parseArgs } from "node:util";
@@ -11,9 +12,10 @@ import { PRODUCT } from "../core/version.ts";
 import { commitOfJob, type Job } from "../core/model.ts";
 import { resolveOutboxPath } from "../outbox/paths.ts";
 import { locateOutbox } from "./locate-outbox.ts";
+import { createPostgresOutboxStore } from "../outbox/postgres-store.ts";
+import { promised } from "../outbox/promised.ts";
 import { createSqliteOutboxStore } from "../outbox/store.ts";
-import type { AdminStore, Immediate, StatsRow, StoredJob } from "../outbox/types.ts";
-import type { SqliteOutboxStore } from "../outbox/store.ts";
+import type { AdminStore, StatsRow, StoredJob } from "../outbox/types.ts";
 
 export { resolveOutboxPath };
 
@@ -64,9 +66,9 @@ function toStatsLines(rows: readonly StatsRow[]): StatsLine[] {
   return [...lines.values()];
 }
 
-function showStats(store: Immediate<AdminStore>, path: string, json: boolean, io: OutboxCliIo): number {
-  const lines = toStatsLines(store.stats());
-  const rateLimited = store.rateLimitedTargets(io.now());
+async function showStats(store: AdminStore, path: string, json: boolean, io: OutboxCliIo): Promise<number> {
+  const lines = toStatsLines(await store.stats());
+  const rateLimited = await store.rateLimitedTargets(io.now());
   if (json) {
     io.out(JSON.stringify({ path, jobs: lines, rateLimited: rateLimited.map((blocked) => ({ ...blocked, until: new Date(blocked.until).toISOString() })) }));
     return EXIT_OK;
@@ -117,8 +119,8 @@ function detailOf(job: Job): string {
   }
 }
 
-function showDead(store: Immediate<AdminStore>, path: string, json: boolean, io: OutboxCliIo): number {
-  const dead = store.deadJobs();
+async function showDead(store: AdminStore, path: string, json: boolean, io: OutboxCliIo): Promise<number> {
+  const dead = await store.deadJobs();
   if (json) {
     const jobs = dead.map((stored) => ({
       id: stored.id,
@@ -158,8 +160,8 @@ function usageError(message: string, io: OutboxCliIo): number {
   return EXIT_USAGE;
 }
 
-// The CLI works on the SQLite file directly, whose driver answers at once.
-type Action = (store: Immediate<AdminStore>, path: string) => number;
+/** `where`: the file, or the database without its credentials. */
+type Action = (store: AdminStore, where: string) => Promise<number>;
 
 /** Checks the action's arguments and returns what to run, or an exit code for a usage error. */
 function actionFor(positionals: string[], flags: { all: boolean; dead: boolean; json: boolean }, io: OutboxCliIo): Action | number {
@@ -178,16 +180,16 @@ function actionFor(positionals: string[], flags: { all: boolean; dead: boolean; 
       return (store, path) => showDead(store, path, flags.json, io);
     case "purge":
       if (!flags.dead) return usageError("outbox purge deletes dead jobs only when told so: pass --dead", io);
-      return (store) => (counted("purged", "purged", store.purgeDead()), EXIT_OK);
+      return async (store) => (counted("purged", "purged", await store.purgeDead()), EXIT_OK);
     default: {
       if (flags.all && operands.length > 0) return usageError("outbox retry takes a job id or --all, not both", io);
-      if (flags.all) return (store) => (counted("requeued", "re-queued", store.retryDead("all", io.now())), EXIT_OK);
+      if (flags.all) return async (store) => (counted("requeued", "re-queued", await store.retryDead("all", io.now())), EXIT_OK);
       const [operand, ...extra] = operands;
       if (operand === undefined || extra.length > 0) return usageError("outbox retry needs one job id (see outbox dead) or --all", io);
       const id = /^\d+$/.test(operand) ? Number(operand) : NaN;
       if (!Number.isSafeInteger(id) || id < 1) return usageError(`"${operand}" is not a job id (a positive integer, see outbox dead)`, io);
-      return (store) => {
-        const count = store.retryDead(id, io.now());
+      return async (store) => {
+        const count = await store.retryDead(id, io.now());
         if (count === 0) {
           io.err(`${PRODUCT}: job ${id} is not a dead job, or a newer status has superseded it; "${PRODUCT} outbox dead" lists the dead ones`);
           return EXIT_USAGE;
@@ -200,7 +202,7 @@ function actionFor(positionals: string[], flags: { all: boolean; dead: boolean; 
 }
 
 /** Runs `outbox …` with the arguments after the command name; returns the exit code. */
-export function runOutboxCommand(args: string[], io: OutboxCliIo = processIo): number {
+export async function runOutboxCommand(args: string[], io: OutboxCliIo = processIo): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
@@ -233,19 +235,24 @@ export function runOutboxCommand(args: string[], io: OutboxCliIo = processIo): n
     io.err(`${PRODUCT}: ${located.error}`);
     return EXIT_CODES[located.kind];
   }
-  let store: SqliteOutboxStore;
+  let store: AdminStore & { close(): unknown };
+  const where = located.driver === "postgres" ? located.where : located.path;
   try {
-    store = createSqliteOutboxStore({ path: located.path });
+    store =
+      located.driver === "postgres"
+        ? await createPostgresOutboxStore({ url: located.url, listen: false, max: 2 })
+        : promised(createSqliteOutboxStore({ path: located.path }));
   } catch (error) {
-    io.err(`${PRODUCT}: ${(error as Error).message}`);
+    // SQLite's open errors name the file already; PostgreSQL's name neither the database nor its host.
+    io.err(`${PRODUCT}: ${located.driver === "postgres" ? `outbox ${where}: ` : ""}${(error as Error).message}`);
     return EXIT_RUNTIME;
   }
   try {
-    return action(store, located.path);
+    return await action(store, where);
   } catch (error) {
-    io.err(`${PRODUCT}: outbox ${located.path}: ${(error as Error).message}`);
+    io.err(`${PRODUCT}: outbox ${where}: ${(error as Error).message}`);
     return EXIT_RUNTIME;
   } finally {
-    store.close();
+    await store.close();
   }
 }

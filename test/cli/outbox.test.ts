@@ -7,8 +7,10 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Job, OrchestratorJob, StatusJob } from "../../src/core/model.ts";
+import { createPostgresOutboxStore } from "../../src/outbox/postgres-store.ts";
 import { createSqliteOutboxStore } from "../../src/outbox/store.ts";
 import { spawnConnector } from "../support/daemon.ts";
+import { freshSchema } from "../support/postgres.ts";
 
 const T0 = Date.parse("2025-01-15T10:00:00Z");
 
@@ -225,4 +227,53 @@ describe("usage and failures", () => {
     expect(code).toBe(2);
     expect(output).toContain("does not exist");
   });
+});
+
+describe("outbox on PostgreSQL (driver: postgres)", () => {
+  test("stats, dead and retry work on the database the config names; its password is in no output", async () => {
+    const schema = await freshSchema("outbox_cli");
+    try {
+      const store = await createPostgresOutboxStore({ url: schema.url, now: () => T0, max: 2 });
+      await store.submit("apps-dev", "abc123", (known) => ({ jobs: [statusJob("kustomization/a"), statusJob("kustomization/b")], known }), T0);
+      const [a] = await store.claimDue({ now: T0, limit: 1, excludeTargets: [] });
+      await store.markDead(a!.id, T0, "HTTP 422 from api.github.com: No commit found for SHA: abc123");
+      await store.close();
+      const dir = mkdtempSync(join(tmpdir(), "gitops-connector-outbox-cli-pg-"));
+      const config = join(dir, "config.yaml");
+      writeFileSync(config, `outbox: { driver: postgres, url: "\${OUTBOX_URL}" }
+instances:
+  - name: apps-dev
+    gitOpsOperatorType: FLUX
+    gitRepositoryType: GITHUB
+    ciCdOrchestratorType: NONE
+    gitOpsAppURL: https://github.com/org/manifests/commit
+    gitHubOrgUrl: https://api.github.com/repos/org
+    gitHubGitOpsManifestsRepoName: manifests
+    pat: \${GITHUB_TOKEN}
+`);
+      const env = { OUTBOX_URL: schema.url, GITHUB_TOKEN: "ghp_placeholderTokenForTheCli01" };
+      const password = decodeURIComponent(new URL(schema.url).password);
+      const where = `postgres://${new URL(schema.url).host}${new URL(schema.url).pathname}`;
+
+      const stats = await run(["stats", "--config", config, "--json"], env);
+      expect(stats.code).toBe(0);
+      expect(JSON.parse(stats.output)).toMatchObject({ path: where, jobs: [{ kind: "status", target: "github:org/manifests", pending: 1, dead: 1, done: 0 }] });
+      const dead = await run(["dead", "--config", config], env);
+      expect(dead.code).toBe(0);
+      expect(dead.output).toContain(`#${a!.id} status apps-dev -> github:org/manifests`);
+      expect(dead.output).toContain("No commit found for SHA: abc123");
+      const retry = await run(["retry", String(a!.id), "--config", config], env);
+      expect(retry.code).toBe(0);
+      expect(retry.output).toContain("re-queued 1 dead job");
+      expect((await run(["retry", String(a!.id), "--config", config], env)).code).toBe(2); // no longer dead
+      for (const output of [stats.output, dead.output, retry.output]) expect(output).not.toContain(password);
+
+      // Without the variables the config does not load, and the URL cannot be read: said so, exit 1.
+      const unloaded = await run(["stats", "--config", config], { GITHUB_TOKEN: env.GITHUB_TOKEN });
+      expect(unloaded.code).toBe(1);
+      expect(unloaded.output).toContain("its outbox is on PostgreSQL");
+    } finally {
+      await schema.drop();
+    }
+  }, 30_000);
 });
