@@ -10,7 +10,7 @@
  * - each Azure Pipelines task is completed exactly once (the fake keeps the timeline, the survivor reads it
  *   before it completes a task the dead one may have completed already);
  * - each dispatch is sent once, except one the dead replica had in flight (GitHub's repository_dispatch has no
- *   idempotency key, so delivery is at least once): its first copy arrived before the kill;
+ *   idempotency key, so delivery is at least once): twice at most, and a job the survivor logged as taken over;
  * - the abandoned-PR sweep ran on one replica per period, and on the survivor within the lease after the kill.
  */
 import { afterAll, describe, expect, test } from "bun:test";
@@ -262,11 +262,12 @@ describe("issue 17 acceptance: two replicas on one PostgreSQL, 5,000 webhooks ov
         return [];
       }
     });
+    // (Not "its first copy arrived before the kill": the fake may read a request the dead replica sent just before
+    // it died only after the test took the kill's time.)
     for (const runid of repeated) {
-      const copies = dispatches.filter((dispatch) => dispatch.runid === runid);
-      expect({ runid, copies: copies.length, firstBeforeKill: copies[0]!.at <= killedAt }).toEqual({ runid, copies: 2, firstBeforeKill: true });
+      const copies = dispatches.filter((dispatch) => dispatch.runid === runid).length;
       const commit = commitOf(Number(runid) - 7000);
-      expect(takenOver.some((entry) => entry.kind === "orchestrator" && entry.commit === commit)).toBe(true);
+      expect({ runid, copies, takenOver: takenOver.some((entry) => entry.kind === "orchestrator" && entry.commit === commit) }).toEqual({ runid, copies: 2, takenOver: true });
     }
 
     // The sweep: one replica's pace while both ran (two would sweep twice as often), then the survivor's after
