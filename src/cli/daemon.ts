@@ -32,7 +32,7 @@ import { createPostgresOutboxStore } from "../outbox/postgres-store.ts";
 import { promised } from "../outbox/promised.ts";
 import type { OutboxStore } from "../outbox/types.ts";
 import { createSqliteOutboxStore, readLockHolder, type SqliteOutboxStore } from "../outbox/store.ts";
-import { dryRunOutboxPath, resolveOutboxPath } from "../outbox/paths.ts";
+import { dryRunOutboxPath, postgresWhere, resolveOutboxPath } from "../outbox/paths.ts";
 import { createOutboxWorker } from "../outbox/worker.ts";
 import { createApp, createUiApp } from "../server/app.ts";
 import { createUi } from "../server/ui.ts";
@@ -156,11 +156,10 @@ interface OpenedOutbox {
 async function openOutbox(config: Config, options: ServeOptions, logger: Logger): Promise<OpenedOutbox> {
   // A dry run delivers nothing, so it never shares a live outbox: it keeps a SQLite file of its own either way.
   if (config.outbox.driver === "postgres" && !options.dryRun) {
-    const url = new URL(config.outbox.url ?? "");
     // A claim outlives any attempt (each is cut at outbox.timeoutMs), so only a replica that died loses one.
     const store = await createPostgresOutboxStore({ url: config.outbox.url ?? "", leaseMs: Math.max(3_000, 3 * config.outbox.timeoutMs), listen: config.outbox.listen });
     await store.recordHolder(thisHolder(Date.now()));
-    return { store, where: `postgres://${url.host}${url.pathname}`, release: () => {} };
+    return { store, where: postgresWhere(config.outbox.url ?? ""), release: () => {} };
   }
   const liveOutboxPath = resolveOutboxPath({ configuredPath: config.outbox.path, dataDir: options.dataDir });
   // A dry run keeps its own file, so nothing it "delivers" makes a later live run skip a commit.

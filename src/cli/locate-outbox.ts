@@ -7,12 +7,12 @@ import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { CONFIG_ENV_VARIABLE, loadConfig, resolveConfigSource, type Env } from "../config/load.ts";
 import { parseYaml } from "../config/yaml.ts";
-import { dryRunOutboxPath, resolveOutboxPath } from "../outbox/paths.ts";
+import { dryRunOutboxPath, postgresWhere, resolveOutboxPath } from "../outbox/paths.ts";
 
 export type LocatedOutbox =
   | { readonly ok: true; readonly driver: "sqlite"; readonly path: string }
   /** `where`: the URL without its credentials, for the output. */
-  | { readonly ok: true; readonly driver: "postgres"; readonly url: string; readonly listen: boolean; readonly where: string }
+  | { readonly ok: true; readonly driver: "postgres"; readonly url: string; readonly where: string }
   /** usage: a config was named but cannot be found; runtime: no outbox file to open. */
   | { readonly ok: false; readonly kind: "usage" | "runtime"; readonly error: string };
 
@@ -45,8 +45,8 @@ export function locateOutbox(options: { config?: string; dataDir?: string; dryRu
       const { outbox } = loaded.config;
       // A dry run keeps a SQLite file of its own whatever the driver, as `serve --dry-run` does.
       if (outbox.driver === "postgres" && !options.dryRun) {
-        const url = new URL(outbox.url ?? "");
-        return { ok: true, driver: "postgres", url: outbox.url ?? "", listen: outbox.listen, where: `postgres://${url.host}${url.pathname}` };
+        const url = outbox.url ?? "";
+        return { ok: true, driver: "postgres", url, where: postgresWhere(url) };
       }
       configuredPath = outbox.path;
     } else {

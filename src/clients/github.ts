@@ -10,6 +10,7 @@ import type { Logger } from "../observability/logger.ts";
 import { optionalHttpUrl } from "../schema/parts.ts";
 import type { Credentials, GitHubAppCredentials } from "./credentials.ts";
 import { createInstallationTokens, type InstallationTokens } from "./github-app.ts";
+import { readBody } from "./json-http.ts";
 import type { FetchLike } from "../core/http.ts";
 import { withoutScheme } from "../core/targets.ts";
 
@@ -235,16 +236,6 @@ export class GitHubAnswerError extends Error {
   }
 }
 
-async function answerData(response: Response): Promise<unknown> {
-  const text = await response.text();
-  if (!/\bjson\b/i.test(response.headers.get("content-type") ?? "")) return text;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-}
-
 /**
  * `POST /repos/{owner}/{repo}/statuses/{sha}` by fetch, with the headers Octokit sends (its accept, our user agent,
  * the token as @octokit/auth-token spells it; a GitHub App's installation token, minted again once on a 401).
@@ -279,7 +270,7 @@ function createCommitStatusByFetch(options: GitHubClientOptions): GitHubCalls["r
       await response.body?.cancel();
       response = await send(authorizationOf(await tokens.refresh()));
     }
-    const data = await answerData(response);
+    const data = await readBody(response);
     if (!response.ok) throw new GitHubAnswerError(response.status, { headers: response.headers, data });
     return { status: response.status, url, headers: response.headers, data };
   };

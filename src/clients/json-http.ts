@@ -30,7 +30,8 @@ export function isJsonResponse(response: Response): boolean {
   return /\bjson\b/i.test(response.headers.get("content-type") ?? "");
 }
 
-async function readBody(response: Response): Promise<unknown> {
+/** The answer's body: parsed JSON when it says it is JSON and parses, else the text; undefined when empty. */
+export async function readBody(response: Response): Promise<unknown> {
   const text = await response.text();
   if (text === "") return undefined;
   if (!isJsonResponse(response)) return text;

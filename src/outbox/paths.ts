@@ -21,3 +21,9 @@ export function dryRunOutboxPath(path: string): string {
   if (path === ":memory:") return path;
   return path.endsWith(".db") ? `${path.slice(0, -".db".length)}.dry-run.db` : `${path}.dry-run`;
 }
+
+/** A PostgreSQL URL as logs and the CLI show it: host, port and database, never the user or password. */
+export function postgresWhere(url: string): string {
+  const parsed = new URL(url);
+  return `postgres://${parsed.host}${parsed.pathname}`;
+}

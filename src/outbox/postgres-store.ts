@@ -289,17 +289,8 @@ export async function createPostgresOutboxStore(options: PostgresOutboxOptions):
       return row?.at === null || row?.at === undefined ? undefined : Number(row.at);
     },
 
-    async markDone(id, now) {
-      await transaction(async (tx, staged) => {
-        const [row] = (await tx`UPDATE jobs SET state = 'done', head = false, attempts = attempts + 1, updated_at = ${now}, locked_by = NULL, locked_until = NULL
-                                WHERE id = ${id} AND state = 'pending' AND locked_by = ${holder}
-                                RETURNING kind, instance, "commit", payload, ordering_key`) as { kind: string; instance: string; commit: string | null; payload: string; ordering_key: string }[];
-        if (row) await promoteHead(tx, row.ordering_key);
-        if (row?.kind !== "orchestrator" || row.commit === null) return;
-        const { payload } = JSON.parse(row.payload) as OrchestratorJob;
-        await readModel.writer.recordNotification(tx, staged, row.instance, row.commit, payload.outcome, payload.supersededBy, now);
-      });
-    },
+    // One delivery is a batch of one: the same fencing, hand-over, notification and lock order.
+    markDone: (id, now) => store.markDoneMany!([{ id, now }]),
 
     async markDoneMany(done) {
       if (done.length === 0) return;

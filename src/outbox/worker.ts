@@ -116,8 +116,8 @@ export function createOutboxWorker(options: WorkerOptions): OutboxWorker {
     return counts;
   }
 
-  function busyTargets(): string[] {
-    return [...inFlightByTarget()].filter(([, count]) => count >= perTargetLimit()).map(([target]) => target);
+  function busyTargets(counts = inFlightByTarget()): string[] {
+    return [...counts].filter(([, count]) => count >= perTargetLimit()).map(([target]) => target);
   }
 
   /**
@@ -173,7 +173,7 @@ export function createOutboxWorker(options: WorkerOptions): OutboxWorker {
       claiming: while (running && inFlight.size < settings.concurrency) {
         const counts = inFlightByTarget();
         const free = settings.concurrency - inFlight.size;
-        const jobs = await options.store.claimDue({ now: now(), limit: free, excludeTargets: busyTargets(), roomOf: (target) => perTargetLimit() - (counts.get(target) ?? 0) });
+        const jobs = await options.store.claimDue({ now: now(), limit: free, excludeTargets: busyTargets(counts), roomOf: (target) => perTargetLimit() - (counts.get(target) ?? 0) });
         for (const [index, job] of jobs.entries()) {
           // A job already in flight coming back would be delivered twice and, claimed again at once, spin this
           // loop without ever yielding; the store excludes claimed jobs, so this is a guard, not a path.
