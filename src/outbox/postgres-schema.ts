@@ -119,7 +119,8 @@ const MIGRATIONS: readonly string[] = [
   // updated, pruned): its statistics are refreshed after 2 % of it changed rather than autovacuum's default 10 %,
   // since stale ones made the coalescing DELETE a scan of every job (vacuum already runs at 1 %, migration 1).
   // The builds index only pending heads but read the whole table, done rows included, and writes to `jobs` wait
-  // meanwhile (about a second per million rows): an upgrade's first replica holds the others' writes that long.
+  // meanwhile (0.24 s for a million rows, 1 % pending, on the tests' server): an upgrade's first replica holds the
+  // others' writes that long.
   `
   DROP INDEX jobs_target_heads;
   CREATE INDEX jobs_target_heads ON jobs (target, next_attempt_at, id) WHERE state = 'pending' AND head;
