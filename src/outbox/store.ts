@@ -175,7 +175,12 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
   /** Jobs claimed by this process and not yet settled: id → ordering key. */
   const claims = new Map<number, string>();
   const claimedIds = () => JSON.stringify([...claims.keys()]);
-  const claimedKeys = () => JSON.stringify([...new Set(claims.values())]);
+  /**
+   * Not in flight here, and no job of its key in flight: a dead job revived by `outbox retry` may head a key
+   * whose earlier job is still being delivered. Checked in JS rather than by `NOT IN (json_each(…))` in each
+   * look, which cost more than the look itself.
+   */
+  const isClaimable = (row: { id: number; ordering_key: string }, claimedKeys: ReadonlySet<string>) => !claims.has(row.id) && !claimedKeys.has(row.ordering_key);
 
   const deleteSuperseded = db.query<{ ordering_key: string; head: number }, [string, string]>(
     "DELETE FROM jobs INDEXED BY jobs_coalesce WHERE coalesce_key = ? AND state = 'pending' AND id NOT IN (SELECT value FROM json_each(?)) RETURNING ordering_key, head",
@@ -211,22 +216,21 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
      )
      SELECT target FROM targets WHERE target IS NOT NULL`,
   );
-  const isClaimableHead = `j.head = 1
-       AND j.ordering_key NOT IN (SELECT value FROM json_each($claimedKeys))
-       AND j.id NOT IN (SELECT value FROM json_each($claimedIds))`;
-  const selectDueOfTarget = db.query<JobRow, { target: string; now: number; limit: number; claimedKeys: string; claimedIds: string }>(
+  // Heads in due order; the ones this process has in flight are skipped in JS (see isClaimable), so each look
+  // asks for as many more rows as there are claims: a claimed key holds at most one head.
+  const selectDueOfTarget = db.query<JobRow, { target: string; now: number; limit: number }>(
     `SELECT ${JOB_COLUMNS} FROM jobs AS j INDEXED BY jobs_target_heads
-     WHERE j.target = $target AND j.state = 'pending' AND j.head = 1 AND j.next_attempt_at <= $now AND ${isClaimableHead}
+     WHERE j.target = $target AND j.state = 'pending' AND j.head = 1 AND j.next_attempt_at <= $now
      ORDER BY j.next_attempt_at, j.id
      LIMIT $limit`,
   );
   // A job queued behind another of its key becomes due when that one finishes, which the worker sees anyway;
   // counting it would report a due time in the past and make the worker spin. Only claimable heads count.
-  const selectNextDueOfTarget = db.query<{ at: number }, { target: string; claimedKeys: string; claimedIds: string }>(
-    `SELECT j.next_attempt_at AS at FROM jobs AS j INDEXED BY jobs_target_heads
-     WHERE j.target = $target AND j.state = 'pending' AND j.head = 1 AND ${isClaimableHead}
+  const selectNextDueOfTarget = db.query<{ id: number; ordering_key: string; at: number }, { target: string; limit: number }>(
+    `SELECT j.id AS id, j.ordering_key AS ordering_key, j.next_attempt_at AS at FROM jobs AS j INDEXED BY jobs_target_heads
+     WHERE j.target = $target AND j.state = 'pending' AND j.head = 1
      ORDER BY j.next_attempt_at, j.id
-     LIMIT 1`,
+     LIMIT $limit`,
   );
   const selectBlockedUntil = db.query<{ until: number }, [string]>("SELECT blocked_until AS until FROM target_blocks WHERE target = ?");
   const markDone = db.query<{ kind: string; instance: string; commit: string | null; payload: string; ordering_key: string }, [number, number]>(
@@ -350,12 +354,16 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
   // statements, rather than one each: starting a read in WAL mode costs a few system calls.
   const claimDue = db.transaction((options: ClaimOptions) => {
     if (options.limit <= 0) return [];
-    const keys = claimedKeys();
-    const ids = claimedIds();
+    const keys = new Set(claims.values());
     const rows = openTargets(options.now, options.excludeTargets)
       .map((target) => ({ target, limit: Math.min(options.limit, options.roomOf?.(target) ?? options.limit) }))
       .filter(({ limit }) => limit > 0)
-      .flatMap(({ target, limit }) => selectDueOfTarget.all({ target, now: options.now, limit, claimedKeys: keys, claimedIds: ids }))
+      .flatMap(({ target, limit }) =>
+        selectDueOfTarget
+          .all({ target, now: options.now, limit: limit + claims.size })
+          .filter((row) => isClaimable(row, keys))
+          .slice(0, limit),
+      )
       .sort((a, b) => a.next_attempt_at - b.next_attempt_at || a.id - b.id)
       .slice(0, options.limit);
     // Only a key's lowest pending id is claimable, so no key repeats among these. The claim notes the key as
@@ -367,12 +375,11 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
 
   // A blocked target's head is due when both its attempt time and the block have passed.
   const nextDueAt = db.transaction((excludeTargets: readonly string[]) => {
-    const keys = claimedKeys();
-    const ids = claimedIds();
+    const keys = new Set(claims.values());
     let earliest: number | undefined;
     for (const { target } of selectPendingTargets.all()) {
       if (excludeTargets.includes(target)) continue;
-      const head = selectNextDueOfTarget.get({ target, claimedKeys: keys, claimedIds: ids });
+      const head = selectNextDueOfTarget.all({ target, limit: claims.size + 1 }).find((row) => isClaimable(row, keys));
       if (!head) continue;
       const at = Math.max(head.at, selectBlockedUntil.get(target)?.until ?? 0);
       if (earliest === undefined || at < earliest) earliest = at;
