@@ -25,6 +25,9 @@ export interface IntakeResult {
   readonly daemon: Summary;
   readonly limit: Summary;
   readonly share: Summary;
+  /** The durable floor (bench/limit-server.ts --durable): a bare server that stores each body, group commit. */
+  readonly durable: Summary;
+  readonly shareOfDurable: Summary;
   readonly daemonP99: Summary;
   /** The daemon's CPU time (user + system, all threads) per accepted webhook, in µs. */
   readonly cpuUs: Summary;
@@ -52,6 +55,8 @@ export async function measureIntake(options: DaemonBenchOptions): Promise<Intake
   const daemonRates: number[] = [];
   const limitRates: number[] = [];
   const shares: number[] = [];
+  const durables: number[] = [];
+  const sharesOfDurable: number[] = [];
   const p99s: number[] = [];
   const cpus: number[] = [];
   let prefix = 0x10000000;
@@ -60,6 +65,10 @@ export async function measureIntake(options: DaemonBenchOptions): Promise<Intake
     let before = await measureOnce();
     async function measureOnce() {
       const server = await startLimitServer();
+      return runWrk({ wrk: wrk!, url: server.url, templatePath: template, prefix: (prefix++).toString(16), connections: CONNECTIONS, seconds }).finally(() => server.stop());
+    }
+    async function measureDurable(run: number) {
+      const server = await startLimitServer({ durable: join(dir, `durable-${run}.db`) });
       return runWrk({ wrk: wrk!, url: server.url, templatePath: template, prefix: (prefix++).toString(16), connections: CONNECTIONS, seconds }).finally(() => server.stop());
     }
     async function measureLimit() {
@@ -77,20 +86,23 @@ export async function measureIntake(options: DaemonBenchOptions): Promise<Intake
         return { ...measured, cpuUsPerWebhook: ((running.cpuMs() - cpuBefore) * 1000) / Math.max(1, measured.requests - measured.non2xx) };
       });
       const limit = await measureLimit();
+      const durable = await measureDurable(run);
       daemonRates.push(daemon.okPerSecond);
+      durables.push(durable.okPerSecond);
+      sharesOfDurable.push(daemon.okPerSecond / durable.okPerSecond);
       limitRates.push(limit.okPerSecond);
       shares.push(daemon.okPerSecond / limit.okPerSecond);
       p99s.push(daemon.p99Ms);
       cpus.push(daemon.cpuUsPerWebhook);
       options.log(
         `intake run ${run + 1}/${runs}: daemon ${Math.round(daemon.okPerSecond)} req/s (p99 ${daemon.p99Ms.toFixed(2)} ms, ${daemon.non2xx} non-2xx, ` +
-          `${Math.round(daemon.cpuUsPerWebhook)} µs CPU each), limit ${Math.round(limit.okPerSecond)} req/s; CPU stolen by other VMs meanwhile ${stealTicks() - stealBefore} ticks`,
+          `${Math.round(daemon.cpuUsPerWebhook)} µs CPU each), limit ${Math.round(limit.okPerSecond)} req/s, durable floor ${Math.round(durable.okPerSecond)} req/s; CPU stolen by other VMs meanwhile ${stealTicks() - stealBefore} ticks`,
       );
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  return { daemon: summarize(daemonRates), limit: summarize(limitRates), share: summarize(shares), daemonP99: summarize(p99s), cpuUs: summarize(cpus) };
+  return { daemon: summarize(daemonRates), limit: summarize(limitRates), share: summarize(shares), durable: summarize(durables), shareOfDurable: summarize(sharesOfDurable), daemonP99: summarize(p99s), cpuUs: summarize(cpus) };
 }
 
 export const intakeSection: Section<IntakeResult | undefined> = {
@@ -108,6 +120,8 @@ export const intakeSection: Section<IntakeResult | undefined> = {
             ["daemon p99 ms", formatSummary(result.daemonP99, 2), "", ""],
             ["daemon CPU µs per webhook", formatSummary(result.cpuUs, 0), "", ""],
             ["limit req/s (bare Bun.serve, same JSON)", formatSummary(result.limit, 0), "", ""],
+            ["durable floor req/s (the same, storing each body, group commit)", formatSummary(result.durable, 0), "", ""],
+            ["daemon / durable floor", formatSummary({ ...result.shareOfDurable, median: result.shareOfDurable.median * 100, min: result.shareOfDurable.min * 100, max: result.shareOfDurable.max * 100 }, 1, " %"), "", ""],
             ["daemon / limit", formatSummary({ ...result.share, median: result.share.median * 100, min: result.share.min * 100, max: result.share.max * 100 }, 1, " %"), `≥ ${INTAKE_SHARE_GOAL * 100} %`, formatDistance(result.share.median * 100, { atLeast: INTAKE_SHARE_GOAL * 100 }, "pp", 1)],
           ],
         ),

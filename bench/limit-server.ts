@@ -4,7 +4,13 @@
  * JSON body and answers 200 with an empty body (400 when the body is not JSON). The daemon's throughput is
  * reported as a share of this one's, measured by the same load generator with the same bodies in the same run.
  * `startLimitServer()` is the bench's side: it runs this file in a bun process of its own, as the daemon is.
+ *
+ * With `--durable <file>` (`startLimitServer({ durable })`) it is the durable floor instead: each parsed body is
+ * also stored, one row of one table in a SQLite file (WAL, synchronous NORMAL, as the outbox), the webhooks of one
+ * turn of the event loop in one transaction, each answered once that has committed — group commit and nothing
+ * else: no schema of jobs, no indexes, no knowledge read. What a durable 202 costs on this runtime at least.
  */
+import { Database } from "bun:sqlite";
 import { freePort } from "./harness.ts";
 
 const START_TIMEOUT_MS = 10_000;
@@ -16,10 +22,10 @@ export interface LimitServer {
 }
 
 /** Starts this file in its own bun process on a free port; ready when it answers a JSON POST with 200. */
-export async function startLimitServer(): Promise<LimitServer> {
+export async function startLimitServer(options: { durable?: string } = {}): Promise<LimitServer> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const proc = Bun.spawn([process.execPath, import.meta.path, String(port)], { stdout: "ignore", stderr: "pipe", stdin: "ignore" });
+  const proc = Bun.spawn([process.execPath, import.meta.path, String(port), ...(options.durable ? ["--durable", options.durable] : [])], { stdout: "ignore", stderr: "pipe", stdin: "ignore" });
   const stop = async () => {
     proc.kill("SIGTERM");
     await proc.exited;
@@ -39,26 +45,54 @@ export async function startLimitServer(): Promise<LimitServer> {
   }
 }
 
-function serve(port: number): void {
+function serve(port: number, durable: string | undefined): void {
+  const store = durable === undefined ? undefined : groupCommit(durable);
   Bun.serve({
     hostname: "127.0.0.1",
     port,
     async fetch(request) {
+      let body: unknown;
       try {
-        await request.json();
+        body = await request.json();
       } catch {
         return new Response(null, { status: 400 });
       }
+      if (store) await store(JSON.stringify(body));
       return new Response(null, { status: 200 });
     },
   });
 }
 
+/** Stores each body in `path`; the bodies of one turn of the event loop in one transaction. */
+function groupCommit(path: string): (body: string) => Promise<void> {
+  const db = new Database(path, { create: true, strict: true });
+  db.run("PRAGMA journal_mode = WAL");
+  db.run("PRAGMA synchronous = NORMAL");
+  db.run("CREATE TABLE IF NOT EXISTS bodies (id INTEGER PRIMARY KEY, body TEXT NOT NULL)");
+  const insert = db.query<unknown, [string]>("INSERT INTO bodies (body) VALUES (?)");
+  const storeAll = db.transaction((bodies: readonly string[]) => {
+    for (const body of bodies) insert.run(body);
+  });
+  let waiting: { body: string; resolve(): void }[] = [];
+  const flush = () => {
+    const batch = waiting;
+    waiting = [];
+    storeAll(batch.map((entry) => entry.body));
+    for (const entry of batch) entry.resolve();
+  };
+  return (body) =>
+    new Promise((resolve) => {
+      waiting.push({ body, resolve });
+      if (waiting.length === 1) setImmediate(flush);
+    });
+}
+
 if (import.meta.main) {
   const port = Number(process.argv[2]);
-  if (!Number.isInteger(port) || port <= 0 || port > 65_535) {
-    console.error(`usage: bun bench/limit-server.ts <port>   (got ${process.argv[2] ?? "nothing"})`);
+  const durable = process.argv[3] === "--durable" ? process.argv[4] : undefined;
+  if (!Number.isInteger(port) || port <= 0 || port > 65_535 || (process.argv.length > 3 && !durable)) {
+    console.error(`usage: bun bench/limit-server.ts <port> [--durable <sqlite file>]   (got ${process.argv.slice(2).join(" ") || "nothing"})`);
     process.exit(2);
   }
-  serve(port);
+  serve(port, durable);
 }
