@@ -11,9 +11,8 @@
  * in a bun process of its own, as the daemon is.
  */
 import { Database } from "bun:sqlite";
-import { freePort } from "./harness.ts";
+import { startBenchScript, type BenchScript } from "./harness.ts";
 
-const START_TIMEOUT_MS = 10_000;
 const CONCURRENCY = 8;
 
 export interface FloorOptions {
@@ -23,34 +22,11 @@ export interface FloorOptions {
   readonly db: string;
 }
 
-export interface FloorDeployment {
-  readonly url: string;
-  readonly pid: number;
-  stop(): Promise<void>;
-}
+export type FloorDeployment = BenchScript;
 
 /** Starts this file in its own bun process; ready when it answers a webhook without a commit with 400. */
-export async function startFloorDeployment(options: Omit<FloorOptions, "port">): Promise<FloorDeployment> {
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const proc = Bun.spawn([process.execPath, import.meta.path, JSON.stringify({ ...options, port })], { stdout: "ignore", stderr: "pipe", stdin: "ignore" });
-  const stop = async () => {
-    proc.kill("SIGTERM");
-    await proc.exited;
-  };
-  const started = performance.now();
-  for (;;) {
-    const status = await fetch(`${url}/gitopsphase`, { method: "POST", body: "{}" }).then(
-      (response) => response.status,
-      () => 0,
-    );
-    if (status === 400) return { url, pid: proc.pid, stop };
-    if (proc.exitCode !== null || performance.now() - started > START_TIMEOUT_MS) {
-      await stop();
-      throw new Error(`bench: the floor program did not start: ${await new Response(proc.stderr).text()}`);
-    }
-    await Bun.sleep(20);
-  }
+export function startFloorDeployment(options: Omit<FloorOptions, "port">): Promise<FloorDeployment> {
+  return startBenchScript(import.meta.path, (port) => [JSON.stringify({ ...options, port })], 400);
 }
 
 type Kind = "status" | "supersede" | "dispatch";

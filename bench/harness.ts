@@ -274,6 +274,42 @@ export async function withBenchDaemon<T>(
   }
 }
 
+/** A bench helper script (a limit or a floor) in a bun process of its own, as the daemon is, on a free port. */
+export interface BenchScript {
+  readonly url: string;
+  readonly pid: number;
+  stop(): Promise<void>;
+}
+
+const SCRIPT_START_TIMEOUT_MS = 10_000;
+
+/**
+ * Runs `script` with `args(port)`; ready once a POST of `{}` to /gitopsphase answers `readyStatus`. Stopped, with
+ * its stderr in the error, when it exits or is not ready within 10 s.
+ */
+export async function startBenchScript(script: string, args: (port: number) => string[], readyStatus: number): Promise<BenchScript> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const proc = Bun.spawn([process.execPath, script, ...args(port)], { stdout: "ignore", stderr: "pipe", stdin: "ignore" });
+  const stop = async () => {
+    proc.kill("SIGTERM");
+    await proc.exited;
+  };
+  const started = performance.now();
+  for (;;) {
+    const status = await fetch(`${url}/gitopsphase`, { method: "POST", body: "{}" }).then(
+      (response) => response.status,
+      () => 0,
+    );
+    if (status === readyStatus) return { url, pid: proc.pid, stop };
+    if (proc.exitCode !== null || performance.now() - started > SCRIPT_START_TIMEOUT_MS) {
+      await stop();
+      throw new Error(`bench: ${script} not answering ${readyStatus} (last ${status}, exit ${proc.exitCode}):\n${await new Response(proc.stderr).text()}`);
+    }
+    await Bun.sleep(5);
+  }
+}
+
 /** True while the process runs (a zombie, exited but not yet reaped, counts as gone). */
 export function isProcessRunning(pid: number): boolean {
   try {

@@ -63,13 +63,9 @@ export async function measureIntake(options: DaemonBenchOptions): Promise<Intake
   try {
     /** The bare server's best of two rounds, one either side of the daemon's: a round that another VM's load (steal) slowed is not taken for the limit. */
     let before = await measureOnce();
-    async function measureOnce() {
-      const server = await startLimitServer();
-      return runWrk({ wrk: wrk!, url: server.url, templatePath: template, prefix: (prefix++).toString(16), connections: CONNECTIONS, seconds }).finally(() => server.stop());
-    }
-    async function measureDurable(run: number) {
-      const server = await startLimitServer({ durable: join(dir, `durable-${run}.db`) });
-      return runWrk({ wrk: wrk!, url: server.url, templatePath: template, prefix: (prefix++).toString(16), connections: CONNECTIONS, seconds }).finally(() => server.stop());
+    async function measureOnce(server: { durable?: string } = {}) {
+      const started = await startLimitServer(server);
+      return runWrk({ wrk: wrk!, url: started.url, templatePath: template, prefix: (prefix++).toString(16), connections: CONNECTIONS, seconds }).finally(() => started.stop());
     }
     async function measureLimit() {
       const after = await measureOnce();
@@ -86,7 +82,7 @@ export async function measureIntake(options: DaemonBenchOptions): Promise<Intake
         return { ...measured, cpuUsPerWebhook: ((running.cpuMs() - cpuBefore) * 1000) / Math.max(1, measured.requests - measured.non2xx) };
       });
       const limit = await measureLimit();
-      const durable = await measureDurable(run);
+      const durable = await measureOnce({ durable: join(dir, `durable-${run}.db`) });
       daemonRates.push(daemon.okPerSecond);
       durables.push(durable.okPerSecond);
       sharesOfDurable.push(daemon.okPerSecond / durable.okPerSecond);

@@ -11,38 +11,13 @@
  * else: no schema of jobs, no indexes, no knowledge read. What a durable 202 costs on this runtime at least.
  */
 import { Database } from "bun:sqlite";
-import { freePort } from "./harness.ts";
+import { startBenchScript, type BenchScript } from "./harness.ts";
 
-const START_TIMEOUT_MS = 10_000;
-
-export interface LimitServer {
-  readonly url: string;
-  readonly pid: number;
-  stop(): Promise<void>;
-}
+export type LimitServer = BenchScript;
 
 /** Starts this file in its own bun process on a free port; ready when it answers a JSON POST with 200. */
-export async function startLimitServer(options: { durable?: string } = {}): Promise<LimitServer> {
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const proc = Bun.spawn([process.execPath, import.meta.path, String(port), ...(options.durable ? ["--durable", options.durable] : [])], { stdout: "ignore", stderr: "pipe", stdin: "ignore" });
-  const stop = async () => {
-    proc.kill("SIGTERM");
-    await proc.exited;
-  };
-  const started = performance.now();
-  for (;;) {
-    const status = await fetch(`${url}/gitopsphase`, { method: "POST", body: "{}" }).then(
-      (response) => response.status,
-      () => 0,
-    );
-    if (status === 200) return { url, pid: proc.pid, stop };
-    if (proc.exitCode !== null || performance.now() - started > START_TIMEOUT_MS) {
-      await stop();
-      throw new Error(`bench: limit server not answering 200 (last ${status}, exit ${proc.exitCode}):\n${await new Response(proc.stderr).text()}`);
-    }
-    await Bun.sleep(5);
-  }
+export function startLimitServer(options: { durable?: string } = {}): Promise<LimitServer> {
+  return startBenchScript(import.meta.path, (port) => [String(port), ...(options.durable ? ["--durable", options.durable] : [])], 200);
 }
 
 function serve(port: number, durable: string | undefined): void {
