@@ -40,6 +40,13 @@ const BUSY_TIMEOUT_MS = 5_000;
 const WAL_SIZE_LIMIT_BYTES = 4 * 1024 * 1024;
 
 
+/** Not SQLite's error, thrown between a submit's writes: a bug, and what was written of it must not stay. */
+class HalfWrittenError extends Error {
+  constructor(cause: unknown) {
+    super(`outbox: a submit failed between its writes (${cause instanceof Error ? cause.message : String(cause)})`, { cause });
+  }
+}
+
 interface JobRow {
   id: number;
   /** As SQLite holds it: the key claims are compared with, which may differ from the payload's (see claimDue). */
@@ -190,8 +197,9 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
     'INSERT INTO jobs (kind, instance, target, ordering_key, coalesce_key, payload, state, claimed, attempts, next_attempt_at, created_at, updated_at, "commit", head) ' +
       "VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, 0, ?, ?, ?, ?, NOT EXISTS (SELECT 1 FROM jobs AS o INDEXED BY jobs_ordering_head WHERE o.ordering_key = ? AND o.state = 'pending'))",
   );
-  const insertJob = (job: Job, now: number) =>
-    insertJobRow.run(job.kind, job.instance, job.target, job.orderingKey, job.coalesceKey ?? null, JSON.stringify(job), now, now, now, commitOfJob(job) ?? null, job.orderingKey);
+  const jobRow = (job: Job, now: number): Parameters<typeof insertJobRow.run> =>
+    [job.kind, job.instance, job.target, job.orderingKey, job.coalesceKey ?? null, JSON.stringify(job), now, now, now, commitOfJob(job) ?? null, job.orderingKey];
+  const insertJob = (job: Job, now: number) => insertJobRow.run(...jobRow(job, now));
   // When a head leaves pending (done, dead, coalesced away), the next pending job of its key heads it.
   const promoteHead = db.query<unknown, [string]>(
     "UPDATE jobs SET head = 1 WHERE id = (SELECT MIN(h.id) FROM jobs AS h INDEXED BY jobs_ordering_head WHERE h.ordering_key = ?1 AND h.state = 'pending') AND head = 0",
@@ -233,8 +241,10 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
      LIMIT $limit`,
   );
   const selectBlockedUntil = db.query<{ until: number }, [string]>("SELECT blocked_until AS until FROM target_blocks WHERE target = ?");
-  const markDone = db.query<{ kind: string; instance: string; commit: string | null; payload: string; ordering_key: string }, [number, number]>(
-    "UPDATE jobs SET state = 'done', head = 0, attempts = attempts + 1, updated_at = ? WHERE id = ? AND state = 'pending' RETURNING kind, instance, \"commit\", payload, ordering_key",
+  // The payload only where the read model needs it (an orchestrator job's outcome): not copied out for every status.
+  const markDone = db.query<{ kind: string; instance: string; commit: string | null; payload: string | null; ordering_key: string }, [number, number]>(
+    "UPDATE jobs SET state = 'done', head = 0, attempts = attempts + 1, updated_at = ? WHERE id = ? AND state = 'pending' " +
+      "RETURNING kind, instance, \"commit\", CASE WHEN kind = 'orchestrator' THEN payload END AS payload, ordering_key",
   );
   const markRetry = db.query<unknown, [number, string, number, number]>(
     "UPDATE jobs SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ? AND state = 'pending'",
@@ -289,15 +299,17 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
 
   const readModel = createReadModel(db);
   // A delivered orchestrator job is the notification the read model shows; a dead job changes its commit's row.
-  const settleDone = db.transaction((id: number, now: number) => {
+  const settleOne = (id: number, now: number) => {
     const row = markDone.get(now, id);
     if (row) promoteHead.run(row.ordering_key);
-    if (row?.kind !== "orchestrator" || row.commit === null) return;
+    if (row?.kind !== "orchestrator" || row.commit === null || row.payload === null) return;
     const { payload } = JSON.parse(row.payload) as OrchestratorJob;
     readModel.writer.recordNotification(row.instance, row.commit, payload.outcome, payload.supersededBy, now);
-  });
+  };
+  const settleDone = db.transaction(settleOne);
+  // Not settleDone in a loop: each nested transaction is a savepoint, which costs as much as the update itself.
   const settleDoneMany = db.transaction((done: readonly { readonly id: number; readonly now: number }[]) => {
-    for (const { id, now } of done) settleDone(id, now);
+    for (const { id, now } of done) settleOne(id, now);
   });
   const settleDead = db.transaction((id: number, now: number, error: string) => {
     const row = markDead.get(error, now, id);
@@ -312,32 +324,47 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
     return true;
   });
 
-  const submit = db.transaction((instance: string, commit: string, plan: (known: KnownCommit, context: PlanContext) => PlanResult, now: number, reconciler?: string) => {
+  /**
+   * One webhook's writes. Everything that can throw outside SQLite (the plan, which refuses an event for room,
+   * and serialising) runs before the first write, so a failing submit leaves nothing behind and a batch needs no
+   * savepoint per webhook (each cost about as much as a job's insert); once writing, only SQLite can fail, and
+   * any SQLite error fails the whole batch (isStorageError).
+   */
+  const writeSubmit = (instance: string, commit: string, plan: (known: KnownCommit, context: PlanContext) => PlanResult, now: number, reconciler?: string) => {
     const row = selectKnown.get(instance, commit);
     const lastFinished = reconciler === undefined ? undefined : selectHead.get(instance, reconciler)?.commit;
     const result = plan(row ? (JSON.parse(row.known) as KnownCommit) : NOTHING_KNOWN, lastFinished === undefined ? {} : { lastFinished });
-    const inFlight = claimedIds();
-    upsertKnown.run(instance, commit, JSON.stringify(result.known), now);
-    if (result.finished && reconciler !== undefined) upsertHead.run(instance, reconciler, commit, now);
-    for (const job of result.jobs) {
-      if (job.coalesceKey !== undefined) {
-        for (const gone of deleteSuperseded.all(job.coalesceKey, inFlight)) if (gone.head === 1) promoteHead.run(gone.ordering_key);
+    const known = JSON.stringify(result.known);
+    const rows = result.jobs.map((job) => jobRow(job, now));
+    const inFlight = result.jobs.some((job) => job.coalesceKey !== undefined) ? claimedIds() : "[]";
+    try {
+      upsertKnown.run(instance, commit, known, now);
+      if (result.finished && reconciler !== undefined) upsertHead.run(instance, reconciler, commit, now);
+      for (const [index, job] of result.jobs.entries()) {
+        if (job.coalesceKey !== undefined) {
+          for (const gone of deleteSuperseded.all(job.coalesceKey, inFlight)) if (gone.head === 1) promoteHead.run(gone.ordering_key);
+        }
+        insertJobRow.run(...rows[index]!);
       }
-      insertJob(job, now);
+      if (result.record) readModel.writer.recordReconciler(instance, commit, result.record, now);
+    } catch (error) {
+      throw isStorageError(error) ? error : new HalfWrittenError(error);
     }
-    if (result.record) readModel.writer.recordReconciler(instance, commit, result.record, now);
     return result.jobs;
-  });
+  };
+  const submit = db.transaction(writeSubmit);
 
-  // Group commit: one transaction, one savepoint per submit (bun:sqlite nests a transaction as a savepoint).
+  // Group commit: the webhooks of one turn in one transaction. A plan that throws has written nothing, so it
+  // fails alone; a SQLite error fails them all (rolled back whole, each webhook answered 503).
   const submitBatch = db.transaction((submits: readonly SubmitRequest[]): SubmitOutcome[] =>
     submits.map((request) => {
       const mark = readModel.writer.mark();
       try {
-        return { jobs: submit(request.instance, request.commit, request.plan, request.now, request.reconciler) };
+        return { jobs: writeSubmit(request.instance, request.commit, request.plan, request.now, request.reconciler) };
       } catch (error) {
         readModel.writer.rollbackTo(mark);
-        if (isStorageError(error)) throw error; // the disk, not this webhook: the whole batch fails
+        // The disk, not this webhook, or a webhook half written: the whole batch is rolled back.
+        if (isStorageError(error) || error instanceof HalfWrittenError) throw error;
         return { error };
       }
     }),

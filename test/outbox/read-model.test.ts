@@ -160,6 +160,9 @@ describe("group commit", () => {
     // add three (status, dispatch, the supersede of a) to the two left under maxDepth 4: refused, alone.
     expect(jobs).toEqual([2, 0, "IntakeFullError", "IntakeFullError"]);
     expect(await port.pendingDepth()).toBe(2);
-    expect(store.reader.deployments({ limit: 10 }).map((d) => d.commit)).toContain("a".repeat(40));
+    // Nothing of a refused webhook stays: no deployment row, and sent again with room it is planned in full.
+    expect(store.reader.deployments({ limit: 10 }).map((d) => d.commit)).toEqual(["a".repeat(40)]);
+    const again = createOutboxIntake({ store: counted, maxDepth: () => 100, now: () => T0 });
+    expect((await again.submit(instance.planning, observe("b".repeat(40)))).length).toBe(3);
   });
 });

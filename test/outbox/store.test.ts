@@ -99,6 +99,16 @@ describe("submit", () => {
     store.submit("apps-dev", "abc123", (seen) => (expect(seen).toEqual(NOTHING_KNOWN), { jobs: [], known: seen }), T0);
   });
 
+  test("in a batch, a webhook that fails between its writes fails the batch: nothing of any of its webhooks stays", () => {
+    const store = openStore();
+    const broken = { ...statusJob(), target: null } as unknown as Job; // NOT NULL violation, after the knowledge is written
+    const known: KnownCommit = { statuses: {}, notified: ["succeeded"] };
+    const request = (commit: string, jobs: Job[]) => ({ instance: "apps-dev", commit, now: T0, plan: () => ({ jobs, known }) });
+    expect(() => store.submitBatch!([request("abc123", [statusJob({ context: "a" })]), request("def456", [statusJob({ context: "b" }), broken])])).toThrow();
+    expect(store.pendingDepth()).toBe(0);
+    for (const commit of ["abc123", "def456"]) store.submit("apps-dev", commit, (seen) => (expect(seen).toEqual(NOTHING_KNOWN), { jobs: [], known: seen }), T0);
+  });
+
   test("returns the planned jobs and enqueues them due now", () => {
     const store = openStore();
     const jobs = [statusJob(), orchestratorJob()];
