@@ -178,6 +178,16 @@ const MIGRATIONS: readonly string[] = [
     UPDATE job_counts SET count = count + 1 WHERE state = NEW.state;
   END;
   `,
+  // 9: the coalescing and per-commit lookups by indexes that a job's settling does not touch. Keyed by commit,
+  // their entries land on a random page each; partial on the state, every job done or dead rewrote two such
+  // pages (about 5 µs each at the commit, measured) besides its own. A lookup now also passes the done jobs of
+  // its key, a handful until they are pruned.
+  `
+  DROP INDEX jobs_coalesce;
+  CREATE INDEX jobs_coalesce ON jobs (coalesce_key) WHERE coalesce_key IS NOT NULL;
+  DROP INDEX jobs_commit;
+  CREATE INDEX jobs_commit ON jobs (instance, "commit") WHERE "commit" IS NOT NULL;
+  `,
 ];
 
 /** A file written by a newer gitops-connector; its message says what to do. */
