@@ -104,12 +104,51 @@ export interface LoggerOptions {
   write?: (line: string) => void;
 }
 
+/**
+ * Lines collected and handed to `sink` once per turn of the event loop: the lines of a turn (a group commit's
+ * webhooks, a batch of deliveries) in one write instead of one each. On stdout a write cost more than forming
+ * its line (about 20 µs each, the largest part of logging under load, measured). A line waits at most until
+ * its turn ends; `flush` writes what is left at once, and after it is `closed` every line goes at once.
+ */
+export function bufferByTurn(sink: (text: string) => void) {
+  let lines: string[] = [];
+  let closed = false;
+  const flush = () => {
+    if (lines.length === 0) return;
+    const text = lines.join("");
+    lines = [];
+    sink(text);
+  };
+  return {
+    write(line: string) {
+      lines.push(line);
+      if (closed) flush();
+      else if (lines.length === 1) setImmediate(flush);
+    },
+    /** Exiting: no turn ends any more. */
+    close() {
+      closed = true;
+      flush();
+    },
+  };
+}
+
+/** Stdout by turn, shared by every logger of the process (so lines keep the order they were logged in). */
+let stdout: ReturnType<typeof bufferByTurn> | undefined;
+function stdoutByTurn(): ReturnType<typeof bufferByTurn> {
+  if (stdout === undefined) {
+    const fd1 = pino.destination({ dest: 1, sync: true });
+    const buffered = bufferByTurn((text) => fd1.write(text));
+    process.on("exit", () => buffered.close());
+    stdout = buffered;
+  }
+  return stdout;
+}
+
 /** Creates the root logger. Children inherit the redactor because redaction happens at the stream. */
 export function createLogger(options: LoggerOptions = {}): Logger {
   const redactor = options.redactor ?? createSecretRedactor();
-  const destination = options.write
-    ? { write: options.write }
-    : pino.destination({ dest: 1, sync: true });
+  const destination = { write: options.write ?? stdoutByTurn().write };
   return pino(
     {
       level: options.level ?? "info",

@@ -9,6 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { bufferByTurn } from "../../src/observability/logger.ts";
 import { buildTestApp, post } from "../support/app.ts";
 import { githubInstance } from "../support/instances.ts";
 import { jsonLines, spawnConnector, startDaemon, type RunningChild } from "../support/daemon.ts";
@@ -295,4 +296,44 @@ describe("log level: --log-level, then LOG_LEVEL, then config logLevel, then inf
     expect(await logsDebug(pinned)).toBe(false);
     expect(pinned.lines.some((line) => line.includes("log level changed"))).toBe(false);
   }, 20_000);
+});
+
+// ---------------------------------------------------------------------------------------------- the stdout writer
+
+describe("stdout: the lines of a turn in one write", () => {
+  test("lines logged in one turn reach the sink together once the turn ends; after close, each at once", async () => {
+    const writes: string[] = [];
+    const buffered = bufferByTurn((text) => writes.push(text));
+    buffered.write("a\n");
+    buffered.write("b\n");
+    buffered.write("c\n");
+    expect(writes).toEqual([]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(writes).toEqual(["a\nb\nc\n"]);
+    buffered.write("d\n");
+    buffered.close();
+    buffered.write("e\n");
+    expect(writes).toEqual(["a\nb\nc\n", "d\n", "e\n"]);
+  });
+
+  test("a process that exits, or crashes, in the turn it logged still writes every line, its exit handlers' too", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "logs-exit-"));
+    const script = join(dir, "exit.ts");
+    writeFileSync(
+      script,
+      `import { createLogger } from ${JSON.stringify(join(import.meta.dir, "../../src/observability/logger.ts"))};
+const log = createLogger();
+process.on("exit", () => log.info("exit handler"));
+log.info("first");
+if (process.argv[2] === "crash") { log.error("before the crash"); throw new Error("boom"); }
+log.info("before exit");
+process.exit(3);
+`,
+    );
+    for (const [mode, code, last] of [["exit", 3, "before exit"], ["crash", 1, "before the crash"]] as const) {
+      const child = Bun.spawnSync([process.execPath, script, mode], { stdout: "pipe", stderr: "pipe" });
+      expect(child.exitCode).toBe(code);
+      expect(jsonLines(child.stdout.toString().split("\n")).map((line) => line.msg)).toEqual(["first", last, "exit handler"]);
+    }
+  });
 });
