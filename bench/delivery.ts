@@ -5,9 +5,14 @@
  * and at 4 in flight (the worker gives one target at most half of the concurrency, and every status here goes
  * to one repository). Per run: delivery held (the fake hangs every call), 2,000 Flux Progressing events of
  * distinct commits accepted (5 statuses each), then the fake released and timed until it has every status;
- * the daemon's CPU per delivered status over that window. The issue's goal: ≥ 50 % of the loop.
+ * the daemon's CPU per delivered status over that window. The issue's goal: ≥ 50 % of the loop. Beside it the
+ * durable floor (fetch-loop.ts with `durable`): the same loop reading each job from a SQLite file and marking it
+ * done there, batched per turn, at 4 in flight as the daemon has for one target.
  */
 import { fluxProgressing, benchCommit } from "./events.ts";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fetchLoop, type FetchLoopOptions } from "./fetch-loop.ts";
 import { withBenchDaemon } from "./harness.ts";
 import { formatDistance } from "./limits.ts";
@@ -26,6 +31,9 @@ export interface DeliveryResult {
   readonly loop: Summary;
   readonly loopAtShare: Summary;
   readonly share: Summary;
+  /** The durable floor at one target's share of the concurrency (see fetch-loop.ts). */
+  readonly durable: Summary;
+  readonly shareOfDurable: Summary;
   readonly cpuUs: Summary;
 }
 
@@ -46,12 +54,12 @@ async function fill(url: string, events: number, run: number): Promise<number> {
   return jobs;
 }
 
-/** The bare loop in a process of its own, against a fresh fake of the same kind. */
-async function loopRate(sample: RecordedRequest, count: number, concurrency: number): Promise<number> {
+/** The bare loop in a process of its own, against a fresh fake of the same kind; durable: its floor's outbox file. */
+async function loopRate(sample: RecordedRequest, count: number, concurrency: number, durable?: string): Promise<number> {
   const api = startFakeApi();
   try {
     const headers = Object.fromEntries(Object.entries(sample.headers).filter(([name]) => !["host", "content-length", "connection"].includes(name)));
-    const options: FetchLoopOptions = { url: api.url, path: sample.path.replace(/[0-9a-f]{40}$/, "{sha}"), headers, body: sample.rawBody, count, concurrency };
+    const options: FetchLoopOptions = { url: api.url, path: sample.path.replace(/[0-9a-f]{40}$/, "{sha}"), headers, body: sample.rawBody, count, concurrency, ...(durable ? { durable } : {}) };
     const child = Bun.spawn([process.execPath, `${import.meta.dir}/fetch-loop.ts`, JSON.stringify(options)], { stdout: "pipe", stderr: "pipe" });
     const [out, err, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
     if (code !== 0) throw new Error(`delivery: fetch loop exited with ${code}: ${err}`);
@@ -70,6 +78,8 @@ export async function measureDelivery(options: DaemonBenchOptions): Promise<Deli
   const loopRates: number[] = [];
   const shareLoopRates: number[] = [];
   const shares: number[] = [];
+  const durables: number[] = [];
+  const sharesOfDurable: number[] = [];
   const cpus: number[] = [];
   let statuses = 0;
   for (let run = 0; run < runs; run += 1) {
@@ -85,6 +95,10 @@ export async function measureDelivery(options: DaemonBenchOptions): Promise<Deli
     statuses = measured.planned;
     const loop = await loopRate(measured.sample, measured.planned, CONCURRENCY);
     const loopAtShare = await loopRate(measured.sample, measured.planned, CONCURRENCY / 2);
+    const dir = mkdtempSync(join(tmpdir(), "bench-delivery-floor-"));
+    const durable = await loopRate(measured.sample, measured.planned, CONCURRENCY / 2, join(dir, "outbox.db")).finally(() => rmSync(dir, { recursive: true, force: true }));
+    durables.push(durable);
+    sharesOfDurable.push(measured.rate / durable);
     daemonRates.push(measured.rate);
     loopRates.push(loop);
     shareLoopRates.push(loopAtShare);
@@ -92,10 +106,19 @@ export async function measureDelivery(options: DaemonBenchOptions): Promise<Deli
     cpus.push(measured.cpuUs);
     options.log(
       `delivery run ${run + 1}/${runs}: ${measured.planned} statuses, daemon ${Math.round(measured.rate)}/s (${Math.round(measured.cpuUs)} µs CPU each), ` +
-        `fetch loop ${Math.round(loop)}/s at ${CONCURRENCY}, ${Math.round(loopAtShare)}/s at ${CONCURRENCY / 2}`,
+        `fetch loop ${Math.round(loop)}/s at ${CONCURRENCY}, ${Math.round(loopAtShare)}/s at ${CONCURRENCY / 2}, durable floor ${Math.round(durable)}/s at ${CONCURRENCY / 2}`,
     );
   }
-  return { statuses, daemon: summarize(daemonRates), loop: summarize(loopRates), loopAtShare: summarize(shareLoopRates), share: summarize(shares), cpuUs: summarize(cpus) };
+  return {
+    statuses,
+    daemon: summarize(daemonRates),
+    loop: summarize(loopRates),
+    loopAtShare: summarize(shareLoopRates),
+    share: summarize(shares),
+    durable: summarize(durables),
+    shareOfDurable: summarize(sharesOfDurable),
+    cpuUs: summarize(cpus),
+  };
 }
 
 const percent = (summary: Summary): Summary => ({ ...summary, median: summary.median * 100, min: summary.min * 100, max: summary.max * 100 });
@@ -113,6 +136,8 @@ export const deliverySection: Section<DeliveryResult> = {
         ["daemon CPU µs per status", formatSummary(result.cpuUs, 0), "", ""],
         [`limit: fetch loop at ${CONCURRENCY} in flight`, formatSummary(result.loop, 0), "", ""],
         [`fetch loop at ${CONCURRENCY / 2} (one target's share)`, formatSummary(result.loopAtShare, 0), "", ""],
+        [`durable floor at ${CONCURRENCY / 2} (the same, each job read from SQLite and marked done, batched)`, formatSummary(result.durable, 0), "", ""],
+        ["daemon / durable floor", formatSummary(percent(result.shareOfDurable), 1, " %"), "", ""],
         ["daemon / limit", formatSummary(percent(result.share), 1, " %"), `≥ ${DELIVERY_SHARE_GOAL * 100} %`, formatDistance(result.share.median * 100, { atLeast: DELIVERY_SHARE_GOAL * 100 }, "pp", 1)],
       ],
     ),
