@@ -201,9 +201,18 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
     [job.kind, job.instance, job.target, job.orderingKey, job.coalesceKey ?? null, JSON.stringify(job), now, now, now, commitOfJob(job) ?? null, job.orderingKey];
   const insertJob = (job: Job, now: number) => insertJobRow.run(...jobRow(job, now));
   // When a head leaves pending (done, dead, coalesced away), the next pending job of its key heads it.
-  const promoteHead = db.query<unknown, [string]>(
-    "UPDATE jobs SET head = 1 WHERE id = (SELECT MIN(h.id) FROM jobs AS h INDEXED BY jobs_ordering_head WHERE h.ordering_key = ?1 AND h.state = 'pending') AND head = 0",
+  // Looked up first: most keys (a commit's status) have no job queued behind, and an UPDATE that matches nothing
+  // still cost three times the lookup (measured).
+  const selectNextOfKey = db.query<{ id: number | null }, [string]>(
+    "SELECT MIN(h.id) AS id FROM jobs AS h INDEXED BY jobs_ordering_head WHERE h.ordering_key = ? AND h.state = 'pending'",
   );
+  const markHead = db.query<unknown, [number]>("UPDATE jobs SET head = 1 WHERE id = ? AND head = 0");
+  const promoteHead = {
+    run(orderingKey: string): void {
+      const next = selectNextOfKey.get(orderingKey)?.id;
+      if (next !== null && next !== undefined) markHead.run(next);
+    },
+  };
   // A dead job revived may come before its key's head: the lowest pending id heads the key again.
   const recomputeHeads = db.query<unknown, [string]>(
     "UPDATE jobs SET head = (id = (SELECT MIN(h.id) FROM jobs AS h INDEXED BY jobs_ordering_head WHERE h.ordering_key = ?1 AND h.state = 'pending')) WHERE ordering_key = ?1 AND state = 'pending'",
