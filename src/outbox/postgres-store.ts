@@ -268,6 +268,17 @@ export async function createPostgresOutboxStore(options: PostgresOutboxOptions):
       return claimRows(now, limit, rooms);
     },
 
+    // Two statements as before: a claim here is a write (the lease), and the next look a read after it.
+    async claimDueAndNext(options) {
+      const jobs = await store.claimDue(options);
+      if (jobs.length >= options.limit) return { jobs, nextDueAt: undefined };
+      const claimedOf = new Map<string, number>();
+      for (const { job } of jobs) claimedOf.set(job.target, (claimedOf.get(job.target) ?? 0) + 1);
+      const targets = [...new Set([...options.excludeTargets, ...claimedOf.keys()])];
+      const full = targets.filter((target) => options.excludeTargets.includes(target) || (options.roomOf !== undefined && options.roomOf(target) - (claimedOf.get(target) ?? 0) <= 0));
+      return { jobs, nextDueAt: await store.nextDueAt(full) };
+    },
+
     async nextDueAt(excludeTargets = []) {
       const targets = (await pendingTargets()).filter((target) => !excludeTargets.includes(target));
       if (targets.length === 0) return undefined;

@@ -6,7 +6,7 @@
 import type { Immediate, OutboxStore } from "./types.ts";
 
 const METHODS = [
-  "submit", "pendingDepth", "claimDue", "nextDueAt", "markDone", "markRetry", "markDead", "blockTarget", "releaseClaim",
+  "submit", "pendingDepth", "claimDue", "nextDueAt", "claimDueAndNext", "markDone", "markRetry", "markDead", "blockTarget", "releaseClaim",
   "releaseClaims", "stats", "deadJobs", "rateLimitedTargets", "retryDead", "purgeDead", "deadCount", "oldestPendingAt",
   "probeWrite", "recordHolder", "enqueueOnce", "prune", "pruneOnceKeys", "recordPromotion", "tryLease", "close",
   "submitBatch", "markDoneMany",

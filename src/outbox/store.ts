@@ -380,18 +380,13 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
   );
 
   /** Targets with pending jobs that are neither excluded nor blocked at `now`. */
-  const openTargets = (now: number, excludeTargets: readonly string[]) =>
-    selectPendingTargets
-      .all()
-      .map((row) => row.target)
-      .filter((target) => !excludeTargets.includes(target) && (selectBlockedUntil.get(target)?.until ?? 0) <= now);
+  const openOf = (targets: readonly string[], now: number, excludeTargets: readonly string[]) =>
+    targets.filter((target) => !excludeTargets.includes(target) && (selectBlockedUntil.get(target)?.until ?? 0) <= now);
 
-  // Reads only: a claim is this process's note, so nothing is written. One read transaction for all of its
-  // statements, rather than one each: starting a read in WAL mode costs a few system calls.
-  const claimDue = db.transaction((options: ClaimOptions) => {
+  function claimFrom(targets: readonly string[], options: ClaimOptions): StoredJob[] {
     if (options.limit <= 0) return [];
     const keys = new Set(claims.values());
-    const rows = openTargets(options.now, options.excludeTargets)
+    const rows = openOf(targets, options.now, options.excludeTargets)
       .map((target) => ({ target, limit: Math.min(options.limit, options.roomOf?.(target) ?? options.limit) }))
       .filter(({ limit }) => limit > 0)
       .flatMap(({ target, limit }) =>
@@ -407,13 +402,13 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
     // of the payload's spelling would never match, so the job would be claimed again while in flight.
     for (const row of rows) claims.set(row.id, row.ordering_key);
     return rows.map(toStoredJob);
-  });
+  }
 
   // A blocked target's head is due when both its attempt time and the block have passed.
-  const nextDueAt = db.transaction((excludeTargets: readonly string[]) => {
+  function nextDueFrom(targets: readonly string[], excludeTargets: readonly string[]): number | undefined {
     const keys = new Set(claims.values());
     let earliest: number | undefined;
-    for (const { target } of selectPendingTargets.all()) {
+    for (const target of targets) {
       if (excludeTargets.includes(target)) continue;
       const head = selectNextDueOfTarget.all({ target, limit: claims.size + 1 }).find((row) => isClaimable(row, keys));
       if (!head) continue;
@@ -421,6 +416,22 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
       if (earliest === undefined || at < earliest) earliest = at;
     }
     return earliest;
+  }
+
+  const pendingTargets = () => selectPendingTargets.all().map((row) => row.target);
+  // Reads only: a claim is this process's note, so nothing is written. One read transaction for all of its
+  // statements, rather than one each: starting a read in WAL mode costs a few system calls.
+  const claimDue = db.transaction((options: ClaimOptions) => claimFrom(pendingTargets(), options));
+  const nextDueAt = db.transaction((excludeTargets: readonly string[]) => nextDueFrom(pendingTargets(), excludeTargets));
+  // A pump's claim and its next look in one read, over one scan of the targets: each was a read of its own.
+  const claimDueAndNext = db.transaction((options: ClaimOptions) => {
+    const targets = pendingTargets();
+    const jobs = claimFrom(targets, options);
+    if (jobs.length >= options.limit) return { jobs, nextDueAt: undefined };
+    const claimedOf = new Map<string, number>();
+    for (const { job } of jobs) claimedOf.set(job.target, (claimedOf.get(job.target) ?? 0) + 1);
+    const full = targets.filter((target) => options.roomOf !== undefined && options.roomOf(target) - (claimedOf.get(target) ?? 0) <= 0);
+    return { jobs, nextDueAt: nextDueFrom(targets, [...options.excludeTargets, ...full]) };
   });
 
   // Blocks that expired before `doneBefore` (a day ago by default) go too: they can no longer hold anything back.
@@ -464,6 +475,7 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
     oldestPendingAt: () => selectOldest.get()?.at ?? undefined,
     claimDue: (claimOptions) => claimDue.deferred(claimOptions),
     nextDueAt: (excludeTargets = []) => nextDueAt.deferred(excludeTargets),
+    claimDueAndNext: (claimOptions) => claimDueAndNext.deferred(claimOptions),
     markDone(id, now) {
       settleDone.immediate(id, now);
       readModel.writer.flush(true);

@@ -111,6 +111,12 @@ export interface WorkerStore {
    * jobs, leaving out `excludeTargets` (targets at their share of deliveries: one finishing wakes the worker).
    */
   nextDueAt(excludeTargets?: readonly string[]): Promise<number | undefined>;
+  /**
+   * What a pump of the worker asks: claimDue, and, when it claimed fewer than `limit` (a slot stays free),
+   * nextDueAt of the targets that still have room after it (`excludeTargets` and the targets it filled left
+   * out), in one read where the driver can.
+   */
+  claimDueAndNext(options: ClaimOptions): Promise<{ jobs: StoredJob[]; nextDueAt: number | undefined }>;
   markDone(id: number, now: number): Promise<void>;
   /** Several deliveries recorded in one transaction (batched completion); optional, markDone otherwise. */
   markDoneMany?(done: readonly { readonly id: number; readonly now: number }[]): Promise<void>;

@@ -169,17 +169,22 @@ export function createOutboxWorker(options: WorkerOptions): OutboxWorker {
 
   /** Claims as many jobs as there are free slots, no target past its share, in one read of the outbox. */
   async function pumpOnce(): Promise<void> {
+    /** When the last claim left a slot free: when to look again, read with it. */
+    let nextDue: { at: number | undefined } | undefined;
     try {
       claiming: while (running && inFlight.size < settings.concurrency) {
         const counts = inFlightByTarget();
         const free = settings.concurrency - inFlight.size;
-        const jobs = await options.store.claimDue({ now: now(), limit: free, excludeTargets: busyTargets(counts), roomOf: (target) => perTargetLimit() - (counts.get(target) ?? 0) });
+        const claimed = await options.store.claimDueAndNext({ now: now(), limit: free, excludeTargets: busyTargets(counts), roomOf: (target) => perTargetLimit() - (counts.get(target) ?? 0) });
+        const jobs = claimed.jobs;
+        nextDue = jobs.length < free ? { at: claimed.nextDueAt } : undefined;
         for (const [index, job] of jobs.entries()) {
           // A job already in flight coming back would be delivered twice and, claimed again at once, spin this
           // loop without ever yielding; the store excludes claimed jobs, so this is a guard, not a path.
           if (inFlight.has(job.id) || !running) {
             for (const left of jobs.slice(index)) await options.store.releaseClaim(left.id);
             if (running) log.error({ jobId: job.id, kind: job.job.kind, target: job.job.target }, "the outbox offered a job already in flight; not delivering it twice");
+            nextDue = undefined; // read with claims now released
             break claiming;
           }
           startDelivery(job);
@@ -191,11 +196,13 @@ export function createOutboxWorker(options: WorkerOptions): OutboxWorker {
     } catch (error) {
       options.onStorageError?.("claim", error);
       log.error({ err: error }, "could not read due jobs from the outbox; will try again");
+      nextDue = undefined;
     }
-    await scheduleNextLook();
+    await scheduleNextLook(nextDue);
   }
 
-  async function scheduleNextLook(): Promise<void> {
+  /** `known`: the next due time as the pump's last claim read it; asked of the store otherwise. */
+  async function scheduleNextLook(known?: { at: number | undefined }): Promise<void> {
     if (timer) clearTimeout(timer);
     timer = undefined;
     // At capacity, the next delivery to finish pumps: no timer, and no store read per finished delivery.
@@ -205,7 +212,7 @@ export function createOutboxWorker(options: WorkerOptions): OutboxWorker {
     try {
       // Busy targets are left out: their due jobs wait for a delivery of theirs to finish, which pumps; counted,
       // they would make the next look due at once, again and again, until then.
-      const due = await options.store.nextDueAt(busyTargets());
+      const due = known ? known.at : await options.store.nextDueAt(busyTargets());
       if (due !== undefined) delay = Math.min(idle, Math.max(0, due - now()));
     } catch {
       // The next pump reports store errors.

@@ -215,6 +215,23 @@ for (const driver of DRIVERS) {
       await store.close();
     });
 
+    test("a claim with its next look: the next due among the targets left with room; none when every slot was filled", async () => {
+      const store = await driver.open();
+      await store.submit("apps-dev", "c1", plan([statusJob("c1", "a"), statusJob("c1", "b"), orchestratorJob("c1")]), T0);
+      const [retried] = await store.claimDue({ now: T0, limit: 1, excludeTargets: [], roomOf: (target) => (target === GITHUB ? 0 : 1) });
+      await store.markRetry(retried!.id, T0, T0 + 5_000, "502 from GitHub Actions");
+      // Room for one of GitHub's two statuses. What is left due of GitHub does not count (it has no room left),
+      // the orchestrator's retry does.
+      const first = await store.claimDueAndNext({ now: T0, limit: 4, excludeTargets: [], roomOf: () => 1 });
+      expect(first.jobs.map((job) => job.job.target)).toEqual([GITHUB]);
+      expect(first.nextDueAt).toBe(T0 + 5_000);
+      // Every slot filled: no look is needed, none is read.
+      expect(await store.claimDueAndNext({ now: T0, limit: 1, excludeTargets: [] })).toMatchObject({ nextDueAt: undefined });
+      // The same answer as the two calls it stands for.
+      expect((await store.claimDueAndNext({ now: T0, limit: 4, excludeTargets: [GITHUB] })).nextDueAt).toBe(await store.nextDueAt([GITHUB]));
+      await store.close();
+    });
+
     test("enqueueOnce enqueues a key once; stats and prune", async () => {
       const store = await driver.open();
       expect(await store.enqueueOnce("abandoned-pr|7", orchestratorJob("c9"), T0)).toBe(true);

@@ -173,6 +173,7 @@ describe("outbox worker", () => {
       if (startedCount === 2) started.resolve();
       return new Promise<void>((_, reject) => signal.addEventListener("abort", () => reject(signal.reason)));
     });
+    // The next look as the worker reads it: with its claim, or alone.
     const answers: Array<number | undefined> = [];
     const nextDueAt = h.store.nextDueAt.bind(h.store);
     h.store.nextDueAt = (excludeTargets) => {
@@ -180,10 +181,17 @@ describe("outbox worker", () => {
       answers.push(at);
       return at;
     };
+    const claimDueAndNext = h.store.claimDueAndNext.bind(h.store);
+    h.store.claimDueAndNext = (options) => {
+      const claimed = claimDueAndNext(options);
+      if (claimed.jobs.length < options.limit) answers.push(claimed.nextDueAt);
+      return claimed;
+    };
     enqueue(h.store, [1, 2, 3, 4].map((n) => job("subscriber:slow", `slow-${n}`, `s${n}`)));
     h.worker.start();
     await started.promise;
     expect(h.worker.inFlight()).toBe(2); // concurrency 4 → 2 per target; the other 2 are due but must wait
+    expect(answers.length).toBeGreaterThan(0);
     expect(answers.at(-1)).toBeUndefined();
     expect(nextDueAt()).toBeLessThanOrEqual(Date.now()); // without the exclusion they would count as due now
   });
@@ -199,6 +207,8 @@ describe("outbox worker", () => {
     let looks = 0;
     const nextDueAt = h.store.nextDueAt.bind(h.store);
     h.store.nextDueAt = (excludeTargets) => ((looks += 1), nextDueAt(excludeTargets));
+    const claimDueAndNext = h.store.claimDueAndNext.bind(h.store);
+    h.store.claimDueAndNext = (options) => ((looks += 1), claimDueAndNext(options));
     enqueue(h.store, [1, 2, 3, 4, 5, 6].map((n) => job(`subscriber:t${n % 3}`, `k-${n}`, `j${n}`)));
     h.worker.start();
     await started.promise;
@@ -276,9 +286,9 @@ describe("outbox worker", () => {
     const records: number[] = [];
     const store: SqliteOutboxStore = {
       ...real,
-      claimDue(options) {
-        const claimed = real.claimDue(options);
-        if (claimed.length > 0) claims.push(claimed.length);
+      claimDueAndNext(options) {
+        const claimed = real.claimDueAndNext(options);
+        if (claimed.jobs.length > 0) claims.push(claimed.jobs.length);
         return claimed;
       },
       markDoneMany(done) {
@@ -322,7 +332,13 @@ describe("outbox worker", () => {
   test("a job taken over from another replica's lapsed lease is delivered with a warning naming that replica", async () => {
     const real = createSqliteOutboxStore({ path: ":memory:" });
     // What the PostgreSQL store answers for a claim whose lease ran out on replica "pod-a:1:x" (contract-tested there).
-    const store: SqliteOutboxStore = { ...real, claimDue: (options) => real.claimDue(options).map((stored) => ({ ...stored, takenOverFrom: "pod-a:1:x" })) };
+    const store: SqliteOutboxStore = {
+      ...real,
+      claimDueAndNext: (options) => {
+        const claimed = real.claimDueAndNext(options);
+        return { ...claimed, jobs: claimed.jobs.map((stored) => ({ ...stored, takenOverFrom: "pod-a:1:x" })) };
+      },
+    };
     const delivered = signalled();
     const worker = createOutboxWorker({
       store: promised(store),
