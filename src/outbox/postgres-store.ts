@@ -274,9 +274,8 @@ export async function createPostgresOutboxStore(options: PostgresOutboxOptions):
       if (jobs.length >= options.limit) return { jobs, nextDueAt: undefined };
       const claimedOf = new Map<string, number>();
       for (const { job } of jobs) claimedOf.set(job.target, (claimedOf.get(job.target) ?? 0) + 1);
-      const targets = [...new Set([...options.excludeTargets, ...claimedOf.keys()])];
-      const full = targets.filter((target) => options.excludeTargets.includes(target) || (options.roomOf !== undefined && options.roomOf(target) - (claimedOf.get(target) ?? 0) <= 0));
-      return { jobs, nextDueAt: await store.nextDueAt(full) };
+      const filled = [...claimedOf].filter(([target, claimed]) => options.roomOf !== undefined && options.roomOf(target) - claimed <= 0).map(([target]) => target);
+      return { jobs, nextDueAt: await store.nextDueAt([...options.excludeTargets, ...filled]) };
     },
 
     async nextDueAt(excludeTargets = []) {

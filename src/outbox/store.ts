@@ -207,11 +207,9 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
     "SELECT MIN(h.id) AS id FROM jobs AS h INDEXED BY jobs_ordering_head WHERE h.ordering_key = ? AND h.state = 'pending'",
   );
   const markHead = db.query<unknown, [number]>("UPDATE jobs SET head = 1 WHERE id = ? AND head = 0");
-  const promoteHead = {
-    run(orderingKey: string): void {
-      const next = selectNextOfKey.get(orderingKey)?.id;
-      if (next !== null && next !== undefined) markHead.run(next);
-    },
+  const promoteHead = (orderingKey: string): void => {
+    const next = selectNextOfKey.get(orderingKey)?.id;
+    if (next !== null && next !== undefined) markHead.run(next);
   };
   // A dead job revived may come before its key's head: the lowest pending id heads the key again.
   const recomputeHeads = db.query<unknown, [string]>(
@@ -310,7 +308,7 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
   // A delivered orchestrator job is the notification the read model shows; a dead job changes its commit's row.
   const settleOne = (id: number, now: number) => {
     const row = markDone.get(now, id);
-    if (row) promoteHead.run(row.ordering_key);
+    if (row) promoteHead(row.ordering_key);
     if (row?.kind !== "orchestrator" || row.commit === null || row.payload === null) return;
     const { payload } = JSON.parse(row.payload) as OrchestratorJob;
     readModel.writer.recordNotification(row.instance, row.commit, payload.outcome, payload.supersededBy, now);
@@ -322,7 +320,7 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
   });
   const settleDead = db.transaction((id: number, now: number, error: string) => {
     const row = markDead.get(error, now, id);
-    if (row) promoteHead.run(row.ordering_key);
+    if (row) promoteHead(row.ordering_key);
     if (row?.commit) readModel.writer.touchCommit(row.instance, row.commit, now);
   });
   const recordPromotion = db.transaction((record: PromotionRecord, now: number) => readModel.writer.recordPromotion(record, now));
@@ -351,7 +349,7 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
       if (result.finished && reconciler !== undefined) upsertHead.run(instance, reconciler, commit, now);
       for (const [index, job] of result.jobs.entries()) {
         if (job.coalesceKey !== undefined) {
-          for (const gone of deleteSuperseded.all(job.coalesceKey, inFlight)) if (gone.head === 1) promoteHead.run(gone.ordering_key);
+          for (const gone of deleteSuperseded.all(job.coalesceKey, inFlight)) if (gone.head === 1) promoteHead(gone.ordering_key);
         }
         insertJobRow.run(...rows[index]!);
       }
