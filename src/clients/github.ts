@@ -212,12 +212,12 @@ export function createGitHubPromotionCalls(options: GitHubClientOptions): GitHub
 }
 
 /**
- * Octokit's REST methods, authenticated as createGitHubClient makes them, as the calls above; but the one call
- * made for every status, `createCommitStatus`, goes by fetch (createCommitStatusByFetch).
+ * Octokit's REST methods, authenticated as createGitHubClient makes them, as the calls above; but the calls made
+ * for every deployment go by fetch (createDeploymentCallsByFetch).
  */
 export function createGitHubCalls(options: GitHubClientOptions): GitHubCalls {
   const rest = createGitHubClient(options).rest satisfies GitHubCalls;
-  return { ...rest, repos: { ...rest.repos, createCommitStatus: createCommitStatusByFetch(options) } };
+  return { ...rest, repos: { ...rest.repos, ...createDeploymentCallsByFetch(options) } };
 }
 
 /** `authorization` as @octokit/auth-token writes it: a JWT (three dot-separated parts) as bearer, any other token as token. */
@@ -236,33 +236,46 @@ export class GitHubAnswerError extends Error {
   }
 }
 
+/** One REST call as createRestByFetch sends it. */
+interface RestRequest {
+  readonly method: "GET" | "POST";
+  /** Already encoded: `/repos/o/r/statuses/<sha>`. */
+  readonly path: string;
+  readonly query?: Readonly<Record<string, string | number | undefined>>;
+  readonly body?: object;
+  readonly headers?: unknown;
+  readonly request?: unknown;
+}
+
 /**
- * `POST /repos/{owner}/{repo}/statuses/{sha}` by fetch, with the headers Octokit sends (its accept, our user agent,
- * the token as @octokit/auth-token spells it; a GitHub App's installation token, minted again once on a 401).
- * The hot path of delivery, one call per status: Octokit's request pipeline (endpoint merge, URL template, hooks,
- * answer parse) cost ~50 µs of CPU per call beside fetch's own ~35 (measured 2026-12-02: 16k calls/s against
- * 45k/s by fetch, 8 in flight). Failures are shaped like Octokit's, so http-failure.ts treats both alike.
+ * A REST call by fetch, with the headers Octokit sends (its accept, our user agent, the token as
+ * @octokit/auth-token spells it; a GitHub App's installation token, minted again once on a 401), answering as
+ * Octokit does (`status`, `url`, `headers`, `data`) and failing as it does (GitHubAnswerError: `status`,
+ * `response.headers`, `response.data`, so http-failure.ts treats both alike). For the calls every deployment
+ * makes (a status, the commit read, the supersede compare, the dispatch): Octokit's request pipeline (endpoint
+ * merge, URL template, hooks, answer parse) cost ~50 µs of CPU per call beside fetch's own ~35 (measured
+ * 2026-12-02: 16k calls/s against 45k/s by fetch, 8 in flight). Everything else stays on Octokit.
  */
-function createCommitStatusByFetch(options: GitHubClientOptions): GitHubCalls["repos"]["createCommitStatus"] {
+function createRestByFetch(options: GitHubClientOptions) {
   const { credentials } = options;
   const fetch = options.fetch ?? globalThis.fetch;
   const tokens = credentials.kind === "github-app" ? tokensOf(credentials, options) : undefined;
   const fixed = credentials.kind === "token" && credentials.token ? authorizationOf(credentials.token) : undefined;
-  return async (params) => {
-    const { owner, repo, sha, headers: extraHeaders, request, ...body } = params;
-    const url = `${options.baseUrl}/repos/${encodeURIComponent(owner)}/${encodeURIComponent(repo)}/statuses/${encodeURIComponent(sha)}`;
-    const text = JSON.stringify(body);
+  return async ({ method, path, query, body, headers, request }: RestRequest) => {
+    const pairs = Object.entries(query ?? {}).flatMap(([name, value]) => (value === undefined ? [] : [[name, String(value)]]));
+    const url = `${options.baseUrl}${path}${pairs.length > 0 ? `?${new URLSearchParams(pairs)}` : ""}`;
+    const text = body === undefined ? undefined : JSON.stringify(body);
     const send = (authorization: string | undefined) =>
       fetch(url, {
-        method: "POST",
+        method,
         headers: {
           accept: "application/vnd.github.v3+json",
           "user-agent": options.userAgent,
-          "content-type": "application/json",
-          ...(extraHeaders as Record<string, string> | undefined),
+          ...(text === undefined ? {} : { "content-type": "application/json; charset=utf-8" }), // Octokit's default
+          ...(headers as Record<string, string> | undefined),
           ...(authorization ? { authorization } : {}),
         },
-        body: text,
+        ...(text === undefined ? {} : { body: text }),
         signal: (request as { signal?: AbortSignal } | undefined)?.signal,
       });
     let response = await send(tokens ? authorizationOf(await tokens.token()) : fixed);
@@ -270,8 +283,29 @@ function createCommitStatusByFetch(options: GitHubClientOptions): GitHubCalls["r
       await response.body?.cancel();
       response = await send(authorizationOf(await tokens.refresh()));
     }
-    const data = await readBody(response);
+    const data: unknown = (await readBody(response)) ?? ""; // an empty answer (a dispatch's 204) as Octokit gives it
     if (!response.ok) throw new GitHubAnswerError(response.status, { headers: response.headers, data });
     return { status: response.status, url, headers: response.headers, data };
+  };
+}
+
+/** `/repos/{owner}/{repo}`, both parts encoded as Octokit's URL template does. */
+const repoPath = (owner: string, repo: string) => `/repos/${encodeURIComponent(owner)}/${encodeURIComponent(repo)}`;
+
+type DeploymentCalls = Pick<GitHubCalls["repos"], "createCommitStatus" | "getCommit" | "compareCommitsWithBasehead" | "createDispatchEvent">;
+
+/** The calls of every deployment by fetch (createRestByFetch), with Octokit's parameters and answers. */
+function createDeploymentCallsByFetch(options: GitHubClientOptions): DeploymentCalls {
+  const rest = createRestByFetch(options);
+  type Answer<Name extends keyof DeploymentCalls> = Awaited<ReturnType<DeploymentCalls[Name]>>;
+  return {
+    createCommitStatus: ({ owner, repo, sha, headers, request, ...body }) =>
+      rest({ method: "POST", path: `${repoPath(owner, repo)}/statuses/${encodeURIComponent(sha)}`, body, headers, request }),
+    // Pages are the only query these take here (Octokit's mediaType, which would change the accept, is not used).
+    getCommit: async ({ owner, repo, ref, headers, request, per_page, page }) =>
+      (await rest({ method: "GET", path: `${repoPath(owner, repo)}/commits/${encodeURIComponent(ref)}`, query: { per_page, page }, headers, request })) as Answer<"getCommit">,
+    compareCommitsWithBasehead: async ({ owner, repo, basehead, headers, request, per_page, page }) =>
+      (await rest({ method: "GET", path: `${repoPath(owner, repo)}/compare/${encodeURIComponent(basehead)}`, query: { per_page, page }, headers, request })) as Answer<"compareCommitsWithBasehead">,
+    createDispatchEvent: ({ owner, repo, headers, request, ...body }) => rest({ method: "POST", path: `${repoPath(owner, repo)}/dispatches`, body, headers, request }),
   };
 }
