@@ -17,7 +17,7 @@ import { fetchLoop, type FetchLoopOptions } from "./fetch-loop.ts";
 import { withBenchDaemon } from "./harness.ts";
 import { formatDistance } from "./limits.ts";
 import { runAlone, type DaemonBenchOptions, type Section } from "./section.ts";
-import { formatSummary, formatTable, summarize, type Summary } from "./stats.ts";
+import { formatSummary, formatTable, mapSummary, summarize, type Summary } from "./stats.ts";
 import { isStatusPost, startFakeApi, type RecordedRequest } from "../test/support/fake-api.ts";
 
 export const DELIVERY_SHARE_GOAL = 0.5;
@@ -121,7 +121,7 @@ export async function measureDelivery(options: DaemonBenchOptions): Promise<Deli
   };
 }
 
-const percent = (summary: Summary): Summary => ({ ...summary, median: summary.median * 100, min: summary.min * 100, max: summary.max * 100 });
+const percent = (summary: Summary): Summary => mapSummary(summary, (share) => share * 100);
 
 export const deliverySection: Section<DeliveryResult> = {
   id: "delivery",

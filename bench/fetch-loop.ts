@@ -15,6 +15,7 @@
  */
 import { Database } from "bun:sqlite";
 import { benchCommit } from "./events.ts";
+import { commitPerTurn } from "./per-turn.ts";
 
 export interface FetchLoopOptions {
   readonly url: string;
@@ -59,24 +60,14 @@ function durableJobs(path: string, count: number, body: string) {
   })();
   const select = db.query<{ payload: string }, [number]>("SELECT payload FROM jobs WHERE id = ?");
   const markDone = db.query<unknown, [number, number]>("UPDATE jobs SET state = 'done', updated_at = ? WHERE id = ?");
-  let finished: { id: number; resolve(): void }[] = [];
-  const record = db.transaction((batch: readonly { id: number }[]) => {
+  const record = db.transaction((ids: readonly number[]) => {
     const at = Date.now();
-    for (const { id } of batch) markDone.run(at, id);
+    for (const id of ids) markDone.run(at, id);
   });
-  const flush = () => {
-    const batch = finished;
-    finished = [];
-    record.immediate(batch);
-    for (const entry of batch) entry.resolve();
-  };
+  const done = commitPerTurn<number>((ids) => record.immediate(ids));
   return {
     read: (n: number) => (JSON.parse(select.get(n + 1)!.payload) as { payload: string }).payload,
-    done: (n: number) =>
-      new Promise<void>((resolve) => {
-        finished.push({ id: n + 1, resolve });
-        if (finished.length === 1) setImmediate(flush);
-      }),
+    done: (n: number) => done(n + 1),
   };
 }
 

@@ -14,7 +14,7 @@ import { withBenchDaemon } from "./harness.ts";
 import { formatDistance } from "./limits.ts";
 import { startLimitServer } from "./limit-server.ts";
 import { runAlone, type DaemonBenchOptions, type Section } from "./section.ts";
-import { formatSummary, formatTable, summarize, type Summary } from "./stats.ts";
+import { formatSummary, formatTable, mapSummary, summarize, type Summary } from "./stats.ts";
 import { findWrk, runWrk, writeWrkTemplate } from "./wrk.ts";
 
 /** The share of the limit the issue asks intake for. */
@@ -117,8 +117,8 @@ export const intakeSection: Section<IntakeResult | undefined> = {
             ["daemon CPU µs per webhook", formatSummary(result.cpuUs, 0), "", ""],
             ["limit req/s (bare Bun.serve, same JSON)", formatSummary(result.limit, 0), "", ""],
             ["durable floor req/s (the same, storing each body, group commit)", formatSummary(result.durable, 0), "", ""],
-            ["daemon / durable floor", formatSummary({ ...result.shareOfDurable, median: result.shareOfDurable.median * 100, min: result.shareOfDurable.min * 100, max: result.shareOfDurable.max * 100 }, 1, " %"), "", ""],
-            ["daemon / limit", formatSummary({ ...result.share, median: result.share.median * 100, min: result.share.min * 100, max: result.share.max * 100 }, 1, " %"), `≥ ${INTAKE_SHARE_GOAL * 100} %`, formatDistance(result.share.median * 100, { atLeast: INTAKE_SHARE_GOAL * 100 }, "pp", 1)],
+            ["daemon / durable floor", formatSummary(mapSummary(result.shareOfDurable, (share) => share * 100), 1, " %"), "", ""],
+            ["daemon / limit", formatSummary(mapSummary(result.share, (share) => share * 100), 1, " %"), `≥ ${INTAKE_SHARE_GOAL * 100} %`, formatDistance(result.share.median * 100, { atLeast: INTAKE_SHARE_GOAL * 100 }, "pp", 1)],
           ],
         ),
 };

@@ -12,6 +12,7 @@
  */
 import { Database } from "bun:sqlite";
 import { startBenchScript, type BenchScript } from "./harness.ts";
+import { commitPerTurn } from "./per-turn.ts";
 
 export type LimitServer = BenchScript;
 
@@ -48,18 +49,7 @@ function groupCommit(path: string): (body: string) => Promise<void> {
   const storeAll = db.transaction((bodies: readonly string[]) => {
     for (const body of bodies) insert.run(body);
   });
-  let waiting: { body: string; resolve(): void }[] = [];
-  const flush = () => {
-    const batch = waiting;
-    waiting = [];
-    storeAll(batch.map((entry) => entry.body));
-    for (const entry of batch) entry.resolve();
-  };
-  return (body) =>
-    new Promise((resolve) => {
-      waiting.push({ body, resolve });
-      if (waiting.length === 1) setImmediate(flush);
-    });
+  return commitPerTurn<string>((bodies) => storeAll(bodies));
 }
 
 if (import.meta.main) {
