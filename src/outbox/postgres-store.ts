@@ -12,6 +12,7 @@ import { hostname } from "node:os";
 import { NOTHING_KNOWN, type KnownCommit } from "../core/commit-knowledge.ts";
 import type { Change } from "../core/deployments.ts";
 import { commitOfJob, type Job, type OrchestratorJob } from "../core/model.ts";
+import { targetsFilledBy } from "./claim-room.ts";
 import { createPostgresReadModel } from "./postgres-read-model.ts";
 import { migratePostgres } from "./postgres-schema.ts";
 import type { JobState, OutboxStore, StoredJob } from "./types.ts";
@@ -272,10 +273,7 @@ export async function createPostgresOutboxStore(options: PostgresOutboxOptions):
     async claimDueAndNext(options) {
       const jobs = await store.claimDue(options);
       if (jobs.length >= options.limit) return { jobs, nextDueAt: undefined };
-      const claimedOf = new Map<string, number>();
-      for (const { job } of jobs) claimedOf.set(job.target, (claimedOf.get(job.target) ?? 0) + 1);
-      const filled = [...claimedOf].filter(([target, claimed]) => options.roomOf !== undefined && options.roomOf(target) - claimed <= 0).map(([target]) => target);
-      return { jobs, nextDueAt: await store.nextDueAt([...options.excludeTargets, ...filled]) };
+      return { jobs, nextDueAt: await store.nextDueAt([...options.excludeTargets, ...targetsFilledBy(options, jobs)]) };
     },
 
     async nextDueAt(excludeTargets = []) {

@@ -19,6 +19,7 @@ import { migrate, OutboxVersionError } from "./schema.ts";
 import { resolveOutboxPath } from "./paths.ts";
 import type { ClaimOptions, Immediate, JobState, OutboxStore, PlanContext, PlanResult, RateLimitedTarget, StatsRow, StoredJob, SubmitOutcome, SubmitRequest } from "./types.ts";
 import { isStorageError } from "./storage-health.ts";
+import { targetsFilledBy } from "./claim-room.ts";
 
 export interface SqliteOutboxOptions {
   /** A file path, or ":memory:" (tests, throwaway runs). */
@@ -426,10 +427,7 @@ export function createSqliteOutboxStore(options: SqliteOutboxOptions): SqliteOut
     const targets = pendingTargets();
     const jobs = claimFrom(targets, options);
     if (jobs.length >= options.limit) return { jobs, nextDueAt: undefined };
-    const claimedOf = new Map<string, number>();
-    for (const { job } of jobs) claimedOf.set(job.target, (claimedOf.get(job.target) ?? 0) + 1);
-    const full = targets.filter((target) => options.roomOf !== undefined && options.roomOf(target) - (claimedOf.get(target) ?? 0) <= 0);
-    return { jobs, nextDueAt: nextDueFrom(targets, [...options.excludeTargets, ...full]) };
+    return { jobs, nextDueAt: nextDueFrom(targets, [...options.excludeTargets, ...targetsFilledBy(options, jobs)]) };
   });
 
   // Blocks that expired before `doneBefore` (a day ago by default) go too: they can no longer hold anything back.
